@@ -1,0 +1,43 @@
+"""The first and last lines of every notebook: profile, device, seed, paths, wall time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .device import Runtime, resolve_profile, select_runtime
+from .engine import seed_everything
+from .paths import Paths, get_paths
+
+
+@dataclass
+class Session:
+    profile: str
+    seed: int
+    runtime: Runtime
+    paths: Paths
+    started: float = field(default_factory=time.time)
+
+    def elapsed_min(self) -> float:
+        return (time.time() - self.started) / 60
+
+    def finish(self) -> None:
+        print(f"notebook finished: profile {self.profile}, {self.runtime.describe()}, "
+              f"wall time {self.elapsed_min():.1f} min")
+
+
+def start(profile: str = "auto", seed: int = 0) -> Session:
+    """Resolve the profile, pick device and precision, seed everything, say where things go."""
+    profile = resolve_profile(profile)
+    runtime = select_runtime(verbose=False)
+    paths = get_paths()
+    seed_everything(seed)
+    try:  # crisp figures in the notebook and in its HTML/PDF export
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png", dpi=110)
+    except ImportError:
+        pass
+    print(f"profile: {profile} | seed: {seed}\nruntime: {runtime.describe()}\n"
+          f"runs: {paths.runs_dir}\nweights: {paths.weights_dir}")
+    return Session(profile, seed, runtime, paths)

@@ -1,0 +1,93 @@
+"""The one place that knows where things live.
+
+Every location the project reads or writes comes from :func:`get_paths`.
+Defaults sit in the repository (``./data``, ``./weights``, ``./runs``,
+``./reports``); environment variables override them:
+
+===================  ==========================================  =======================================
+variable             meaning                                     default
+===================  ==========================================  =======================================
+``DATA_DIR``         downloads, extracted data sets, caches      ``<repo>/data``
+``TINY_IMAGENET``    Tiny ImageNet-200: a folder or the zip      ``$DATA_DIR/tiny-imagenet-200``
+``MOON_ROOT``        a folder in the MOON_SEGMENTATION_BINARY    ``$DATA_DIR/MOON_SEGMENTATION_BINARY``
+                     layout (``images/render``, ``images/ground``)
+``WEIGHTS_DIR``      final checkpoints ``<run>.pt``              ``<repo>/weights``
+``RUNS_DIR``         run logs ``<run>/{config,metrics,summary}``  ``<repo>/runs``
+``REPORTS_DIR``      exported report (HTML/PDF)                  ``<repo>/reports``
+===================  ==========================================  =======================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ENV_VARS = ("DATA_DIR", "TINY_IMAGENET", "MOON_ROOT", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR")
+
+
+def project_root() -> Path:
+    """The repository root when the package runs from its checkout, else the working directory."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "src" / "tinyseg").is_dir():
+            return parent
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Paths:
+    data_dir: Path
+    tiny_imagenet: Path
+    moon_root: Path
+    weights_dir: Path
+    runs_dir: Path
+    reports_dir: Path
+
+    @property
+    def cache_dir(self) -> Path:
+        """Decoded uint8 arrays, keyed by their source (see the data modules)."""
+        return self.data_dir / "cache"
+
+    @property
+    def moon_synth_dir(self) -> Path:
+        """Where the generated MOON-layout stand-in is written when the real set is absent."""
+        return self.data_dir / "moon_synth"
+
+    def run_dir(self, run: str) -> Path:
+        return self.runs_dir / run
+
+    def weights(self, run: str) -> Path:
+        return self.weights_dir / f"{run}.pt"
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items()}
+
+
+def _path(value: str) -> Path:
+    return Path(os.path.expandvars(value)).expanduser().resolve()
+
+
+def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) -> Paths:
+    """Resolve all locations; ``env`` (default ``os.environ``) overrides the defaults.
+
+    Empty variables count as unset. Nothing is created here: the code that writes
+    a location creates it.
+    """
+    env = os.environ if env is None else env
+    root = project_root() if root is None else Path(root)
+
+    def get(name: str, default: Path) -> Path:
+        value = env.get(name, "").strip()
+        return _path(value) if value else default.resolve()
+
+    data_dir = get("DATA_DIR", root / "data")
+    return Paths(
+        data_dir=data_dir,
+        tiny_imagenet=get("TINY_IMAGENET", data_dir / "tiny-imagenet-200"),
+        moon_root=get("MOON_ROOT", data_dir / "MOON_SEGMENTATION_BINARY"),
+        weights_dir=get("WEIGHTS_DIR", root / "weights"),
+        runs_dir=get("RUNS_DIR", root / "runs"),
+        reports_dir=get("REPORTS_DIR", root / "reports"),
+    )

@@ -1,0 +1,73 @@
+"""Training curves: one figure, redrawn in place while training (notebooks) and reused by the report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+
+
+def metric_names(history: Sequence[dict]) -> list[str]:
+    """Metric names logged for validation (``val_<name>``), loss first."""
+    names = [k[4:] for k in (history[0] if history else {}) if k.startswith("val_")]
+    return sorted(names, key=lambda n: (n != "loss", names.index(n)))
+
+
+def plot_history(history: Sequence[dict], names: Sequence[str] | None = None, title: str | None = None,
+                 axes=None):
+    """One panel per metric (train and val per epoch); returns the figure."""
+    names = list(names or metric_names(history))
+    if axes is None:
+        fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    epochs = [r["epoch"] for r in history]
+    for ax, name in zip(axes, names):
+        ax.clear()
+        for split, style in (("train", "--"), ("val", "-")):
+            key = f"{split}_{name}"
+            points = [(e, r[key]) for e, r in zip(epochs, history) if r.get(key) is not None]
+            if points:
+                ax.plot(*zip(*points), style, marker="o", markersize=3, label=split)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+class LivePlot:
+    """Engine callback: the curves of the run so far, redrawn in place after every epoch.
+
+    In a notebook the figure lives in one output that is updated (no pile of figures);
+    elsewhere it does nothing (the engine prints a line per epoch).
+    """
+
+    def __init__(self, names: Sequence[str] | None = None, title: str | None = None):
+        self.names, self.title = names, title
+        self.handle = None
+        self.enabled = _in_notebook()
+
+    def on_epoch_end(self, state, record: dict) -> None:
+        if not self.enabled:
+            return
+        from IPython.display import display
+
+        fig = plot_history(state.history, self.names, self.title or state.cfg.run)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+        plt.close(fig)
