@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
-from tqdm.std import tqdm
 
 from .device import Runtime, select_runtime
 from .freeze import count_parameters, train_mode
 from .paths import Paths, get_paths
+from .progress import progress, write
 from .runlog import RunLog, load_weights, save_torch, save_weights
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -162,7 +161,7 @@ def evaluate(model: nn.Module, loader: Iterable, *, loss_fn: Callable, metrics: 
     metrics = metrics.to(runtime.device)
     metrics.reset()
     loss_sum, count = 0.0, 0
-    for step, batch in enumerate(tqdm(loader, desc=desc, leave=False, file=sys.stdout)):
+    for step, batch in enumerate(progress(loader, desc=desc, leave=False)):
         if max_steps is not None and step >= max_steps:
             break
         x, y = _to_device(batch, runtime)
@@ -274,11 +273,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
             log.append_metrics(record)
             _save_last(log, state, scheduler, scaler, config)
             log.write_summary(summary())
-            tqdm.write(_epoch_line(cfg, record, improved), file=sys.stdout)
+            write(_epoch_line(cfg, record, improved))
             call("on_epoch_end", record)
             if stop_early:
-                tqdm.write(f"early stop: {cfg.monitor} has not improved for {cfg.patience} epochs "
-                           f"(best {state.best_value:.4f} at epoch {state.best_epoch})", file=sys.stdout)
+                write(f"early stop: {cfg.monitor} has not improved for {cfg.patience} epochs "
+                      f"(best {state.best_value:.4f} at epoch {state.best_epoch})")
                 break
     except KeyboardInterrupt:
         state.status = "interrupted"
@@ -305,7 +304,7 @@ def _train_one_epoch(state: FitState, loader: Iterable, steps: int, scheduler, s
         metrics.reset()
     loss_sum, count, t0 = 0.0, 0, time.time()
     lr = _peak_lr(optimizer)
-    bar = tqdm(total=steps, desc=f"epoch {state.epoch}/{cfg.epochs}", leave=False, file=sys.stdout)
+    bar = progress(total=steps, desc=f"epoch {state.epoch}/{cfg.epochs}", leave=False)
     for step, batch in enumerate(loader):
         if step >= steps:
             break

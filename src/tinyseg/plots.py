@@ -60,6 +60,10 @@ class LivePlot:
         self.handle = None
         self.enabled = _in_notebook()
 
+    def on_fit_start(self, state) -> None:
+        if state.history:  # resumed: show what is there already
+            self.on_epoch_end(state, state.history[-1])
+
     def on_epoch_end(self, state, record: dict) -> None:
         if not self.enabled:
             return
@@ -71,3 +75,24 @@ class LivePlot:
         else:
             self.handle.update(fig)
         plt.close(fig)
+
+
+def image_grid(images, titles=None, ncols: int = 8, size: float = 1.6, cmap=None):
+    """Show images (H×W×C arrays or C×H×W tensors in [0, 1]) in a grid with optional titles."""
+    n = len(images)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = images[i]
+        if hasattr(img, "detach"):
+            img = img.detach().float().cpu()
+            img = img.permute(1, 2, 0) if img.ndim == 3 and img.shape[0] in (1, 3) else img
+            img = img.squeeze(-1).numpy() if img.ndim == 3 and img.shape[-1] == 1 else img.numpy()
+        ax.imshow(img, cmap=cmap)
+        if titles is not None:
+            ax.set_title(str(titles[i])[:22], fontsize=8)
+    fig.tight_layout()
+    return fig

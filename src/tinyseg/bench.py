@@ -1,0 +1,102 @@
+"""Speed of Classifier128 training and of the data path on this machine.
+
+    python -m tinyseg.bench [--batch 128] [--steps 20]
+
+Prints training throughput (images/s) in fp32 and in bf16 autocast + channels_last (on a GPU:
+its autocast dtype), the batched augmentation alone (batches/s) and the resulting minutes per
+Tiny ImageNet epoch (100,000 images). Synthetic data: nothing is read from disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+from torch import nn
+
+from .augment import ClassifyAugment
+from .device import select_runtime
+from .models import Classifier128, count_macs
+
+TRAIN_IMAGES = 100_000
+
+
+def _timed(fn, steps: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - t0) / steps
+
+
+def train_throughput(model_kwargs: dict, runtime, batch: int, steps: int, warmup: int = 3) -> float:
+    torch.manual_seed(0)
+    model = Classifier128(**model_kwargs).to(runtime.device)
+    if runtime.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    x = torch.randn(batch, 3, 128, 128, device=runtime.device)
+    if runtime.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, model_kwargs.get("num_classes", 200), (batch,), device=runtime.device)
+
+    def step():
+        with runtime.autocast():
+            loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if runtime.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return batch / _timed(step, steps, warmup)
+
+
+def augment_throughput(runtime, batch: int, steps: int) -> float:
+    aug = ClassifyAugment(train=True)
+    x = torch.randint(0, 256, (batch, 3, 64, 64), dtype=torch.uint8, device=runtime.device)
+    y = torch.zeros(batch, dtype=torch.long, device=runtime.device)
+    return 1.0 / _timed(lambda: aug(x, y), steps, 2)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--model", type=json.loads, default={},
+                        help='Classifier128 arguments as JSON, e.g. \'{"widths": [64,128,256,384]}\'')
+    parser.add_argument("--skip-fp32", action="store_true")
+    args = parser.parse_args(argv)
+
+    fast = select_runtime(verbose=False)
+    model = Classifier128(**args.model)
+    params = sum(p.numel() for p in model.parameters())
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}")
+    print(f"Classifier128 {model.config}: {params / 1e6:.2f}M parameters, "
+          f"{count_macs(model) / 1e9:.2f} GMACs per 128×128 image; batch {args.batch}")
+    results = {}
+    runtimes = [("fp32", select_runtime(str(fast.device), "fp32", channels_last=False, verbose=False))]
+    if fast.precision != "fp32":
+        runtimes.append((f"{fast.precision}+channels_last", fast))
+    if args.skip_fp32:
+        runtimes = runtimes[-1:]
+    for name, rt in runtimes:
+        ips = train_throughput(args.model, rt, args.batch, args.steps)
+        results[name] = ips
+        print(f"train step {name:>22}: {ips:7.1f} images/s")
+    aug = augment_throughput(fast, args.batch, args.steps)
+    print(f"augmentation alone          : {aug:7.1f} batches/s ({aug * args.batch:.0f} images/s)")
+    best = max(results.values())
+    per_image = 1 / best + 1 / (aug * args.batch)
+    print(f"=> about {TRAIN_IMAGES * per_image / 60:.1f} min per Tiny ImageNet epoch "
+          f"({1 / per_image:.0f} images/s with augmentation), plus validation")
+    return results
+
+
+if __name__ == "__main__":
+    main()

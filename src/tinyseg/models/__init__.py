@@ -1,0 +1,35 @@
+"""The models of the project: Classifier128 and (part 2/3) the U-Nets."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .classifier import Classifier128
+
+REGISTRY: dict[str, type[nn.Module]] = {"Classifier128": Classifier128}
+
+
+def build_model(config: dict) -> nn.Module:
+    """Rebuild a model from the ``config`` stored with its weights."""
+    kwargs = {k: v for k, v in config.items() if k != "name"}
+    try:
+        cls = REGISTRY[config["name"]]
+    except KeyError:
+        raise ValueError(f"unknown model {config.get('name')!r}; known: {', '.join(REGISTRY)}") from None
+    return cls(**kwargs)
+
+
+def count_macs(model: nn.Module, size: int = 128, channels: int = 3) -> int:
+    """Multiply-accumulates of one forward pass on a size×size input (torch's FLOP counter / 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, channels, size, size, device=next(model.parameters()).device))
+    model.train(was_training)
+    return counter.get_total_flops() // 2
+
+
+__all__ = ["Classifier128", "build_model", "count_macs", "REGISTRY"]

@@ -1,0 +1,313 @@
+"""Tiny ImageNet-200: find (or download) the official archive, extract it safely, verify it, cache it.
+
+The same code path serves a zip that was downloaded and one we were pointed to
+(``TINY_IMAGENET``): it is extracted into ``DATA_DIR/tiny-imagenet-200`` (test/ is skipped),
+checked, and decoded once into uint8 arrays under ``DATA_DIR/cache``. Training then runs from
+memory. Only the standard split is used: train = ``train/``, validation = ``val/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import urllib.request
+import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .paths import Paths, get_paths
+from .progress import progress
+from .runlog import atomic_write, write_json
+
+URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
+MD5 = "90528d7ca1a48142e341f4ef8d21d0de"  # the official download (with test/)
+FOLDER = "tiny-imagenet-200"
+CACHE_VERSION = 1
+SIZE = 64
+
+
+class DatasetError(ValueError):
+    """The data set is missing, incomplete or inconsistent; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    classes: int
+    train_per_class: int
+    val_per_class: int
+
+
+OFFICIAL = Counts(classes=200, train_per_class=500, val_per_class=50)
+
+
+# ---------------------------------------------------------------- locate, download, extract
+
+def locate(paths: Paths | None = None, download: bool = True) -> Path:
+    """The extracted data set folder (the one holding ``wnids.txt``), extracting/downloading as needed."""
+    paths = paths or get_paths()
+    src = paths.tiny_imagenet
+    if src.is_dir():
+        for root in (src, src / FOLDER):
+            if (root / "wnids.txt").is_file():
+                return root
+        raise DatasetError(f"TINY_IMAGENET={src} is a folder but not in the official layout "
+                           f"(no wnids.txt in it or in {src / FOLDER}); point it at the extracted "
+                           f"{FOLDER} folder or at the official zip")
+    if src.is_file():
+        return extract(src, paths.data_dir)
+    default_zip = paths.data_dir / f"{FOLDER}.zip"
+    if src != paths.data_dir / FOLDER:
+        raise DatasetError(f"TINY_IMAGENET={src} does not exist; set it to the official zip or the "
+                           f"extracted {FOLDER} folder, or unset it to download into {default_zip}")
+    if not default_zip.is_file():
+        if not download:
+            raise DatasetError(f"Tiny ImageNet-200 not found: put the official zip at {default_zip} "
+                               "or set TINY_IMAGENET to the zip or the extracted folder")
+        fetch(URL, default_zip, MD5)
+    return extract(default_zip, paths.data_dir)
+
+
+def fetch(url: str, target: Path, md5: str) -> Path:
+    """Download ``url`` to ``target`` with a progress bar and check its md5 (a bad file is deleted)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    digest = hashlib.md5()
+    with urllib.request.urlopen(url) as response, open(part, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with progress(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    if digest.hexdigest() != md5:
+        part.unlink()
+        raise DatasetError(f"{url}: md5 {digest.hexdigest()} does not match the expected {md5}; "
+                           "the download is corrupt or not the official archive (deleted it, try again)")
+    part.replace(target)
+    return target
+
+
+def _zip_identity(zip_path: Path) -> str:
+    st = zip_path.stat()
+    return f"{zip_path.resolve()}|{st.st_size}|{int(st.st_mtime)}"
+
+
+def extract(zip_path: Path, data_dir: Path) -> Path:
+    """Extract the official zip into ``data_dir/tiny-imagenet-200`` (without test/).
+
+    Safe: members that would land outside the target are refused. Resumable: a marker written
+    after the last file records which zip was extracted; a folder without a matching marker
+    (a half-finished extraction, another archive) is removed and extracted again.
+    """
+    dest = data_dir / FOLDER
+    marker = dest / ".extracted"
+    identity = _zip_identity(zip_path)
+    if marker.is_file() and marker.read_text() == identity:
+        return dest
+    if dest.exists():
+        print(f"{dest}: incomplete or from another archive, extracting again")
+        shutil.rmtree(dest)
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as e:
+        raise DatasetError(f"{zip_path} is not a readable zip ({e}); download the official archive again") from e
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if not any(m.filename == f"{FOLDER}/wnids.txt" for m in members):
+            raise DatasetError(f"{zip_path} is not the Tiny ImageNet-200 archive: no {FOLDER}/wnids.txt in it")
+        base = data_dir.resolve()
+        for m in progress(members, desc=f"extract {zip_path.name}", unit="file"):
+            target = (base / m.filename).resolve()
+            if not target.is_relative_to(dest.resolve()):
+                raise DatasetError(f"{zip_path}: member {m.filename!r} would be written outside {dest}; "
+                                   "refusing to extract this archive")
+            if m.filename.startswith(f"{FOLDER}/test/"):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(m) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+    marker.write_text(identity)
+    return dest
+
+
+# ---------------------------------------------------------------- verify
+
+@dataclass
+class Index:
+    """The verified file list of one extracted data set."""
+
+    root: Path
+    wnids: list[str]
+    names: list[str]                         # short human-readable name per class
+    train: list[tuple[str, int]] = field(repr=False)  # (path relative to root, label)
+    val: list[tuple[str, int]] = field(repr=False)
+
+    def identity(self) -> str:
+        h = hashlib.sha1(f"v{CACHE_VERSION}".encode())
+        for rel, label in self.train + self.val:
+            h.update(f"{rel}:{label}:{(self.root / rel).stat().st_size};".encode())
+        return h.hexdigest()[:16]
+
+    def facts(self) -> dict:
+        per_class_val = Counter(label for _, label in self.val)
+        return {"root": str(self.root), "classes": len(self.wnids), "train": len(self.train),
+                "val": len(self.val), "val_per_class": sorted(set(per_class_val.values()))}
+
+
+def _listing(items, limit=8) -> str:
+    items = sorted(items)
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def verify(root: Path, expected: Counts | None = OFFICIAL) -> Index:
+    """Check the folder against the official layout; raise :class:`DatasetError` naming what is wrong."""
+    root = Path(root)
+    wnids_file = root / "wnids.txt"
+    if not wnids_file.is_file():
+        raise DatasetError(f"{wnids_file} is missing: {root} is not a Tiny ImageNet-200 folder")
+    wnids = [w.strip() for w in wnids_file.read_text().split() if w.strip()]
+    if len(set(wnids)) != len(wnids):
+        raise DatasetError(f"{wnids_file} lists some wnids twice: "
+                           f"{_listing(w for w, c in Counter(wnids).items() if c > 1)}")
+    label_of = {w: i for i, w in enumerate(wnids)}
+    words = {}
+    if (root / "words.txt").is_file():
+        for line in (root / "words.txt").read_text(encoding="utf-8").splitlines():
+            wnid, _, text = line.partition("\t")
+            words[wnid.strip()] = text.strip()
+    missing_words = [w for w in wnids if w not in words]
+    if missing_words:
+        raise DatasetError(f"{root / 'words.txt'} has no name for {_listing(missing_words)}")
+    names = [words[w].split(",")[0].strip() for w in wnids]
+
+    train_dir = root / "train"
+    folders = {p.name for p in train_dir.iterdir() if p.is_dir()} if train_dir.is_dir() else set()
+    if missing := set(wnids) - folders:
+        raise DatasetError(f"{train_dir}: no folder for wnid(s) {_listing(missing)} listed in wnids.txt")
+    if extra := folders - set(wnids):
+        raise DatasetError(f"{train_dir}: folder(s) {_listing(extra)} are not listed in wnids.txt")
+    train = []
+    for w in wnids:
+        files = sorted((train_dir / w / "images").glob("*.JPEG"))
+        if not files:
+            raise DatasetError(f"{train_dir / w / 'images'}: no JPEG images for class {w}")
+        train += [(str(f.relative_to(root)), label_of[w]) for f in files]
+
+    ann_file = root / "val" / "val_annotations.txt"
+    if not ann_file.is_file():
+        raise DatasetError(f"{ann_file} is missing: the validation labels come from it")
+    val_labels: dict[str, int] = {}
+    for n, line in enumerate(ann_file.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2:
+            raise DatasetError(f"{ann_file}:{n}: expected 'file<TAB>wnid<TAB>box', got {line!r}")
+        fname, wnid = parts[0].strip(), parts[1].strip()
+        if fname in val_labels:
+            raise DatasetError(f"{ann_file}:{n}: {fname} is annotated more than once")
+        if wnid not in label_of:
+            raise DatasetError(f"{ann_file}:{n}: {fname} has wnid {wnid}, which is not in wnids.txt")
+        val_labels[fname] = label_of[wnid]
+    images = {p.name for p in (root / "val" / "images").glob("*.JPEG")}
+    if missing := set(val_labels) - images:
+        raise DatasetError(f"{root / 'val' / 'images'}: annotated image(s) missing: {_listing(missing)}")
+    if extra := images - set(val_labels):
+        raise DatasetError(f"{root / 'val' / 'images'}: image(s) without an annotation in "
+                           f"val_annotations.txt: {_listing(extra)}")
+    val = [(f"val/images/{f}", val_labels[f]) for f in sorted(val_labels)]
+
+    index = Index(root, wnids, names, train, val)
+    if expected is not None:
+        _check_counts(index, expected)
+    return index
+
+
+def _check_counts(index: Index, expected: Counts) -> None:
+    if len(index.wnids) != expected.classes:
+        raise DatasetError(f"{index.root}: {len(index.wnids)} classes in wnids.txt, expected {expected.classes}")
+    for split, items, per_class in (("train", index.train, expected.train_per_class),
+                                    ("val", index.val, expected.val_per_class)):
+        counts = Counter(label for _, label in items)
+        wrong = [f"{index.wnids[c]} has {counts.get(c, 0)}" for c in range(len(index.wnids))
+                 if counts.get(c, 0) != per_class]
+        if wrong:
+            raise DatasetError(f"{index.root}: {split} images per class should be {per_class}, but "
+                               f"{_listing(wrong, 5)}")
+
+
+# ---------------------------------------------------------------- decode and cache
+
+def _decode(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (SIZE, SIZE):
+                raise DatasetError(f"{path}: {im.size[0]}×{im.size[1]} pixels, expected {SIZE}×{SIZE}")
+            return np.asarray(im, dtype=np.uint8)
+    except DatasetError:
+        raise
+    except Exception as e:  # PIL raises several types for broken files
+        raise DatasetError(f"cannot decode {path}: {e}. The file is corrupt: extract or download the "
+                           "archive again") from e
+
+
+def _decode_all(index: Index, items: list[tuple[str, int]], desc: str) -> tuple[np.ndarray, np.ndarray]:
+    x = np.empty((len(items), SIZE, SIZE, 3), dtype=np.uint8)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        decoded = pool.map(_decode, (index.root / rel for rel, _ in items), chunksize=256)
+        for i, img in enumerate(progress(decoded, total=len(items), desc=desc, unit="img")):
+            x[i] = img
+    return x, np.array([label for _, label in items], dtype=np.int64)
+
+
+@dataclass
+class TinyImageNet:
+    """The whole data set in memory: uint8 images N×3×64×64 (channels_last) and int64 labels."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    wnids: list[str]
+    names: list[str]
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.wnids)
+
+    def facts(self) -> dict:
+        return {"source": self.source, "classes": self.num_classes, "train": len(self.train_y),
+                "val": len(self.val_y), "image": f"{SIZE}×{SIZE}×3 uint8",
+                "train_per_class": sorted(set(torch.bincount(self.train_y).tolist())),
+                "val_per_class": sorted(set(torch.bincount(self.val_y).tolist()))}
+
+
+def load(paths: Paths | None = None, expected: Counts | None = OFFICIAL, download: bool = True) -> TinyImageNet:
+    """Locate, verify and load Tiny ImageNet-200, decoding into the cache on first use."""
+    paths = paths or get_paths()
+    root = locate(paths, download=download)
+    index = verify(root, expected)
+    cache = paths.cache_dir / f"tiny-imagenet-{index.identity()}"
+    meta_path = cache / "meta.json"
+    if not meta_path.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        for split, items in (("train", index.train), ("val", index.val)):
+            x, y = _decode_all(index, items, f"decode {split}")
+            for name, arr in ((f"{split}_x", x), (f"{split}_y", y)):
+                atomic_write(cache / f"{name}.npy", lambda f, a=arr: np.save(f, a))
+        write_json(meta_path, {"wnids": index.wnids, "names": index.names, **index.facts()})
+    meta = json.loads(meta_path.read_text())
+    arrays = {name: torch.from_numpy(np.load(cache / f"{name}.npy"))
+              for name in ("train_x", "train_y", "val_x", "val_y")}
+    return TinyImageNet(train_x=arrays["train_x"].permute(0, 3, 1, 2), train_y=arrays["train_y"],
+                        val_x=arrays["val_x"].permute(0, 3, 1, 2), val_y=arrays["val_y"],
+                        wnids=meta["wnids"], names=meta["names"], source=str(paths.tiny_imagenet))
