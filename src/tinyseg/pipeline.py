@@ -12,6 +12,7 @@ committed notebooks, weights or logs. The report is exported to ``REPORTS_DIR/re
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p_smoke = sub.add_parser("smoke", help="the whole chain on tiny data in a temporary folder")
     p_smoke.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill echoes cell outputs
     if args.command == "run":
         run(args.profile, args.seed, only=tuple(args.only))
     else:

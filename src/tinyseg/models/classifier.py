@@ -56,7 +56,7 @@ class Classifier128(nn.Module):
     """
 
     def __init__(self, num_classes: int = 200, stem: Sequence[int] = (32, 64),
-                 widths: Sequence[int] = (64, 128, 256, 384), depths: Sequence[int] = (2, 2, 2, 1),
+                 widths: Sequence[int] = (64, 128, 256, 320), depths: Sequence[int] = (2, 2, 2, 1),
                  dropout: float = 0.0):
         super().__init__()
         self.config = {"name": "Classifier128", "num_classes": num_classes, "stem": list(stem),
