@@ -118,3 +118,51 @@ class ClassifyAugment:
         else:
             x = resize(x, self.size)
         return normalize(x), y
+
+
+@dataclass
+class SegmentAugment:
+    """Paired batch transform for segmentation: uint8 images N×3×H×W and masks N×1×H×W (0/1).
+
+    ``train=True``: one random affine per pair (zoom to ``scale`` of the area, aspect
+    ``ratio``, rotation up to ``rotate`` degrees, translation, horizontal flip) applied to the
+    image (bilinear) and to the mask (nearest, so it stays 0/1) alike; then photometric changes
+    on the image only: brightness, contrast, gamma, Gaussian blur or sensor noise. Output:
+    normalised float images and integer (int64) masks in {0, 1}; ``train=False`` only converts.
+    """
+
+    train: bool
+    size: int = 128
+    scale: tuple[float, float] = (0.6, 1.0)
+    ratio: tuple[float, float] = (0.85, 1.18)
+    rotate: float = 10.0
+    brightness: float = 0.25
+    contrast: float = 0.25
+    gamma: float = 0.25
+    noise: float = 0.03
+    blur_p: float = 0.2
+
+    def __call__(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x.float().div_(255)
+        mask = mask.float()
+        if self.train:
+            n = x.shape[0]
+            theta = random_affine(n, scale=self.scale, ratio=self.ratio, flip=True,
+                                  max_rotate_deg=self.rotate, device=x.device)
+            x = warp(x, theta, self.size)
+            mask = warp(mask, theta, self.size, mode="nearest")
+            x = color_jitter(x, self.brightness, self.contrast)
+            if self.gamma:
+                g = torch.exp((torch.rand(n, 1, 1, 1, device=x.device) * 2 - 1) * math.log1p(self.gamma))
+                x = x.clamp_min(1e-6) ** g
+            if self.blur_p:
+                blurred = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+                pick = torch.rand(n, 1, 1, 1, device=x.device) < self.blur_p
+                x = torch.where(pick, blurred, x)
+            if self.noise:
+                sigma = torch.rand(n, 1, 1, 1, device=x.device) * self.noise
+                x = (x + torch.randn_like(x) * sigma).clamp(0, 1)
+        elif x.shape[-1] != self.size:
+            x = resize(x, self.size)
+            mask = F.interpolate(mask, size=(self.size, self.size), mode="nearest")
+        return normalize(x), mask.long()

@@ -19,6 +19,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from .augment import ClassifyAugment
 from .data import tensor_loader
 from .device import Runtime
+from . import engine
 from .engine import FitState, TrainConfig, fit
 from .models import Classifier128
 from .paths import Paths
@@ -108,19 +109,11 @@ def train(model: nn.Module, data: TinyImageNet, recipe: Recipe, runtime: Runtime
                info={"recipe": asdict(recipe), "data_source": data.source, **info})
 
 
-@torch.inference_mode()
 def predict(model: nn.Module, x: torch.Tensor, runtime: Runtime, batch_size: int = 256) -> torch.Tensor:
     """Logits (float32, CPU) for uint8 images N×3×64×64, at 128×128 like validation."""
-    model.eval().to(runtime.device)
     resize = ClassifyAugment(train=False)
-    out = []
-    for i in range(0, len(x), batch_size):
-        xb, _ = resize(x[i:i + batch_size].to(runtime.device), None)
-        if runtime.channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with runtime.autocast():
-            out.append(model(xb).float().cpu())
-    return torch.cat(out)
+    return engine.predict(model, x, runtime=runtime, transform=lambda xb: resize(xb, None)[0],
+                          batch_size=batch_size)
 
 
 @dataclass

@@ -151,6 +151,32 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _forward(model: nn.Module, batch: Sequence[torch.Tensor], transform: Transform | None, loss_fn: Callable,
+             runtime: Runtime) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch through transform, model and loss: (inputs, targets, outputs, loss)."""
+    x, y = _to_device(batch, runtime)
+    if transform is not None:
+        x, y = transform(x, y)
+    with runtime.autocast():
+        out = model(_layout(x, runtime))
+        loss = loss_fn(out, y)
+    return x, y, out, loss
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, inputs: torch.Tensor, *, runtime: Runtime,
+            transform: Callable[[torch.Tensor], torch.Tensor],
+            activation: Callable[[torch.Tensor], torch.Tensor] = _identity, batch_size: int = 64) -> torch.Tensor:
+    """``activation(model(transform(inputs)))`` batch by batch, as at validation; float32 on the CPU."""
+    model.eval().to(runtime.device)
+    out = []
+    for i in range(0, len(inputs), batch_size):
+        x = transform(inputs[i:i + batch_size].to(runtime.device))
+        with runtime.autocast():
+            out.append(activation(model(_layout(x, runtime)).float()).cpu())
+    return torch.cat(out)
+
+
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: Iterable, *, loss_fn: Callable, metrics: MetricCollection,
              runtime: Runtime, transform: Transform | None = None,
@@ -164,12 +190,7 @@ def evaluate(model: nn.Module, loader: Iterable, *, loss_fn: Callable, metrics: 
     for step, batch in enumerate(progress(loader, desc=desc, leave=False)):
         if max_steps is not None and step >= max_steps:
             break
-        x, y = _to_device(batch, runtime)
-        if transform is not None:
-            x, y = transform(x, y)
-        with runtime.autocast():
-            out = model(_layout(x, runtime))
-            loss = loss_fn(out, y)
+        x, y, out, loss = _forward(model, batch, transform, loss_fn, runtime)
         loss_sum += float(loss) * len(x)
         count += len(x)
         metrics.update(to_preds(out.float()), y)
@@ -308,12 +329,7 @@ def _train_one_epoch(state: FitState, loader: Iterable, steps: int, scheduler, s
     for step, batch in enumerate(loader):
         if step >= steps:
             break
-        x, y = _to_device(batch, runtime)
-        if transform is not None:
-            x, y = transform(x, y)
-        with runtime.autocast():
-            out = model(_layout(x, runtime))
-            loss = loss_fn(out, y)
+        x, y, out, loss = _forward(model, batch, transform, loss_fn, runtime)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
             bar.close()

@@ -60,15 +60,29 @@ def export_html(notebook: Path, out_dir: Path) -> Path:
     return target
 
 
+def prepare_data(profile: str) -> None:
+    """Locate/extract/cache Tiny ImageNet-200; find the real moon data or generate the stand-in."""
+    from . import moon, tiny_imagenet
+
+    paths = get_paths()
+    with _step("Tiny ImageNet-200"):
+        expected = None if profile == "smoke" else tiny_imagenet.OFFICIAL
+        print(tiny_imagenet.load(paths, expected=expected).facts())
+    with _step("moon data"):
+        root, source = moon.locate(paths, n=moon.PAIRS[profile])
+        print(moon.load(root, source, paths).facts())
+
+
 def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
         only: tuple[str, ...] = ()) -> None:
-    """Execute the notebooks in order, then export the report."""
+    """Prepare the data, execute the notebooks in order, then export the report."""
     notebook_dir = notebook_dir or project_root()
     paths = get_paths()
     profile = resolve_profile(profile)
     t0 = time.time()
     print(f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.runs_dir}; "
           f"weights in {paths.weights_dir}")
+    prepare_data(profile)
     for name in NOTEBOOKS:
         if only and not any(name.startswith(o) for o in only):
             continue
@@ -80,16 +94,34 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
     print(f"\nall done in {(time.time() - t0) / 60:.1f} min")
 
 
+@contextmanager
+def _environ(**variables: str):
+    """Set environment variables (inherited by the notebook kernels) for the duration of the block."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def smoke(workdir: Path | None = None) -> Path:
     """The whole chain on tiny data in a temporary folder; the repository is left untouched."""
+    from .fixtures import write_tiny_imagenet
+
     workdir = Path(workdir or tempfile.mkdtemp(prefix="tinyseg-smoke-"))
     workdir.mkdir(parents=True, exist_ok=True)
     for name in NOTEBOOKS:
         shutil.copy2(project_root() / name, workdir / name)
-    for var, sub in (("DATA_DIR", "data"), ("WEIGHTS_DIR", "weights"), ("RUNS_DIR", "runs"),
-                     ("REPORTS_DIR", "reports")):
-        os.environ[var] = str(workdir / sub)
-    run("smoke", notebook_dir=workdir)
+    tiny = write_tiny_imagenet(workdir / "fixtures", classes=6, train_per_class=24, val_per_class=6)
+    with _environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
+                  RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"), TINY_IMAGENET=str(tiny),
+                  MOON_ROOT=str(workdir / "no-real-moon-data")):  # the generated stand-in is used
+        run("smoke", notebook_dir=workdir)
     print(f"smoke outputs (notebooks, runs, weights, report) are in {workdir}")
     return workdir
 

@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from .classifier import Classifier128
+from .unet import UNet, UNetBackbone, UNetBase
 
-REGISTRY: dict[str, type[nn.Module]] = {"Classifier128": Classifier128}
+REGISTRY = {"Classifier128": Classifier128, "UNetBase": UNetBase, "UNetBackbone": UNetBackbone}
 
 
 def build_model(config: dict) -> nn.Module:
@@ -32,4 +33,4 @@ def count_macs(model: nn.Module, size: int = 128, channels: int = 3) -> int:
     return counter.get_total_flops() // 2
 
 
-__all__ = ["Classifier128", "build_model", "count_macs", "REGISTRY"]
+__all__ = ["Classifier128", "UNet", "UNetBase", "UNetBackbone", "build_model", "count_macs", "REGISTRY"]

@@ -1,0 +1,438 @@
+"""Procedural lunar scenes with exact rock masks, written in the MOON_SEGMENTATION_BINARY layout.
+
+    python -m tinyseg.lunar_synth --out DIR --n 1000 --seed 0
+
+The stand-in for the course's data set when it is absent. Each scene is a height field seen
+from 1–2 m above the ground and rendered column by column front to back (a "voxel space"
+ray caster: each screen column marches away from the camera, and a sample covers the rows
+that nothing nearer covered), so occlusion is exact and the mask marks precisely the visible
+rock surface. What is modelled:
+
+* terrain: long-wave hills (horizon relief), craters with raised rims, undulations and fine
+  grain; two levels of detail (2.5 cm cells up to 12.8 m, 20 cm cells up to 102 m, analytic
+  hills beyond), so detail shrinks with distance;
+* rocks: power-law sizes (many pebbles, few boulders, sometimes one large foreground
+  boulder), each an irregular faceted solid (the lower envelope of random tilted planes
+  under a rounded cap), partly buried;
+* light: a low sun (5–30° elevation, any azimuth), Lommel–Seeliger reflectance (the Moon's
+  law: no darkening towards grazing views), hard cast shadows (a shadow test along the sun's
+  azimuth on every grid cell), no atmosphere: black sky, no haze;
+* camera: random heading, pitch (horizon in the upper 10–40% of the frame on flat ground),
+  roll, field of view and exposure; a little sensor noise.
+
+Scenes render at 2× the output size and are box-downsampled (anti-aliasing); the mask keeps
+the pixels that are at least half rock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .progress import progress
+
+WIDTH, HEIGHT = 360, 240  # output size (3:2 like the real 720×480); rendered at 2× and downsampled
+
+
+# ---------------------------------------------------------------- scene parameters
+
+@dataclass
+class Scene:
+    sun_elevation: float      # degrees
+    sun_azimuth: float        # degrees, relative to the viewing direction (0: sun in front)
+    cam_height: float         # metres above the ground
+    pitch: float              # degrees down
+    roll: float               # degrees
+    fov: float                # horizontal field of view, degrees
+    hill_amplitude: float     # metres
+    roughness: float          # scale of the small-scale relief
+    rock_density: float       # rocks with diameter >= 4 cm per square metre
+    rock_exponent: float      # cumulative power law N(>D) ~ D^-exponent
+    boulder: bool             # a large boulder in the foreground
+    craters: int
+    albedo: float
+    exposure: float
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> Scene:
+        return cls(
+            sun_elevation=rng.uniform(5, 30), sun_azimuth=rng.uniform(-180, 180),
+            cam_height=rng.uniform(1.0, 2.0),
+            pitch=rng.uniform(2, 20), roll=float(np.clip(rng.normal(0, 7), -25, 25)), fov=rng.uniform(55, 75),
+            hill_amplitude=float(np.exp(rng.uniform(np.log(3), np.log(90)))),
+            roughness=float(np.exp(rng.uniform(np.log(0.4), np.log(2.0)))),
+            rock_density=float(np.exp(rng.uniform(np.log(2.0), np.log(30.0)))),
+            rock_exponent=rng.uniform(1.4, 2.2), boulder=bool(rng.random() < 0.4),
+            craters=int(rng.integers(0, 12)), albedo=rng.uniform(0.10, 0.18), exposure=rng.uniform(0.8, 1.25))
+
+
+# ---------------------------------------------------------------- terrain pieces (world coordinates, metres)
+
+class Hills:
+    """Long-wave relief: a sum of random plane waves plus an occasional mountain, defined everywhere."""
+
+    def __init__(self, rng: np.random.Generator, amplitude: float):
+        k = 10
+        wavelength = np.exp(rng.uniform(np.log(25), np.log(3000), k))
+        self.freq = 2 * np.pi / wavelength
+        angle = rng.uniform(0, 2 * np.pi, k)
+        self.dir = np.stack([np.cos(angle), np.sin(angle)], 1)
+        self.phase = rng.uniform(0, 2 * np.pi, k)
+        self.amp = amplitude * (wavelength / 3000) ** 0.9 * rng.uniform(0.5, 1.0, k)
+        self.mountains = [(rng.uniform(200, 1500), rng.uniform(0, 2 * np.pi), rng.uniform(100, 500),
+                           amplitude * rng.uniform(0.5, 2.0)) for _ in range(int(rng.integers(0, 3)))]
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        h = np.zeros(np.broadcast(x, y).shape, dtype=np.float32)
+        for f, (dx, dy), ph, a in zip(self.freq, self.dir, self.phase, self.amp):
+            h += np.float32(a) * np.sin(np.float32(f * dx) * x + np.float32(f * dy) * y + np.float32(ph))
+        for dist, ang, width, height in self.mountains:
+            mx, my = dist * np.cos(ang), dist * np.sin(ang)
+            h += (height * np.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2 * width ** 2))).astype(np.float32)
+        return h
+
+
+def craters_height(x: np.ndarray, y: np.ndarray, craters: np.ndarray) -> np.ndarray:
+    """Bowls with raised rims: rows of ``craters`` are (cx, cy, radius, depth)."""
+    h = np.zeros(np.broadcast(x, y).shape, dtype=np.float32)
+    for cx, cy, radius, depth in craters:
+        r = np.sqrt((x - cx) ** 2 + (y - cy) ** 2) / radius
+        near = r < 2.0
+        if not near.any():
+            continue
+        rr = r[near]
+        bowl = np.where(rr < 1, -depth * (1 - rr ** 2), 0.0)
+        rim = 0.25 * depth * np.exp(-((rr - 1) / 0.25) ** 2)
+        h[near] += (bowl + rim).astype(np.float32)
+    return h
+
+
+def fbm(n: int, rng: np.random.Generator, octaves: list[tuple[int, float]]) -> np.ndarray:
+    """Smooth noise on an n×n grid: random coarse grids (cells, amplitude) upsampled bicubically and summed."""
+    out = torch.zeros(1, 1, n, n)
+    for cells, amp in octaves:
+        coarse = torch.from_numpy(rng.standard_normal((1, 1, cells + 3, cells + 3)).astype(np.float32))
+        mode = "bicubic" if cells < 64 else "bilinear"  # fine grain needs no smooth interpolation
+        up = F.interpolate(coarse, size=(n + n * 3 // cells, n + n * 3 // cells), mode=mode, align_corners=False)
+        o = n * 3 // cells // 2
+        out += amp * up[..., o:o + n, o:o + n]
+    return out[0, 0].numpy()
+
+
+@dataclass
+class Rocks:
+    """Rocks in world coordinates: centre, radius, height, albedo and the shape of each."""
+
+    x: np.ndarray
+    y: np.ndarray
+    radius: np.ndarray
+    height: np.ndarray
+    albedo: np.ndarray
+    facet_angle: np.ndarray   # n × 9 azimuths of the flat faces
+    facet_slope: np.ndarray   # n × 9 slopes (0: face unused, so each rock has 5–9 faces)
+    axis: np.ndarray          # long-axis direction
+    squeeze: np.ndarray       # short/long axis ratio
+
+    D_MIN, D_MAX, D_FAR = 0.04, 2.5, 0.4
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator, scene: Scene, yaw: float, r_near: float, r_max: float) -> Rocks:
+        """All rocks of 4 cm and more up to ``r_near``; beyond it only those the far level can show (>= 40 cm)."""
+        alpha = scene.rock_exponent
+        half = math.radians(scene.fov / 2 + abs(scene.roll) + 12)  # the wedge the camera can see
+
+        def population(d_lo: float, r_lo: float, r_hi: float):
+            share = (cls.D_MIN / d_lo) ** alpha            # fraction of rocks larger than d_lo
+            n = rng.poisson(scene.rock_density * share * half * (r_hi ** 2 - r_lo ** 2))
+            u = rng.random(n)
+            d = d_lo * (1 - u * (1 - (d_lo / cls.D_MAX) ** alpha)) ** (-1 / alpha)  # truncated power law
+            dist = np.sqrt(rng.uniform(r_lo ** 2, r_hi ** 2, n))  # uniform over the area
+            return d, dist, yaw + rng.uniform(-half, half, n)
+
+        parts = [population(cls.D_MIN, 0.4, r_near), population(cls.D_FAR, r_near, r_max)]
+        if scene.boulder:
+            parts.append((np.array([rng.uniform(0.7, 2.2)]), np.array([rng.uniform(2.5, 7.0)]),
+                          np.array([yaw + rng.uniform(-0.6, 0.6) * math.radians(scene.fov / 2)])))
+        diameter, dist, angle = (np.concatenate(a) for a in zip(*parts))
+        n = len(diameter)
+        radius = diameter / 2
+        faces = rng.integers(5, 10, n)
+        slope = rng.uniform(1.2, 2.2, (n, 9)) * (np.arange(9) < faces[:, None])
+        return cls(dist * np.cos(angle), dist * np.sin(angle), radius, radius * rng.uniform(0.45, 1.1, n),
+                   rng.uniform(1.0, 1.45, n), rng.uniform(0, 2 * np.pi, (n, 9)), slope,
+                   rng.uniform(0, np.pi, n), rng.uniform(0.55, 1.0, n))
+
+
+# ---------------------------------------------------------------- one level of detail
+
+class Level:
+    """A square height grid centred on the camera, with everything the renderer samples from it.
+
+    Channels: height, albedo, lit (cos of the sun angle, zero in shadow), normal x/y/z, rock.
+    The sun lies along +x, so cast shadows are a running maximum along the x axis.
+    """
+
+    def __init__(self, half: float, n: int, hills: Hills, craters: np.ndarray, rocks: Rocks, scene: Scene,
+                 rng: np.random.Generator, detail: list[tuple[int, float]], min_rock_cells: float,
+                 coarse: Level | None = None):
+        self.half, self.n = half, n
+        cell = 2 * half / n
+        coords = (np.arange(n, dtype=np.float32) + 0.5) * cell - half
+        x, y = np.meshgrid(coords, coords)  # rows: y, columns: x
+        # detail fades out towards the edges, so that this level joins the coarser one without a step
+        edge = np.minimum(half - np.abs(x), half - np.abs(y)) / (0.1 * half)
+        taper = np.clip(edge, 0, 1) ** 2
+        if coarse is None:
+            base = hills(x, y) + taper * craters_height(x, y, craters)
+        else:
+            base = coarse.sample_ground(x, y)
+        ground = base + taper * scene.roughness * fbm(n, rng, detail)
+        self.ground = torch.from_numpy(ground.astype(np.float32))[None, None]
+        albedo = scene.albedo * (1 + 0.18 * fbm(n, rng, [(6, 1.0), (24, 0.5)])) \
+            * (1 + 0.08 * rng.standard_normal((n, n)).astype(np.float32))
+        rock_h, rock_albedo = self._rasterise(rocks, ground, cell, min_rock_cells, rng)
+        is_rock = rock_h > 0.004
+        height = ground + rock_h
+        albedo = np.where(is_rock, albedo * rock_albedo, albedo)
+
+        gy, gx = np.gradient(height, cell)
+        normal = np.stack([-gx, -gy, np.ones_like(gx)])
+        normal /= np.linalg.norm(normal, axis=0, keepdims=True)
+        e = math.radians(scene.sun_elevation)
+        sun = np.array([math.cos(e), 0.0, math.sin(e)], dtype=np.float32)
+        cos_i = np.clip(np.tensordot(sun, normal, 1), 0, None)
+        q = height - x * math.tan(e)                        # shadowed if something towards +x rises above
+        ahead = np.maximum.accumulate(q[:, ::-1], axis=1)[:, ::-1]
+        ahead = np.concatenate([ahead[:, 1:], np.full((n, 1), -np.inf, np.float32)], 1)
+        shadow = q < ahead - 0.3 * cell * math.tan(e)
+        lit = np.where(shadow, 0.0, cos_i)
+        self.grid = torch.from_numpy(np.stack([height, albedo, lit, *normal, is_rock]).astype(np.float32))[None]
+
+    @staticmethod
+    def _rasterise(rocks: Rocks, ground: np.ndarray, cell: float, min_cells: float, rng):
+        n = ground.shape[0]
+        half = n * cell / 2
+        rock_h = np.zeros_like(ground)
+        albedo = np.ones_like(ground)
+        inside = (np.abs(rocks.x) < half + 1.3 * rocks.radius) & (np.abs(rocks.y) < half + 1.3 * rocks.radius)
+        for i in np.flatnonzero(inside & (2 * rocks.radius >= min_cells * cell)):
+            cx, cy, a, top = rocks.x[i], rocks.y[i], rocks.radius[i], rocks.height[i]
+            c0 = int((cx - 1.3 * a + half) / cell)
+            c1 = int((cx + 1.3 * a + half) / cell) + 1
+            r0 = int((cy - 1.3 * a + half) / cell)
+            r1 = int((cy + 1.3 * a + half) / cell) + 1
+            c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, n), min(r1, n)
+            if c0 >= c1 or r0 >= r1:
+                continue
+            xs = (np.arange(c0, c1, dtype=np.float32) + 0.5) * cell - half - cx
+            ys = (np.arange(r0, r1, dtype=np.float32) + 0.5) * cell - half - cy
+            dx, dy = np.meshgrid(xs, ys)
+            axis, stretch = rocks.axis[i], rocks.squeeze[i]
+            # an elongated footprint: squeeze one axis of the rock's own frame
+            u = (dx * math.cos(axis) + dy * math.sin(axis)) / stretch
+            v = -dx * math.sin(axis) + dy * math.cos(axis)
+            ang = rocks.facet_angle[i]
+            proj = (u[..., None] * np.cos(ang) + v[..., None] * np.sin(ang)) / a  # one value per face
+            faceted = top * (1.5 - np.max(rocks.facet_slope[i] * proj, axis=-1))  # flat faces cut the body
+            rounded = top * 1.05 * np.sqrt(np.clip(1 - (u ** 2 + v ** 2) / (1.2 * a) ** 2, 0, None))
+            h = np.minimum(faceted, rounded) - 0.15 * top  # partly buried
+            region = (slice(r0, r1), slice(c0, c1))
+            base = ground[region]
+            h = np.where(h > 0, np.maximum(h + (base.mean() - base), 0), 0)  # sits level on sloping ground
+            rock_h[region] = np.maximum(rock_h[region], h)
+            texture = rocks.albedo[i] * (1 + 0.12 * rng.standard_normal(h.shape).astype(np.float32))
+            albedo[region] = np.where(h > 0, texture, albedo[region])
+        return rock_h, albedo
+
+    def sample(self, x: np.ndarray, y: np.ndarray, grid: torch.Tensor | None = None) -> np.ndarray:
+        """Bilinear samples of all channels at world points (channels first)."""
+        grid = self.grid if grid is None else grid
+        g = torch.from_numpy(np.stack([x / self.half, y / self.half], -1).astype(np.float32))
+        out = F.grid_sample(grid, g.reshape(1, -1, 1, 2), mode="bilinear", padding_mode="border",
+                            align_corners=False)
+        return out[0, :, :, 0].numpy().reshape(-1, *np.shape(x))
+
+    def sample_ground(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The terrain without rocks at world points."""
+        return self.sample(x, y, self.ground)[0]
+
+
+# ---------------------------------------------------------------- rendering
+
+def render(scene: Scene, rng: np.random.Generator, width: int = WIDTH, height: int = HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """One scene: an RGB uint8 render and a boolean rock mask, both height×width."""
+    W, H = 2 * width, 2 * height  # supersampled
+    yaw = math.radians(180 - scene.sun_azimuth)  # the sun lies along +x in world coordinates
+    hills = Hills(rng, scene.hill_amplitude)
+    n_craters = scene.craters
+    craters = np.stack([rng.uniform(-100, 100, n_craters), rng.uniform(-100, 100, n_craters),
+                        np.exp(rng.uniform(np.log(0.8), np.log(25), n_craters)), np.zeros(n_craters)], 1)
+    craters[:, 3] = craters[:, 2] * rng.uniform(0.08, 0.2, n_craters)
+    rocks = Rocks.sample(rng, scene, yaw, r_near=18.0, r_max=85.0)
+    far = Level(102.4, 1024, hills, craters, rocks, scene, rng,
+                detail=[(16, 0.6), (64, 0.25), (256, 0.08)], min_rock_cells=2.0)
+    near = Level(12.8, 1024, hills, craters, rocks, scene, rng,
+                 detail=[(32, 0.05), (128, 0.015), (512, 0.004)], min_rock_cells=1.2, coarse=far)
+
+    # canvas large enough that the rolled frame fits inside it
+    roll = math.radians(scene.roll)
+    Wc = int(math.ceil(W * abs(math.cos(roll)) + H * abs(math.sin(roll)))) + 2
+    Hc = int(math.ceil(W * abs(math.sin(roll)) + H * abs(math.cos(roll)))) + 2
+    f = (W / 2) / math.tan(math.radians(scene.fov / 2))
+    horizon = Hc / 2 - f * math.tan(math.radians(scene.pitch))
+    cam_z = float(near.sample(np.zeros(1), np.zeros(1))[0, 0]) + scene.cam_height
+
+    depth = 0.35 * 1.006 ** np.arange(1500, dtype=np.float32)  # metres along the view axis, to ~3 km
+    lateral = (np.arange(Wc, dtype=np.float32) + 0.5 - Wc / 2) / f
+    fwd = np.array([math.cos(yaw), math.sin(yaw)], np.float32)
+    right = np.array([math.sin(yaw), -math.cos(yaw)], np.float32)
+    px = depth[:, None] * (fwd[0] + lateral[None, :] * right[0])  # K × Wc world points
+    py = depth[:, None] * (fwd[1] + lateral[None, :] * right[1])
+
+    # channels for every sample: near grid, far grid, or analytic hills beyond
+    chans = np.zeros((7,) + px.shape, np.float32)
+    in_near = (np.abs(px) < near.half * 0.98) & (np.abs(py) < near.half * 0.98)
+    in_far = ~in_near & (np.abs(px) < far.half * 0.98) & (np.abs(py) < far.half * 0.98)
+    chans[:, in_near] = near.sample(px[in_near], py[in_near])
+    chans[:, in_far] = far.sample(px[in_far], py[in_far])
+    out = ~(in_near | in_far)
+    if out.any():
+        xo, yo = px[out], py[out]
+        h0 = hills(xo, yo)
+        step = 2.0
+        gx = (hills(xo + step, yo) - h0) / step
+        gy = (hills(xo, yo + step) - h0) / step
+        normal = np.stack([-gx, -gy, np.ones_like(gx)])
+        normal /= np.linalg.norm(normal, axis=0, keepdims=True)
+        e = math.radians(scene.sun_elevation)
+        cos_i = np.clip(normal[0] * math.cos(e) + normal[2] * math.sin(e), 0, None)
+        chans[:, out] = np.stack([h0, np.full_like(h0, scene.albedo), cos_i, *normal, np.zeros_like(h0)])
+
+    # front-to-back coverage: the first sample whose projection reaches a row covers that row
+    row = horizon - (chans[0] - cam_z) * f / depth[:, None]
+    reach = np.minimum.accumulate(row, axis=0)  # K × Wc, non-increasing along the ray
+    rows = torch.arange(Hc, dtype=torch.float32) + 0.5
+    seq = torch.from_numpy(-reach.T.copy())      # Wc × K, non-decreasing
+    first = torch.searchsorted(seq, (-rows).expand(Wc, Hc).contiguous()).numpy().T  # Hc × Wc
+    sky = first >= len(depth)
+    k = np.minimum(first, len(depth) - 1)
+    cols = np.broadcast_to(np.arange(Wc), k.shape)
+    # between two samples the surface is interpolated by screen row (no vertical streaks on steep faces)
+    kp = np.maximum(k - 1, 0)
+    prev = np.where(k > 0, reach[kp, cols], Hc)
+    cur = row[k, cols]
+    r = np.arange(Hc, dtype=np.float32)[:, None] + 0.5
+    t = np.clip((prev - r) / np.maximum(prev - cur, 1e-6), 0, 1)[None]
+    sample = (1 - t) * chans[:, kp, cols] + t * chans[:, k, cols]  # 7 × Hc × Wc
+    px_hit = (1 - t[0]) * px[kp, cols] + t[0] * px[k, cols]
+    py_hit = (1 - t[0]) * py[kp, cols] + t[0] * py[k, cols]
+    albedo, lit, normal, rock = sample[1], sample[2], sample[3:6], sample[6]
+
+    # Lommel–Seeliger: brightness ~ albedo · μ0 / (μ0 + μ), μ = cosine towards the camera
+    to_cam = np.stack([-px_hit, -py_hit, cam_z - sample[0]])
+    to_cam /= np.linalg.norm(to_cam, axis=0, keepdims=True) + 1e-6
+    mu = np.clip((normal * to_cam).sum(0), 0.05, None)
+    radiance = albedo * 2 * lit / (lit + mu + 1e-6) + 0.01 * albedo  # a trace of earthshine in shadows
+    radiance[sky] = 0.0
+    rock_cov = np.where(sky, 0.0, (rock > 0.5).astype(np.float32))
+
+    # roll: rotate the canvas and cut out the frame
+    theta = torch.tensor([[math.cos(roll) * W / Wc, -math.sin(roll) * H / Wc, 0.0],
+                          [math.sin(roll) * W / Hc, math.cos(roll) * H / Hc, 0.0]], dtype=torch.float32)[None]
+    grid = F.affine_grid(theta, [1, 1, H, W], align_corners=False)
+    stack = torch.from_numpy(np.stack([radiance, rock_cov]).astype(np.float32))[None]
+    framed = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    framed = F.avg_pool2d(framed, 2)[0].numpy()  # 2× supersampling → output size
+    radiance, coverage = framed
+
+    lit_pixels = radiance[radiance > 0.02 * scene.albedo]
+    typical = np.median(lit_pixels) if lit_pixels.size else 1.0
+    value = np.clip(radiance / (typical + 1e-6) * 0.22 * scene.exposure, 0, 1) ** (1 / 2.2)
+    value = value + rng.normal(0, 0.008, value.shape) * (value > 0)
+    value = np.clip(value, 0, 1)
+    tint = 1 + rng.uniform(-0.02, 0.02, 3)
+    rgb = np.clip(value[..., None] * tint * 255 + 0.5, 0, 255).astype(np.uint8)
+    return rgb, coverage >= 0.5
+
+
+def scene_seed(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, index])
+
+
+def render_index(seed: int, index: int, width: int = WIDTH, height: int = HEIGHT):
+    """The scene number ``index`` of the set made with ``seed`` (deterministic)."""
+    rng = scene_seed(seed, index)
+    return render(Scene.sample(rng), rng, width, height)
+
+
+def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height: int = HEIGHT,
+             start: int = 0) -> Path:
+    """Write ``n`` pairs as ``out/images/render/renderNNNN.png`` and ``out/images/ground/groundNNNN.png``.
+
+    Deterministic from ``seed``; pairs already on disk are kept (an interrupted run continues).
+    """
+    out = Path(out)
+    render_dir, ground_dir = out / "images" / "render", out / "images" / "ground"
+    render_dir.mkdir(parents=True, exist_ok=True)
+    ground_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    for i in progress(range(start, start + n), desc=f"generate lunar scenes (seed {seed})", unit="scene"):
+        r_path, g_path = render_dir / f"render{i:04d}.png", ground_dir / f"ground{i:04d}.png"
+        if r_path.exists() and g_path.exists():
+            continue
+        rgb, mask = render_index(seed, i, width, height)
+        tmp_r, tmp_g = r_path.with_suffix(".tmp.png"), g_path.with_suffix(".tmp.png")
+        Image.fromarray(rgb).save(tmp_r)
+        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(tmp_g)
+        tmp_g.replace(g_path)  # mask first: a render without its mask is never left behind
+        tmp_r.replace(r_path)
+    (out / "GENERATED.txt").write_text(
+        f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.lunar_synth: {n} pairs, seed {seed}, "
+        f"{width}x{height}.\n")
+    return out
+
+
+def contact_sheet(path: Path, seed: int = 0, n: int = 12, cols: int = 3) -> Path:
+    """A PNG of ``n`` scenes from ``seed``: each render beside its mask overlaid in red."""
+    tiles = []
+    for i in range(n):
+        rgb, mask = render_index(seed, i)
+        overlay = rgb.astype(np.float32)
+        overlay[mask] = 0.45 * overlay[mask] + 0.55 * np.array([255, 40, 40])
+        pair = np.concatenate([rgb, np.full((rgb.shape[0], 6, 3), 255, np.uint8), overlay.astype(np.uint8)], 1)
+        tiles.append(np.pad(pair, ((6, 6), (6, 6), (0, 0)), constant_values=255))
+    rows = [np.concatenate(tiles[r:r + cols], 1) for r in range(0, n, cols)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, 0)).save(path, optimize=True)
+    return path
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--width", type=int, default=WIDTH)
+    parser.add_argument("--height", type=int, default=HEIGHT)
+    parser.add_argument("--contact-sheet", type=Path, default=None,
+                        help="instead of a data set, write a PNG of 12 scenes with their masks")
+    args = parser.parse_args(argv)
+    t0 = time.time()
+    if args.contact_sheet:
+        print(contact_sheet(args.contact_sheet, args.seed))
+        return
+    generate(args.out, args.n, args.seed, args.width, args.height)
+    print(f"{args.n} pairs in {args.out} ({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""U-Net as a composition (like segmentation_models.pytorch): encoder → decoder → head.
+
+* An encoder returns a list of feature maps from fine to coarse and describes them with
+  ``out_channels`` and ``strides``.
+* :class:`UNetDecoder` is built from that list: starting at the coarsest map it upsamples
+  (bilinear, to the skip's exact size), concatenates the skip and applies two 3×3 convs, level
+  by level up to the finest map.
+* The head is a 1×1 conv to one channel: logits (sigmoid at prediction).
+
+UNetBase and UNetBackbone differ only in the encoder: :class:`PlainEncoder` (a classic U-Net
+contracting path) or :class:`ClassifierEncoder` (Classifier128's stages behind 1×1 adapters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .classifier import Classifier128, conv_bn_relu
+
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, cin: int, cout: int):
+        super().__init__(conv_bn_relu(cin, cout), conv_bn_relu(cout, cout))
+
+
+class PlainEncoder(nn.Module):
+    """The U-Net contracting path: a double conv at full resolution, then max-pool + double conv per level.
+
+    ``channels[0]`` is the base width (32); ``len(channels) - 1`` levels down.
+    """
+
+    def __init__(self, channels: Sequence[int] = (32, 64, 128, 144, 176), in_channels: int = 3):
+        super().__init__()
+        self.blocks = nn.ModuleList([DoubleConv(in_channels, channels[0])])
+        self.blocks.extend(DoubleConv(a, b) for a, b in zip(channels[:-1], channels[1:]))
+        self.pool = nn.MaxPool2d(2)
+        self.out_channels = tuple(channels)
+        self.strides = tuple(2 ** i for i in range(len(channels)))
+
+    def levels(self) -> list[tuple[str, list[nn.Module]]]:
+        return [("2× conv 3×3", [self.blocks[0]])] + [
+            ("max-pool 2×2, 2× conv 3×3", [b]) for b in self.blocks[1:]]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        features = [self.blocks[0](x)]
+        for block in self.blocks[1:]:
+            features.append(block(self.pool(features[-1])))
+        return features
+
+
+class ClassifierEncoder(nn.Module):
+    """Classifier128 without GAP/FC as a U-Net encoder.
+
+    The skips are the classifier's stage outputs (strides 2, 4, 8, 16, 32); each passes a 1×1
+    conv + BN + ReLU adapter to the decoder's width. The classifier has no full-resolution map,
+    so a light stem (two 3×3 convs on the input image, ``stem_channels``) provides the stride-1
+    skip. ``backbone`` holds the classifier, so freezing it is ``set_trainable(encoder.backbone, False)``.
+    """
+
+    def __init__(self, backbone: Classifier128, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
+                 stem_channels: int = 16, in_channels: int = 3):
+        super().__init__()
+        if len(adapter_channels) != len(backbone.feature_channels):
+            raise ValueError(f"need one adapter width per classifier stage ({len(backbone.feature_channels)}), "
+                             f"got {len(adapter_channels)}")
+        self.backbone = backbone
+        self.backbone.fc = nn.Identity()  # the head is not part of the encoder
+        self.stem = DoubleConv(in_channels, stem_channels)
+        self.adapters = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c, a, 1, bias=False), nn.BatchNorm2d(a), nn.ReLU(inplace=True))
+            for c, a in zip(backbone.feature_channels, adapter_channels))
+        self.classifier_channels = tuple(backbone.feature_channels)
+        self.out_channels = (stem_channels, *adapter_channels)
+        self.strides = (1, *backbone.feature_strides)
+
+    def levels(self) -> list[tuple[str, list[nn.Module]]]:
+        b = self.backbone
+        rows = [("new light stem: 2× conv 3×3", [self.stem]),
+                ("stem1 (conv, s2) → 1×1", [b.stem1, self.adapters[0]]),
+                ("stem2 (s2) + stage1 → 1×1", [b.stem2, b.stages[0], self.adapters[1]])]
+        for i in range(1, len(b.stages)):
+            rows.append((f"stage{i + 1} (s2) → 1×1", [b.stages[i], self.adapters[i + 1]]))
+        return rows
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        stages = self.backbone.forward_features(x)
+        return [self.stem(x)] + [adapt(f) for adapt, f in zip(self.adapters, stages)]
+
+
+class UNetDecoder(nn.Module):
+    """Upsample, concatenate the skip, two 3×3 convs — from the coarsest feature map up to the finest.
+
+    Widths: each level's decoder block has as many channels as that level's skip.
+    """
+
+    def __init__(self, encoder_channels: Sequence[int]):
+        super().__init__()
+        chans = list(encoder_channels)
+        self.blocks = nn.ModuleList()
+        deeper = chans[-1]
+        for skip in reversed(chans[:-1]):
+            self.blocks.append(DoubleConv(deeper + skip, skip))
+            deeper = skip
+        self.out_channels = chans[0]
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = features[-1]
+        for block, skip in zip(self.blocks, reversed(features[:-1])):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = block(torch.cat([x, skip], dim=1))
+        return x
+
+
+class UNet(nn.Module):
+    """encoder → decoder (built from the encoder's channels) → 1×1 conv head (logits)."""
+
+    def __init__(self, encoder: nn.Module, config: dict):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = UNetDecoder(encoder.out_channels)
+        self.head = nn.Conv2d(self.decoder.out_channels, 1, 1)
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.decoder(self.encoder(x)))
+
+    @torch.no_grad()
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self(x))
+
+    def level_table(self, size: int = 128) -> list[dict]:
+        """One row per level: resolution, how the encoder reaches it, channels, parameters."""
+        enc, blocks = self.encoder, self.decoder.blocks
+        last = len(enc.out_channels) - 1
+        rows = []
+        for i, (how, modules) in enumerate(enc.levels()):
+            decoder = blocks[last - 1 - i] if i < last else None
+            rows.append({
+                "level": i, "stride": enc.strides[i], "resolution": f"{size // enc.strides[i]}×{size // enc.strides[i]}",
+                "encoder": how, "encoder channels": enc.out_channels[i],
+                "decoder channels": decoder[-1][0].out_channels if decoder is not None else "— (bottom)",
+                "encoder params": sum(p.numel() for m in modules for p in m.parameters()),
+                "decoder params": sum(p.numel() for p in decoder.parameters()) if decoder is not None else 0})
+        rows.append({"level": "head", "stride": 1, "resolution": f"{size}×{size}", "encoder": "1×1 conv → 1 logit",
+                     "encoder channels": None, "decoder channels": 1, "encoder params": 0,
+                     "decoder params": sum(p.numel() for p in self.head.parameters())})
+        return rows
+
+
+def UNetBase(channels: Sequence[int] = (32, 64, 128, 144, 176)) -> UNet:
+    """The plain U-Net: 4 levels down (max-pool), 4 up with skips, 32 base channels.
+
+    The widths double up to 128 and then grow slowly (144, 176) to stay within 2.5M parameters.
+    """
+    return UNet(PlainEncoder(channels), {"name": "UNetBase", "channels": list(channels)})
+
+
+def UNetBackbone(classifier_config: dict | None = None, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
+                 stem_channels: int = 16) -> UNet:
+    """The U-Net on Classifier128's stages (load the classifier's weights into ``encoder.backbone``)."""
+    classifier_config = dict(classifier_config or {"name": "Classifier128"})
+    kwargs = {k: v for k, v in classifier_config.items() if k != "name"}
+    encoder = ClassifierEncoder(Classifier128(**kwargs), adapter_channels, stem_channels)
+    return UNet(encoder, {"name": "UNetBackbone", "classifier_config": classifier_config,
+                          "adapter_channels": list(adapter_channels), "stem_channels": stem_channels})

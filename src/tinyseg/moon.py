@@ -1,0 +1,263 @@
+"""MOON_SEGMENTATION_BINARY: pair, check, resize and cache the lunar renders and rock masks.
+
+Layout (the course's data set, and what :mod:`tinyseg.lunar_synth` writes)::
+
+    <root>/images/render/renderNNNN.png   RGB renders (720×480 in the real set)
+    <root>/images/ground/groundNNNN.png   masks, paired by the number NNNN
+
+Accepted mask encodings: binary 0/255 (stored as L, or as RGB with equal channels), and the
+Artificial Lunar Rocky Landscape class colours (RGB: red sky, green small rocks, blue large
+rocks, black ground), where green or blue means rock. Anything else is an error naming the file.
+
+Resizing to 128×128: renders with an area (box) filter; masks by the rule *a pixel is rock when
+at least half of its area is rock* (the same box filter on the 0/1 mask, threshold 0.5: no
+shift, no growth), and *a rock too small to cover half of any pixel keeps the one pixel it covers
+most*, so that no rock disappears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from scipy import ndimage
+
+from .paths import Paths, get_paths
+from .progress import progress
+from .runlog import atomic_write, write_json
+
+# pairs of the generated stand-in per profile (the real data set has about 1,000)
+PAIRS = {"cpu": 1000, "gpu": 1000, "smoke": 16}
+RENDER_DIR = Path("images/render")
+GROUND_DIR = Path("images/ground")
+SIZE = 128
+CACHE_VERSION = 1
+_RENDER = re.compile(r"^render(\d+)\.png$", re.IGNORECASE)
+_GROUND = re.compile(r"^ground(\d+)\.png$", re.IGNORECASE)
+
+
+class MoonDataError(ValueError):
+    """The moon data set is missing or inconsistent; the message names the files."""
+
+
+def is_moon_root(root: Path) -> bool:
+    return (Path(root) / RENDER_DIR).is_dir() and (Path(root) / GROUND_DIR).is_dir()
+
+
+def find_pairs(root: Path, strict: bool = False) -> list[tuple[str, Path, Path]]:
+    """(number, render, ground) for every number present in both folders, sorted by number.
+
+    Files without a partner are listed in a warning (an error with ``strict=True``).
+    """
+    root = Path(root)
+    if not is_moon_root(root):
+        raise MoonDataError(f"{root} is not in the MOON_SEGMENTATION_BINARY layout: expected the folders "
+                            f"{root / RENDER_DIR} and {root / GROUND_DIR}")
+    renders = {m.group(1): p for p in (root / RENDER_DIR).iterdir() if (m := _RENDER.match(p.name))}
+    grounds = {m.group(1): p for p in (root / GROUND_DIR).iterdir() if (m := _GROUND.match(p.name))}
+    unmatched = sorted([renders[n].name for n in renders.keys() - grounds.keys()]
+                       + [grounds[n].name for n in grounds.keys() - renders.keys()])
+    if unmatched:
+        message = (f"{root}: {len(unmatched)} file(s) without a partner are left out: "
+                   f"{', '.join(unmatched[:10])}{' ...' if len(unmatched) > 10 else ''}")
+        if strict:
+            raise MoonDataError(message)
+        warnings.warn(message, stacklevel=2)
+    numbers = sorted(renders.keys() & grounds.keys(), key=lambda n: (int(n), n))
+    if not numbers:
+        raise MoonDataError(f"{root}: no render/ground pairs (renderNNNN.png with groundNNNN.png)")
+    return [(n, renders[n], grounds[n]) for n in numbers]
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        im = Image.open(path)
+        im.load()
+        return im
+    except Exception as e:  # PIL raises several types for broken files
+        raise MoonDataError(f"cannot read {path}: {e}") from e
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A boolean rock mask from any accepted encoding (see the module docstring)."""
+    im = _open(path)
+    if im.mode in ("1", "L", "P", "I", "LA"):
+        values = np.asarray(im.convert("L"))
+        if not np.isin(values, (0, 255)).all():
+            raise MoonDataError(f"{path}: mask values {_sample(values)} are not 0/255")
+        return values == 255
+    rgb = np.asarray(im.convert("RGB")).astype(np.int16)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    if ((r == g) & (g == b)).all():
+        if not np.isin(r, (0, 255)).all():
+            raise MoonDataError(f"{path}: mask values {_sample(r)} are not 0/255")
+        return r == 255
+    pure = ((rgb == 0) | (rgb == 255)).all(-1) & ((rgb == 255).sum(-1) <= 1)
+    if not pure.all():
+        bad = rgb[~pure][:3].tolist()
+        raise MoonDataError(f"{path}: colours such as {bad} are neither 0/255 nor the class colours "
+                            "red (sky), green / blue (rocks), black (ground)")
+    return (g == 255) | (b == 255)
+
+
+def _sample(values: np.ndarray) -> list[int]:
+    return np.unique(values)[:8].tolist()
+
+
+def resize_image(rgb: np.ndarray, size: int = SIZE) -> np.ndarray:
+    return np.asarray(Image.fromarray(rgb).resize((size, size), Image.BOX))
+
+
+def resize_mask(mask: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """Rock where at least half of the pixel is rock; every rock keeps at least its best-covered pixel."""
+    coverage = np.asarray(Image.fromarray(mask.astype(np.float32)).resize((size, size), Image.BOX))
+    small = coverage >= 0.5
+    labels, count = ndimage.label(mask)
+    if count:
+        # the small pixel that each full-resolution pixel falls into
+        h, w = mask.shape
+        rows = np.minimum((np.arange(h) * size) // h, size - 1)
+        cols = np.minimum((np.arange(w) * size) // w, size - 1)
+        cell = (rows[:, None] * size + cols[None, :])[mask]
+        rock = labels[mask]
+        survived = np.zeros(count + 1, dtype=bool)
+        survived[rock[small.ravel()[cell]]] = True
+        lost = ~survived[rock]
+        if lost.any():
+            # for each lost rock, its pixel with the highest coverage (sort by rock, then coverage)
+            cell, rock = cell[lost], rock[lost]
+            order = np.lexsort((-coverage.ravel()[cell], rock))
+            first = order[np.r_[True, rock[order][1:] != rock[order][:-1]]]
+            small.flat[cell[first]] = True
+    return small
+
+
+def load_pair(render: Path, ground: Path, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """The render (uint8 size×size×3) and mask (uint8 size×size, 1 = rock) of one pair."""
+    image = _open(render)
+    mask = read_mask(ground)
+    if image.size != (mask.shape[1], mask.shape[0]):
+        raise MoonDataError(f"size mismatch: {render.name} is {image.size[0]}×{image.size[1]}, "
+                            f"{ground.name} is {mask.shape[1]}×{mask.shape[0]}")
+    return resize_image(np.asarray(image.convert("RGB")), size), resize_mask(mask, size).astype(np.uint8)
+
+
+@dataclass
+class MoonData:
+    """All pairs in memory: images uint8 N×3×128×128 (channels_last), masks uint8 N×1×128×128 (0/1)."""
+
+    images: torch.Tensor
+    masks: torch.Tensor
+    numbers: list[str]
+    source: str        # "real" or "generated"
+    root: str
+
+    def rock_fraction(self) -> np.ndarray:
+        return self.masks.float().mean(dim=(1, 2, 3)).numpy()
+
+    def facts(self) -> dict:
+        frac = self.rock_fraction()
+        return {"source": self.source, "root": self.root, "pairs": len(self.numbers),
+                "size": f"{self.images.shape[-1]}×{self.images.shape[-2]}",
+                "rock_fraction_mean": float(frac.mean()), "rock_fraction_median": float(np.median(frac)),
+                "images_without_rocks": int((frac == 0).sum())}
+
+
+def _identity(pairs: list[tuple[str, Path, Path]]) -> str:
+    h = hashlib.sha1(f"v{CACHE_VERSION}|{SIZE}".encode())
+    for n, r, g in pairs:
+        for p in (r, g):
+            st = p.stat()
+            h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+def load(root: Path, source: str, paths: Paths | None = None, strict: bool = False) -> MoonData:
+    """Pair, check, resize and cache every pair under ``root`` (decoded once, then from the cache)."""
+    paths = paths or get_paths()
+    pairs = find_pairs(root, strict=strict)
+    cache = paths.cache_dir / f"moon-{_identity(pairs)}"
+    meta_path = cache / "meta.json"
+    if not meta_path.is_file():
+        images = np.empty((len(pairs), SIZE, SIZE, 3), dtype=np.uint8)
+        masks = np.empty((len(pairs), SIZE, SIZE), dtype=np.uint8)
+        for i, (_, render, ground) in enumerate(progress(pairs, desc="read moon pairs", unit="pair")):
+            images[i], masks[i] = load_pair(render, ground)
+        cache.mkdir(parents=True, exist_ok=True)
+        atomic_write(cache / "images.npy", lambda f: np.save(f, images))
+        atomic_write(cache / "masks.npy", lambda f: np.save(f, masks))
+        write_json(meta_path, {"numbers": [n for n, _, _ in pairs], "root": str(root)})
+    meta = json.loads(meta_path.read_text())
+    images = torch.from_numpy(np.load(cache / "images.npy")).permute(0, 3, 1, 2)
+    masks = torch.from_numpy(np.load(cache / "masks.npy")).unsqueeze(1)
+    return MoonData(images, masks, meta["numbers"], source, str(root))
+
+
+@dataclass(frozen=True)
+class Split:
+    train: list[str]   # pair numbers
+    val: list[str]
+    seed: int
+
+    def indices(self, data: MoonData) -> tuple[torch.Tensor, torch.Tensor]:
+        pos = {n: i for i, n in enumerate(data.numbers)}
+        missing = [n for n in self.train + self.val if n not in pos]
+        if missing:
+            raise MoonDataError(f"the split names pairs that are not in {data.root}: {missing[:10]}")
+        return torch.tensor([pos[n] for n in self.train]), torch.tensor([pos[n] for n in self.val])
+
+    def save(self, path: Path) -> None:
+        write_json(path, {"seed": self.seed, "train": self.train, "val": self.val})
+
+    @classmethod
+    def read(cls, path: Path) -> Split:
+        d = json.loads(Path(path).read_text())
+        return cls(d["train"], d["val"], d["seed"])
+
+
+def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0) -> Split:
+    """Deterministic train/val split stratified by rock fraction (quintiles where the set is large enough)."""
+    from sklearn.model_selection import train_test_split
+
+    numbers = np.array(data.numbers)
+    frac = data.rock_fraction()
+    n_val = max(1, round(len(numbers) * val_fraction))
+    bins = min(5, n_val, len(numbers) - n_val)
+    strata = None
+    if bins >= 2:
+        strata = np.digitize(frac, np.quantile(frac, np.linspace(0, 1, bins + 1)[1:-1]))
+    try:
+        train, val = train_test_split(numbers, test_size=n_val, random_state=seed, stratify=strata)
+    except ValueError:  # a stratum with a single image: split without strata
+        train, val = train_test_split(numbers, test_size=n_val, random_state=seed)
+    return Split(sorted(train.tolist(), key=int), sorted(val.tolist(), key=int), seed)
+
+
+def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: bool = True) -> tuple[Path, str]:
+    """(root, source): the real data set when ``MOON_ROOT`` holds it, else the generated stand-in.
+
+    The stand-in (``n`` pairs from ``seed``) is written once under ``DATA_DIR/moon_synth``; an
+    interrupted generation continues where it stopped.
+    """
+    paths = paths or get_paths()
+    if is_moon_root(paths.moon_root):
+        source = "generated" if (paths.moon_root / "GENERATED.txt").exists() else "real"
+        return paths.moon_root, source
+    root = paths.moon_synth_dir / f"seed{seed}-n{n}"
+    if not (root / "GENERATED.txt").exists():
+        if not generate:
+            raise MoonDataError(f"no moon data: {paths.moon_root} is not in the MOON_SEGMENTATION_BINARY layout "
+                                f"and the generated stand-in {root} does not exist")
+        from .lunar_synth import generate as generate_scenes
+
+        print(f"MOON_SEGMENTATION_BINARY not found at {paths.moon_root}: generating the procedural "
+              f"stand-in ({n} pairs, seed {seed}) in {root}")
+        generate_scenes(root, n=n, seed=seed)
+    return root, "generated"

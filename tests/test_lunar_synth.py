@@ -1,0 +1,60 @@
+"""The procedural lunar-scene generator: determinism, layout, conventions, rock fractions, read-back."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tinyseg import lunar_synth, moon
+from tinyseg.paths import get_paths
+
+
+def test_deterministic_from_the_seed():
+    a_rgb, a_mask = lunar_synth.render_index(7, 3, 180, 120)
+    b_rgb, b_mask = lunar_synth.render_index(7, 3, 180, 120)
+    assert np.array_equal(a_rgb, b_rgb) and np.array_equal(a_mask, b_mask)
+    c_rgb, _ = lunar_synth.render_index(8, 3, 180, 120)
+    assert not np.array_equal(a_rgb, c_rgb)
+
+
+def test_writes_the_real_layout_and_conventions(tmp_path):
+    out = lunar_synth.generate(tmp_path / "set", n=3, seed=1, width=180, height=120)
+    renders = sorted(p.name for p in (out / "images" / "render").iterdir())
+    grounds = sorted(p.name for p in (out / "images" / "ground").iterdir())
+    assert renders == ["render0000.png", "render0001.png", "render0002.png"]
+    assert grounds == ["ground0000.png", "ground0001.png", "ground0002.png"]
+    for name in renders:
+        render = Image.open(out / "images" / "render" / name)
+        ground = Image.open(out / "images" / "ground" / name.replace("render", "ground"))
+        assert render.mode == "RGB" and ground.mode == "L"
+        assert render.size == ground.size == (180, 120)  # 3:2 like the real 720×480
+        assert set(np.unique(np.asarray(ground)).tolist()) <= {0, 255}
+    # read back by the same loader as the real data, labelled as generated
+    paths = get_paths(env={"MOON_ROOT": str(out)}, root=tmp_path)
+    root, source = moon.locate(paths)
+    assert root == out and source == "generated"
+    data = moon.load(root, source, paths, strict=True)
+    assert data.numbers == ["0000", "0001", "0002"] and data.images.shape == (3, 3, 128, 128)
+
+
+def test_scenes_look_like_the_description():
+    """Black sky above a horizon, grey ground, rock fractions mostly in the real data's range."""
+    fractions, sky_top = [], []
+    for i in range(8):
+        rgb, mask = lunar_synth.render_index(0, i, 180, 120)
+        fractions.append(mask.mean())
+        sky_top.append((rgb[:5].max(-1) < 8).mean())
+        assert np.ptp(rgb[..., 0].astype(int) - rgb[..., 1].astype(int)) < 16  # grey, not coloured
+        assert not mask[rgb.max(-1) == 0].any() or mask[rgb.max(-1) == 0].mean() < 0.05  # sky is not rock
+    fractions = np.array(fractions)
+    assert np.median(fractions) == pytest.approx(0.06, abs=0.05)
+    assert ((fractions > 0.005) & (fractions < 0.3)).mean() >= 0.75
+    assert np.mean(np.array(sky_top) > 0.5) >= 0.6  # most frames show black sky at the top
+
+
+def test_generation_resumes(tmp_path):
+    out = lunar_synth.generate(tmp_path / "s", n=2, seed=0, width=120, height=80)
+    first = (out / "images" / "render" / "render0000.png").stat().st_mtime_ns
+    (out / "images" / "render" / "render0001.png").unlink()  # as if interrupted
+    lunar_synth.generate(out, n=2, seed=0, width=120, height=80)
+    assert (out / "images" / "render" / "render0001.png").exists()
+    assert (out / "images" / "render" / "render0000.png").stat().st_mtime_ns == first  # not redone

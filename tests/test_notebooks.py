@@ -1,0 +1,32 @@
+"""The main job in smoke profile: every notebook runs top to bottom on tiny data, in a temporary folder."""
+
+import json
+
+import nbformat
+import pytest
+
+from tinyseg import pipeline
+from tinyseg.runlog import RunLog, load_weights
+
+
+@pytest.mark.slow
+def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
+    for var in ("DATA_DIR", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR", "TINY_IMAGENET", "MOON_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    workdir = pipeline.smoke(tmp_path / "smoke")
+    for name in pipeline.NOTEBOOKS:
+        nb = nbformat.read(workdir / name, as_version=4)
+        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+        assert counts == list(range(1, len(counts) + 1)), f"{name}: not executed top to bottom"
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+        widgets = [c for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        assert not widgets, f"{name}: widget outputs cannot be shown in the exported HTML"
+    for run in ("classifier", "unet_base", "unet_backbone_frozen", "unet_backbone_finetune",
+                "unet_backbone_scratch"):
+        summary = RunLog(workdir / "runs" / run).summary()
+        assert summary["status"] == "completed" and summary["profile"] == "smoke", run
+        assert load_weights(workdir / "weights" / f"{run}.pt")["state_dict"]
+    assert json.loads((workdir / "runs" / "unet_base" / "summary.json").read_text())["data_source"] == "generated"
+    assert (workdir / "reports" / "report.html").stat().st_size > 10_000

@@ -1,0 +1,134 @@
+"""The U-Nets: structure and size, the classifier as encoder, freezing, and the four runs in smoke profile."""
+
+import copy
+
+import pytest
+import torch
+
+from tinyseg import moon, runlog, segment
+from tinyseg.device import select_runtime
+from tinyseg.engine import TrainConfig, fit
+from tinyseg.freeze import set_trainable
+from tinyseg.lunar_synth import generate
+from tinyseg.models import Classifier128, UNetBackbone, UNetBase, build_model
+from tinyseg.models.unet import PlainEncoder
+from tinyseg.paths import get_paths
+
+FP32 = select_runtime("cpu", "fp32", verbose=False)
+
+
+def test_unet_base_structure_and_size():
+    model = UNetBase()
+    enc = model.encoder
+    assert isinstance(enc, PlainEncoder)
+    assert enc.out_channels[0] == 32                     # 32 base channels
+    assert enc.strides == (1, 2, 4, 8, 16)               # 4 levels down ...
+    assert len(model.decoder.blocks) == 4                # ... and 4 up, each with its skip
+    assert all(isinstance(m, torch.nn.MaxPool2d) for m in [enc.pool])
+    total = sum(p.numel() for p in model.parameters())
+    assert total <= 2_500_000, total
+    out = model(torch.randn(2, 3, 128, 128))
+    assert out.shape == (2, 1, 128, 128)
+    assert build_model(model.config).config == model.config
+
+
+def test_backbone_uses_the_classifier_stages():
+    model = UNetBackbone().eval()
+    enc = model.encoder
+    x = torch.randn(1, 3, 128, 128)
+    features = enc(x)
+    stages = enc.backbone.forward_features(x)
+    assert enc.strides == (1, 2, 4, 8, 16, 32)
+    for f, s, c in zip(features, enc.strides, enc.out_channels):
+        assert f.shape == (1, c, 128 // s, 128 // s)
+    # each skip after the stem is its classifier stage through a 1×1 adapter
+    for adapter, stage, f in zip(enc.adapters, stages, features[1:]):
+        assert adapter[0].kernel_size == (1, 1)
+        assert torch.allclose(adapter(stage), f)
+    assert model(x).shape == (1, 1, 128, 128)
+
+
+def _classifier_checkpoint(paths):
+    clf = Classifier128()
+    torch.manual_seed(5)
+    for p in clf.parameters():
+        p.data.normal_()
+    for m in clf.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_()
+    runlog.save_weights(paths.weights("classifier"), clf, run="classifier", epoch=1, metrics={})
+    return runlog.load_weights(paths.weights("classifier"))
+
+
+def test_pretrained_weights_arrive_unchanged(tmp_path):
+    paths = get_paths(env={}, root=tmp_path)
+    ckpt = _classifier_checkpoint(paths)
+    model = segment.build_model("unet_backbone_frozen", paths)
+    encoder_state = model.encoder.backbone.state_dict()
+    for key, value in ckpt["state_dict"].items():
+        if key.startswith("fc."):
+            assert key not in encoder_state  # the head is not part of the encoder
+            continue
+        assert torch.equal(encoder_state[key], value), key
+    scratch = segment.build_model("unet_backbone_scratch", paths)
+    assert not torch.equal(scratch.encoder.backbone.stem1[0].weight, ckpt["state_dict"]["stem1.0.weight"])
+
+
+def test_one_step_leaves_frozen_tensors_bit_identical(tmp_path):
+    paths = get_paths(env={}, root=tmp_path)
+    _classifier_checkpoint(paths)
+    model = segment.build_model("unet_backbone_frozen", paths)
+    frozen = copy.deepcopy(model.encoder.backbone.state_dict())  # weights and BN running statistics
+    trained_before = copy.deepcopy(model.decoder.state_dict())
+    x = torch.randint(0, 256, (4, 3, 128, 128), dtype=torch.uint8)
+    y = torch.randint(0, 2, (4, 1, 128, 128), dtype=torch.uint8)
+    loader = [(x, y)]
+    cfg = TrainConfig(run="step", epochs=1, lr=1e-2, optimizer="adamw", monitor="val_iou", mode="max")
+    from tinyseg.augment import SegmentAugment
+
+    fit(model, loader, loader, cfg=cfg, loss_fn=segment.BCEDiceLoss(), metrics=segment.segmentation_metrics(),
+        to_preds=torch.sigmoid, train_transform=SegmentAugment(train=True),
+        val_transform=SegmentAugment(train=False), runtime=FP32, paths=paths)
+    after = runlog.load_weights(paths.weights("step"))["state_dict"]
+    for key, value in frozen.items():
+        assert torch.equal(after[f"encoder.backbone.{key}"], value), key
+    assert any(not torch.equal(after[f"decoder.{k}"], v) for k, v in trained_before.items())
+
+
+def test_loss_and_metrics():
+    loss = segment.BCEDiceLoss()
+    target = torch.zeros(2, 1, 8, 8)
+    target[:, :, 2:5, 2:5] = 1
+    perfect = (target * 20 - 10)
+    assert loss(perfect, target) < 0.01
+    assert loss(-perfect, target) > 1.5
+    probs = torch.sigmoid(perfect)
+    out = segment.evaluate_masks(probs, target.long())
+    assert out["metrics"]["iou"] == pytest.approx(1.0) and out["metrics"]["pixel_acc"] == pytest.approx(1.0)
+    assert out["metrics"]["background_share"] == pytest.approx(1 - 9 / 64)
+    assert out["per_image_iou"].tolist() == [1.0, 1.0]
+    half = probs.clone()
+    half[1] = 0  # the second image predicts no rock at all
+    out = segment.evaluate_masks(half, target.long())
+    assert out["metrics"]["iou"] == pytest.approx(0.5) and out["per_image_iou"].tolist() == [1.0, 0.0]
+
+
+def test_four_runs_in_smoke_profile(tmp_path):
+    root = generate(tmp_path / "moon", n=16, seed=0, width=120, height=80)
+    paths = get_paths(env={"MOON_ROOT": str(root)}, root=tmp_path)
+    _classifier_checkpoint(paths)
+    data = moon.load(*moon.locate(paths), paths)
+    split = moon.make_split(data)
+    recipe = segment.PROFILES["smoke"]
+    runtime = select_runtime("cpu", verbose=False)
+    for run in segment.RUNS:
+        model = segment.build_model(run, paths)
+        state = segment.train(run, model, data, split, recipe, runtime, paths, info={"profile": "smoke"}, live=False)
+        assert state.status == "completed"
+        log = runlog.RunLog(paths.run_dir(run))
+        assert log.summary()["data_source"] == "generated"
+        assert moon.Split.read(paths.run_dir(run) / "split.json") == split  # every run on the same images
+        assert runlog.load_weights(paths.weights(run))["config"]["name"] in ("UNetBase", "UNetBackbone")
+    frozen = runlog.RunLog(paths.run_dir("unet_backbone_frozen")).summary()
+    finetune = runlog.RunLog(paths.run_dir("unet_backbone_finetune")).summary()
+    assert frozen["params_trainable"] < frozen["params_total"] == finetune["params_trainable"]
