@@ -46,6 +46,8 @@ class SegRecipe:
     weight_decay: float = 1e-4
     encoder_lr_scale: float = 0.1    # fine-tuning: the pretrained encoder's LR relative to the rest
     unfreeze_epoch: int = 2          # fine-tuning: frozen before this epoch
+    # measured (frozen backbone, 8 epochs, the 1,000-pair stand-in, best val IoU): BCE + Dice 0.465,
+    # BCE + Dice with pos_weight 3 0.452, BCE alone 0.417 — so plain BCE + Dice, equal weights
     bce_weight: float = 1.0
     dice_weight: float = 1.0
     pos_weight: float = 1.0          # BCE weight of rock pixels
