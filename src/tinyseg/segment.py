@@ -58,7 +58,7 @@ class SegRecipe:
 PROFILES = {
     # UNetBase ≈ 46 s per epoch on a 2-core CPU (800 training pairs): 24 epochs ≈ 19 min; the backbone
     # runs ≈ 15–25 s per epoch, so every run fits its budget (20 and 15 minutes) with the same epochs
-    "cpu": SegRecipe(epochs=24, unfreeze_epoch=7),
+    "cpu": SegRecipe(epochs=24, unfreeze_epoch=7, patience=8),
     "gpu": SegRecipe(epochs=80, batch_size=32, unfreeze_epoch=20, patience=20),
     "smoke": SegRecipe(epochs=2, batch_size=4, unfreeze_epoch=2, max_steps_per_epoch=2),
 }
