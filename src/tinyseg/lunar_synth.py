@@ -383,7 +383,6 @@ def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height
     render_dir, ground_dir = out / "images" / "render", out / "images" / "ground"
     render_dir.mkdir(parents=True, exist_ok=True)
     ground_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     for i in progress(range(start, start + n), desc=f"generate lunar scenes (seed {seed})", unit="scene"):
         r_path, g_path = render_dir / f"render{i:04d}.png", ground_dir / f"ground{i:04d}.png"
         if r_path.exists() and g_path.exists():
