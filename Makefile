@@ -1,13 +1,16 @@
 # Two commands do everything on a fresh machine (see README):
 #   make run    set up .venv, prepare the data, execute the four notebooks in place, export the report
 #   make test   set up .venv, run the test suite
-# Others: make smoke (whole chain on tiny data in a temporary folder), make report, make bench.
+# Others: make smoke (whole chain on tiny data in a temporary folder), make report (04 + HTML/PDF export).
+# make run skips a training notebook whose runs are finished; make run FORCE="02 03" redoes them
+# (the old runs are moved to runs/.previous/).
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= auto
+FORCE   ?=
 
 .PHONY: setup run test smoke report clean-venv
 
@@ -20,7 +23,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: setup
-	$(PY) -m tinyseg.pipeline run --profile $(PROFILE)
+	$(PY) -m tinyseg.pipeline run --profile $(PROFILE) $(if $(FORCE),--force $(FORCE))
 
 test: setup
 	$(PY) -m pytest

@@ -193,6 +193,24 @@ def test_resume_refuses_a_different_config(tmp_paths):
         run(tmp_paths, cfg(run="a", epochs=1, lr=0.5), resume=True)
 
 
+def test_a_finished_run_without_last_pt_is_reused_not_retrained(tmp_paths):
+    """A fresh clone has the committed logs and best weights but no last.pt: resume keeps them."""
+    _, first = run(tmp_paths, cfg(run="done", epochs=2))
+    log = runlog.RunLog(tmp_paths.run_dir("done"))
+    log.last_path.unlink()
+    before = {p.name: p.read_bytes() for p in (log.summary_path, log.metrics_path, tmp_paths.weights("done"))}
+    snaps = Snapshots()
+    model, again = run(tmp_paths, cfg(run="done", epochs=2), callbacks=[snaps], resume=True)
+    assert snaps.models == {}  # no epoch trained
+    assert again.status == "completed" and again.best_epoch == first.best_epoch
+    assert again.history == log.metrics()
+    assert {p.name: p.read_bytes() for p in (log.summary_path, log.metrics_path, tmp_paths.weights("done"))} == before
+    best = runlog.load_weights(tmp_paths.weights("done"))["state_dict"]
+    assert_same_state({k: v.contiguous() for k, v in model.state_dict().items()}, best)
+    with pytest.raises(ValueError, match="differs in lr"):
+        run(tmp_paths, cfg(run="done", epochs=2, lr=0.5), resume=True)
+
+
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "w.pt"
     runlog.save_torch(target, {"v": torch.ones(3)})

@@ -30,3 +30,24 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
         assert load_weights(workdir / "weights" / f"{run}.pt")["state_dict"]
     assert json.loads((workdir / "runs" / "unet_base" / "summary.json").read_text())["data_source"] == "generated"
     assert (workdir / "reports" / "report.html").stat().st_size > 10_000
+    if pipeline.find_chromium():
+        assert (workdir / "reports" / "report.pdf").read_bytes().startswith(b"%PDF")
+
+    # the report's tables show the numbers of summary.json
+    report = nbformat.read(workdir / "04_report.ipynb", as_version=4)
+    tables = [o["data"]["text/html"] for c in report.cells if c.cell_type == "code" for o in c.outputs
+              if "text/html" in o.get("data", {})]
+    seg_table = next(t for t in tables if "trivial: all background" in t)
+    for run in ("unet_base", "unet_backbone_frozen", "unet_backbone_finetune", "unet_backbone_scratch"):
+        best = RunLog(workdir / "runs" / run).summary()["best"]
+        assert f"{best['val_iou']:.3f}" in seg_table and f"{best['val_dice']:.3f}" in seg_table, run
+    top1 = RunLog(workdir / "runs" / "classifier").summary()["best"]["val_top1"]
+    assert any(f"{top1:.2%}" in t for t in tables)
+
+    # run again: every training notebook is skipped (its runs are finished and it is executed)
+    before = {p: p.stat().st_mtime for p in (workdir / "runs").glob("*/summary.json")}
+    with pipeline._environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
+                           RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"),
+                           MOON_ROOT=str(workdir / "no-real-moon-data")):
+        pipeline.run("smoke", notebook_dir=workdir, only=("01", "02", "03"))
+    assert {p: p.stat().st_mtime for p in (workdir / "runs").glob("*/summary.json")} == before

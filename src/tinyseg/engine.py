@@ -8,6 +8,7 @@ transforms (augmentation runs on whole batches on the device) and callbacks.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -25,7 +26,7 @@ from .device import Runtime, select_runtime
 from .freeze import count_parameters, train_mode
 from .paths import Paths, get_paths
 from .progress import progress, write
-from .runlog import RunLog, load_weights, save_torch, save_weights
+from .runlog import RunLog, _jsonable, load_weights, save_torch, save_weights
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Tensor], Batch]
@@ -243,6 +244,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
     if resume and log.last_path.exists():
         _restore(log, state, scheduler, scaler, config)
         print(f"{cfg.run}: resumed after epoch {state.epoch} of {cfg.epochs} ({log.last_path})")
+    elif resume and log.is_finished() and weights_path.exists():
+        _restore_finished(log, state, config)  # e.g. a fresh clone: logs and best weights, no last.pt
+        print(f"{cfg.run}: already {state.status} (best epoch {state.best_epoch}); its logs and {weights_path} "
+              f"are used as they are. Delete {log.dir} to train it again.")
     else:
         seed_everything(cfg.seed)
         log.start(config)
@@ -397,6 +402,21 @@ def _save_last(log: RunLog, state: FitState, scheduler, scaler, config: dict) ->
         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
     })
+
+
+def _restore_finished(log: RunLog, state: FitState, config: dict) -> None:
+    """Take a finished run from its logs (the best weights are loaded at the end of ``fit``)."""
+    logged = log.config().get("train", {})
+    current = json.loads(json.dumps(_jsonable(config["train"])))
+    if logged != current:
+        diff = sorted(k for k in set(logged) | set(current) if logged.get(k) != current.get(k))
+        raise ValueError(f"{log.dir} holds a finished run trained with a different config (differs in "
+                         f"{', '.join(diff)}). Delete that folder to train with the new config, or use another run name.")
+    summary = log.summary()
+    state.history = log.metrics()
+    state.epoch = len(state.history)
+    state.status, state.best_epoch = summary["status"], summary["best_epoch"]
+    state.best_value = summary["best"][state.cfg.monitor]
 
 
 def _restore(log: RunLog, state: FitState, scheduler, scaler, config: dict) -> None:

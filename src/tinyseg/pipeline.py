@@ -1,12 +1,17 @@
 """The main job: execute the four notebooks top to bottom and export the report.
 
     python -m tinyseg.pipeline run            # in place, profile auto (gpu on CUDA, else cpu)
+    python -m tinyseg.pipeline run --only 04  # the report only (make report)
+    python -m tinyseg.pipeline run --force 02 # redo a finished notebook: its runs are archived, then retrained
     python -m tinyseg.pipeline smoke          # tiny data, everything in a temporary folder
 
-Each notebook runs with papermill (its ``parameters`` cell gets ``PROFILE`` and ``SEED``);
-``run`` executes the committed notebooks in place, ``smoke`` executes copies and points
-DATA_DIR/WEIGHTS_DIR/RUNS_DIR/REPORTS_DIR at the temporary folder, so it never touches
-committed notebooks, weights or logs. The report is exported to ``REPORTS_DIR/report.html``.
+Each notebook runs with papermill (its ``parameters`` cell gets ``PROFILE`` and ``SEED``).
+``run`` executes the committed notebooks in place and skips a training notebook whose runs are
+all finished (``summary.json`` says completed or early-stopped, in the same profile) and whose
+cells all ran, so an interrupted job continues where it stopped. ``smoke`` executes copies and
+points DATA_DIR/WEIGHTS_DIR/RUNS_DIR/REPORTS_DIR at the temporary folder, so it never touches
+committed notebooks, weights or logs. The report is exported to ``REPORTS_DIR/report.html``
+(self-contained) and ``REPORTS_DIR/report.pdf`` (headless Chromium prints the HTML).
 """
 
 from __future__ import annotations
@@ -15,16 +20,25 @@ import argparse
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
+from .classify import RUN as CLASSIFIER_RUN
 from .device import resolve_profile
-from .paths import get_paths, project_root
+from .paths import Paths, get_paths, project_root
+from .runlog import RunLog
+from .segment import RUNS as SEG_RUNS
 
 NOTEBOOKS = ("01_classifier.ipynb", "02_unet_base.ipynb", "03_unet_backbone.ipynb", "04_report.ipynb")
+# the runs each training notebook produces (the report trains nothing)
+NOTEBOOK_RUNS = {"01_classifier.ipynb": (CLASSIFIER_RUN,), "02_unet_base.ipynb": ("unet_base",),
+                 "03_unet_backbone.ipynb": tuple(r for r in SEG_RUNS if r != "unet_base")}
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 @contextmanager
@@ -49,48 +63,162 @@ def execute_notebook(path: Path, profile: str, seed: int = 0, output: Path | Non
     return output
 
 
-def export_html(notebook: Path, out_dir: Path) -> Path:
-    """Export an executed notebook to self-contained HTML (images embedded), without the code cells' prompts."""
+def export_html(notebook: Path, out_dir: Path, name: str | None = None) -> Path:
+    """Export an executed notebook to self-contained HTML (images embedded), without the code cells' prompts.
+
+    A print style sheet is added, so the PDF printed from it (landscape A4) keeps wide tables and
+    figures inside the page.
+    """
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_filename(str(notebook))
+    body = body.replace("</head>", PRINT_CSS + "</head>", 1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{notebook.stem.split('_', 1)[-1]}.html"
+    target = out_dir / f"{name or notebook.stem.split('_', 1)[-1]}.html"
     target.write_text(body, encoding="utf-8")
     return target
 
 
-def prepare_data(profile: str) -> None:
+PRINT_CSS = """<style>
+@page { size: A4 landscape; margin: 9mm; }
+@media print {
+  body { font-size: 11px; }
+  .jp-Cell { break-inside: auto; }
+  .jp-RenderedImage img, .jp-OutputArea-output img { max-width: 100% !important; height: auto !important;
+                                                     break-inside: avoid; }
+  table { font-size: 9px !important; }
+  pre { white-space: pre-wrap !important; word-break: break-word; }
+}
+</style>
+"""
+
+
+def find_chromium() -> str | None:
+    """A headless-capable Chromium: ``$CHROMIUM`` or the first of the usual names on PATH."""
+    if os.environ.get("CHROMIUM"):
+        return os.environ["CHROMIUM"]
+    return next((path for name in CHROMIUM if (path := shutil.which(name))), None)
+
+
+def export_pdf(html: Path, pdf: Path | None = None, timeout: int = 300) -> Path | None:
+    """Print the HTML to PDF with headless Chromium (offline). Without Chromium: say what to install, return None."""
+    pdf = pdf or html.with_suffix(".pdf")
+    chromium = find_chromium()
+    if chromium is None:
+        print(f"PDF not written: no Chromium found. Install it (Debian/Ubuntu: sudo apt-get install chromium "
+              f"fonts-dejavu) or set CHROMIUM=/path/to/chrome; the HTML report is at {html}")
+        return None
+    with tempfile.TemporaryDirectory(prefix="tinyseg-chromium-") as profile_dir:
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               f"--user-data-dir={profile_dir}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+               html.resolve().as_uri()]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0 or not pdf.exists():
+        raise RuntimeError(f"{chromium} could not print {html} to PDF (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    return pdf
+
+
+def export_report(notebook: Path, out_dir: Path) -> list[Path]:
+    """``report.html`` and, where Chromium is installed, ``report.pdf``."""
+    html = export_html(notebook, out_dir, name="report")
+    pdf = export_pdf(html)
+    return [html] + ([pdf] if pdf else [])
+
+
+def prepare_data(profile: str, tiny_imagenet_needed: bool = True, moon_needed: bool = True) -> None:
     """Locate/extract/cache Tiny ImageNet-200; find the real moon data or generate the stand-in."""
     from . import moon, tiny_imagenet
 
     paths = get_paths()
-    with _step("Tiny ImageNet-200"):
-        expected = None if profile == "smoke" else tiny_imagenet.OFFICIAL
-        print(tiny_imagenet.load(paths, expected=expected).facts())
-    with _step("moon data"):
-        root, source = moon.locate(paths, n=moon.PAIRS[profile])
-        print(moon.load(root, source, paths).facts())
+    if tiny_imagenet_needed:
+        with _step("Tiny ImageNet-200"):
+            expected = None if profile == "smoke" else tiny_imagenet.OFFICIAL
+            print(tiny_imagenet.load(paths, expected=expected).facts())
+    if moon_needed:
+        with _step("moon data"):
+            root, source = moon.locate(paths, n=moon.PAIRS[profile])
+            print(moon.load(root, source, paths).facts())
+
+
+def executed(notebook: Path) -> bool:
+    """Every code cell ran, in order from 1, without an error output."""
+    import nbformat
+
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in cells]
+    errors = any(o.output_type == "error" for c in cells for o in c.outputs)
+    return bool(cells) and counts == list(range(1, len(cells) + 1)) and not errors
+
+
+def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
+    """Why a training notebook need not run again (all its runs finished in this profile and the
+    notebook carries their outputs), or None when it must run. A run finished in another profile
+    stops the job: retraining it is a decision (``--force``), not a side effect."""
+    runs = NOTEBOOK_RUNS.get(notebook.name)
+    if not runs:
+        return None
+    logs = [RunLog(paths.run_dir(r)) for r in runs]
+    if not all(log.is_finished() and paths.weights(log.name).exists() for log in logs):
+        return None
+    other = {log.name: log.summary().get("profile") for log in logs if log.summary().get("profile") != profile}
+    if other:
+        raise SystemExit(f"{notebook.name}: runs {other} finished in another profile than {profile!r}. "
+                         f"Re-run with --force {notebook.name[:2]} to archive them and train again, "
+                         f"or with --profile {next(iter(other.values()))} to keep them.")
+    if not executed(notebook):
+        return None  # the runs are reused (no training), but the notebook's outputs are redone
+    return f"runs {', '.join(runs)} finished ({profile}) and the notebook is executed"
+
+
+def archive_runs(notebook: Path, paths: Paths) -> Path | None:
+    """Move a notebook's run folders and weights to ``RUNS_DIR/.previous/<time>/`` (nothing is deleted)."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = paths.runs_dir / ".previous" / stamp
+    moved = []
+    for run in NOTEBOOK_RUNS.get(notebook.name, ()):
+        for src, dst in ((paths.run_dir(run), target / "runs" / run),
+                         (paths.weights(run), target / "weights" / f"{run}.pt")):
+            if src.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(src), str(dst))
+                moved.append(src)
+    if moved:
+        print(f"archived {len(moved)} item(s) of {notebook.name} to {target}")
+    return target if moved else None
 
 
 def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
-        only: tuple[str, ...] = ()) -> None:
-    """Prepare the data, execute the notebooks in order, then export the report."""
+        only: tuple[str, ...] = (), force: tuple[str, ...] = ()) -> None:
+    """Prepare the data the pending notebooks need, execute them in order, then export the report."""
     notebook_dir = notebook_dir or project_root()
     paths = get_paths()
     profile = resolve_profile(profile)
     t0 = time.time()
     print(f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.runs_dir}; "
           f"weights in {paths.weights_dir}")
-    prepare_data(profile)
-    for name in NOTEBOOKS:
-        if only and not any(name.startswith(o) for o in only):
-            continue
+    selected = [n for n in NOTEBOOKS if not only or any(n.startswith(o) for o in only)]
+    pending = []
+    for name in selected:
+        if any(name.startswith(f) for f in force):
+            archive_runs(notebook_dir / name, paths)
+            pending.append(name)
+        elif (reason := skip_reason(notebook_dir / name, profile, paths)) is not None:
+            print(f"skip {name}: {reason} (--force {name[:2]} redoes it)")
+        else:
+            pending.append(name)
+    if not pending:
+        print("nothing to execute")
+        return
+    prepare_data(profile, tiny_imagenet_needed=NOTEBOOKS[0] in pending,
+                 moon_needed=any(n != NOTEBOOKS[0] for n in pending))
+    for name in pending:
         with _step(f"execute {name}"):
             execute_notebook(notebook_dir / name, profile, seed)
-    report = notebook_dir / NOTEBOOKS[-1]
-    with _step("export the report"):
-        print(export_html(report, paths.reports_dir))
+    if NOTEBOOKS[-1] in pending:
+        with _step("export the report"):
+            for path in export_report(notebook_dir / NOTEBOOKS[-1], paths.reports_dir):
+                print(path)
     print(f"\nall done in {(time.time() - t0) / 60:.1f} min")
 
 
@@ -135,12 +263,14 @@ def main(argv: list[str] | None = None) -> int:
                        choices=("auto", "cpu", "gpu", "smoke"))
     p_run.add_argument("--seed", type=int, default=0)
     p_run.add_argument("--only", nargs="*", default=(), help="notebook prefixes to run, e.g. 01 04")
+    p_run.add_argument("--force", nargs="*", default=(),
+                       help="notebook prefixes to redo even if finished (their runs are archived first)")
     p_smoke = sub.add_parser("smoke", help="the whole chain on tiny data in a temporary folder")
     p_smoke.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill echoes cell outputs
     if args.command == "run":
-        run(args.profile, args.seed, only=tuple(args.only))
+        run(args.profile, args.seed, only=tuple(args.only), force=tuple(args.force))
     else:
         smoke(args.workdir)
     return 0

@@ -1,0 +1,66 @@
+"""The main job's bookkeeping: which notebooks it skips, how --force keeps old runs, the PDF fallback."""
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from tinyseg import pipeline
+from tinyseg.runlog import RunLog, save_weights
+from torch import nn
+
+
+def finish_run(paths, name, profile="cpu", status="completed"):
+    log = RunLog(paths.run_dir(name))
+    log.start({"train": {"run": name}})
+    log.write_summary({"run": name, "status": status, "profile": profile})
+    save_weights(paths.weights(name), nn.Linear(2, 2))
+
+
+def write_notebook(path, executed=True):
+    cells = [new_code_cell("1 + 1"), new_code_cell("2 + 2")]
+    if executed:
+        for i, cell in enumerate(cells, 1):
+            cell.execution_count = i
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
+def test_a_notebook_with_finished_runs_and_outputs_is_skipped(tmp_paths, tmp_path):
+    nb = write_notebook(tmp_path / "02_unet_base.ipynb")
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # no run yet
+    finish_run(tmp_paths, "unet_base", status="interrupted")
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # not finished
+    finish_run(tmp_paths, "unet_base")
+    assert "unet_base finished" in pipeline.skip_reason(nb, "cpu", tmp_paths)
+    write_notebook(nb, executed=False)
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # outputs missing: run it (no retraining)
+    report = write_notebook(tmp_path / "04_report.ipynb")
+    assert pipeline.skip_reason(report, "cpu", tmp_paths) is None        # the report is always redone
+
+
+def test_a_run_of_another_profile_stops_the_job_with_the_way_out(tmp_paths, tmp_path):
+    nb = write_notebook(tmp_path / "03_unet_backbone.ipynb")
+    for run in pipeline.NOTEBOOK_RUNS[nb.name]:
+        finish_run(tmp_paths, run, profile="cpu")
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths)
+    with pytest.raises(SystemExit, match="--force 03"):
+        pipeline.skip_reason(nb, "gpu", tmp_paths)
+
+
+def test_force_archives_the_old_runs_instead_of_deleting_them(tmp_paths, tmp_path):
+    finish_run(tmp_paths, "unet_base")
+    (tmp_paths.run_dir("classifier")).mkdir(parents=True)
+    target = pipeline.archive_runs(tmp_path / "02_unet_base.ipynb", tmp_paths)
+    assert not tmp_paths.run_dir("unet_base").exists() and not tmp_paths.weights("unet_base").exists()
+    assert (target / "runs" / "unet_base" / "summary.json").exists()
+    assert (target / "weights" / "unet_base.pt").exists()
+    assert tmp_paths.run_dir("classifier").exists()                      # other notebooks' runs stay
+
+
+def test_without_chromium_the_pdf_step_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CHROMIUM", raising=False)
+    monkeypatch.setattr(pipeline.shutil, "which", lambda name: None)
+    html = tmp_path / "report.html"
+    html.write_text("<html><body>отчёт</body></html>", encoding="utf-8")
+    assert pipeline.export_pdf(html) is None
+    assert "apt-get install chromium" in capsys.readouterr().out

@@ -1,0 +1,113 @@
+"""The report's tables, figures and conclusions are read from the run logs, number for number."""
+
+import matplotlib
+import pytest
+import torch
+
+from tinyseg import report
+from tinyseg.models import Classifier128, UNetBackbone, UNetBase
+from tinyseg.runlog import RunLog, save_weights
+
+matplotlib.use("Agg")
+
+SMALL_CLASSIFIER = dict(num_classes=5, stem=(8, 8), widths=(8, 16, 16, 16), depths=(1, 1, 1, 1))
+SEG_IOU = {"unet_base": 0.512, "unet_backbone_frozen": 0.498, "unet_backbone_finetune": 0.561,
+           "unet_backbone_scratch": 0.433}
+
+
+def write_run(paths, name, best, epochs=3, **summary):
+    log = RunLog(paths.run_dir(name))
+    history = [{"epoch": e, "lr": 0.1, "seconds": 10.0,
+                **{k: v * e / epochs for k, v in best.items()},
+                **{k.replace("val_", "train_"): v * e / epochs for k, v in best.items()}} for e in range(1, epochs + 1)]
+    log.start({"train": {"run": name}, "recipe": {"unfreeze_epoch": 2}})
+    for record in history:
+        log.append_metrics(record)
+    log.write_summary({"run": name, "status": "completed", "best_epoch": epochs, "best": history[-1],
+                       "epochs_run": epochs, "epochs_planned": epochs, "params_total": 1000,
+                       "params_trainable": 400, "device": "cpu (test)", "wall_time_s": 600.0,
+                       "profile": "cpu", **summary})
+    return history[-1]
+
+
+@pytest.fixture
+def logged(tmp_paths):
+    best = {"classifier": write_run(tmp_paths, "classifier",
+                                    {"val_loss": 2.5, "val_top1": 0.5449, "val_top5": 0.7909, "val_macro_f1": 0.5394},
+                                    data_source="/x/tiny-imagenet-200.zip")}
+    for name, iou in SEG_IOU.items():
+        best[name] = write_run(tmp_paths, name, {"val_loss": 0.5, "val_iou": iou, "val_dice": iou + 0.1,
+                                                 "val_pixel_acc": 0.95}, data_source="generated",
+                               train_pairs=800, val_pairs=200)
+    return tmp_paths, best
+
+
+def test_tables_equal_the_numbers_in_summary_json(logged):
+    paths, best = logged
+    runs = report.load_runs(paths)
+    assert list(runs) == ["classifier", *SEG_IOU]
+    cls = report.classification_table(runs).iloc[0]
+    summary = RunLog(paths.run_dir("classifier")).summary()
+    assert cls["top-1"] == summary["best"]["val_top1"] == best["classifier"]["val_top1"]
+    assert cls["top-5"] == summary["best"]["val_top5"] and cls["macro-F1"] == summary["best"]["val_macro_f1"]
+    seg = report.segmentation_table(runs, background_share=0.88)
+    for name in SEG_IOU:
+        s = RunLog(paths.run_dir(name)).summary()
+        row = seg.loc[report.SHORT[name]]
+        assert (row["IoU"], row["Dice"], row["pixel accuracy"]) == \
+               (s["best"]["val_iou"], s["best"]["val_dice"], s["best"]["val_pixel_acc"])
+        assert row["best epoch"] == s["best_epoch"] and row["training, min"] == s["wall_time_s"] / 60
+    trivial = seg.loc["trivial: all background"]
+    assert (trivial["IoU"], trivial["Dice"], trivial["pixel accuracy"]) == (0.0, 0.0, 0.88)
+    overview = report.overview(runs)
+    assert "GENERATED stand-in" in overview.loc["unet_base", "data"]
+    assert "100,000 train / 10,000 val" in overview.loc["classifier", "data"]
+
+
+def test_conclusions_state_the_logged_numbers(logged):
+    paths, _ = logged
+    text = report.conclusions(report.load_runs(paths), background_share=0.88)
+    assert "top-1 54.5%" in text and "цель ≥ 50% достигнута" in text
+    assert "Backbone B: fine-tuned (IoU 0.561" in text           # the best model
+    assert "+0.049 IoU (+10%)" in text                          # fine-tuned − UNetBase = 0.561 − 0.512
+    assert "лучше обычного U-Net" in text and "сгенерированных" in text
+    assert "доля фона 0.880" in text
+    assert "уступает UNetBase 0.079 IoU" in text                # 0.512 − 0.433: pretraining closes all of it
+    assert "Предобучение перекрывает архитектурный разрыв целиком" in text
+
+
+def test_conclusions_say_so_when_pretraining_does_not_pay(logged):
+    paths, _ = logged
+    runs = report.load_runs(paths)
+    runs["unet_backbone_finetune"].summary["best"]["val_iou"] = 0.5
+    text = report.conclusions(runs)
+    assert "-0.012 IoU" in text and "НЕ лучше обычного U-Net" in text
+    assert "возвращает +0.067 IoU, то есть 85% этого разрыва" in text  # (0.5 − 0.433) / (0.512 − 0.433)
+
+
+def test_figures_and_architecture_tables(logged):
+    paths, _ = logged
+    runs = report.load_runs(paths)
+    classifier = Classifier128(**SMALL_CLASSIFIER)
+    save_weights(paths.weights("classifier"), classifier)
+    save_weights(paths.weights("unet_base"), UNetBase())
+    backbone = UNetBackbone(classifier.config)
+    save_weights(paths.weights("unet_backbone_finetune"), backbone)
+    tables = report.architecture_tables(paths)
+    assert list(tables) == ["Classifier128", "UNetBase", "UNetBackbone"]
+    assert tables["UNetBase"]["encoder params"].sum() + tables["UNetBase"]["decoder params"].sum() == \
+        sum(p.numel() for p in UNetBase().parameters())
+    fig = report.plot_segmentation_curves(runs)
+    assert len(fig.axes) == 4 and len(fig.axes[1].lines) >= 4 * 2  # train + val per run
+    assert report.plot_classifier_curves(runs["classifier"]).axes
+
+    models = report.load_segmentation_models(paths)
+    assert set(models) == {"unet_base", "unet_backbone_finetune"}
+    images = torch.randint(0, 255, (12, 3, 32, 32), dtype=torch.uint8)
+    masks = (torch.arange(12).view(12, 1, 1, 1) > torch.rand(1, 1, 32, 32) * 12).to(torch.uint8)
+    picks = report.pick_examples(masks, n=5)
+    shares = masks.float().mean(dim=(1, 2, 3))[picks]
+    assert len(set(picks)) == 5 and torch.all(shares[1:] >= shares[:-1])  # from few rocks to many
+    probs = {name: torch.rand(12, 1, 32, 32) for name in models}
+    fig = report.compare_masks(images, masks, probs, picks)
+    assert len(fig.axes) == 5 * (2 + len(models))
