@@ -84,7 +84,9 @@ PRINT_CSS = """<style>
 @media print {
   body { font-size: 11px; }
   .jp-Cell { break-inside: auto; }
-  .jp-RenderedImage img, .jp-OutputArea-output img { max-width: 100% !important; height: auto !important;
+  /* a figure never taller than the page: Chromium would cut it across two pages */
+  .jp-RenderedImage img, .jp-OutputArea-output img { max-width: 100% !important; max-height: 185mm !important;
+                                                     width: auto !important; height: auto !important;
                                                      break-inside: avoid; }
   table { font-size: 9px !important; }
   pre { white-space: pre-wrap !important; word-break: break-word; }

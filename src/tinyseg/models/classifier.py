@@ -105,5 +105,5 @@ class Classifier128(nn.Module):
             row["stride"] = stride
             row["output"] = f"{size // stride}×{size // stride}"
         rows.append({"stage": "head", "blocks": "GAP + FC", "channels": self.config["num_classes"],
-                     "params": sum(p.numel() for p in self.fc.parameters()), "stride": None, "output": "1×1"})
+                     "params": sum(p.numel() for p in self.fc.parameters()), "stride": "—", "output": "1×1"})
         return rows

@@ -146,7 +146,7 @@ class UNet(nn.Module):
                 "encoder params": sum(p.numel() for m in modules for p in m.parameters()),
                 "decoder params": sum(p.numel() for p in decoder.parameters()) if decoder is not None else 0})
         rows.append({"level": "head", "stride": 1, "resolution": f"{size}×{size}", "encoder": "1×1 conv → 1 logit",
-                     "encoder channels": None, "decoder channels": 1, "encoder params": 0,
+                     "encoder channels": "—", "decoder channels": 1, "encoder params": 0,
                      "decoder params": sum(p.numel() for p in self.head.parameters())})
         return rows
 
