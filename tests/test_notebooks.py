@@ -46,8 +46,6 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
 
     # run again: every training notebook is skipped (its runs are finished and it is executed)
     before = {p: p.stat().st_mtime for p in (workdir / "runs").glob("*/summary.json")}
-    with pipeline._environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
-                           RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"),
-                           MOON_ROOT=str(workdir / "no-real-moon-data")):
+    with pipeline.smoke_environ(workdir):
         pipeline.run("smoke", notebook_dir=workdir, only=("01", "02", "03"))
     assert {p: p.stat().st_mtime for p in (workdir / "runs").glob("*/summary.json")} == before

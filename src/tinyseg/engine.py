@@ -404,12 +404,15 @@ def _save_last(log: RunLog, state: FitState, scheduler, scaler, config: dict) ->
     })
 
 
+def _config_diff(old: dict, new: dict) -> list[str]:
+    """The keys whose values differ between two training configs."""
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
 def _restore_finished(log: RunLog, state: FitState, config: dict) -> None:
     """Take a finished run from its logs (the best weights are loaded at the end of ``fit``)."""
-    logged = log.config().get("train", {})
-    current = json.loads(json.dumps(_jsonable(config["train"])))
-    if logged != current:
-        diff = sorted(k for k in set(logged) | set(current) if logged.get(k) != current.get(k))
+    diff = _config_diff(log.config().get("train", {}), json.loads(json.dumps(_jsonable(config["train"]))))
+    if diff:
         raise ValueError(f"{log.dir} holds a finished run trained with a different config (differs in "
                          f"{', '.join(diff)}). Delete that folder to train with the new config, or use another run name.")
     summary = log.summary()
@@ -422,9 +425,8 @@ def _restore_finished(log: RunLog, state: FitState, config: dict) -> None:
 def _restore(log: RunLog, state: FitState, scheduler, scaler, config: dict) -> None:
     # our own file; it holds numpy/python RNG states, which weights_only loading refuses
     ckpt = torch.load(log.last_path, map_location="cpu", weights_only=False)
-    if ckpt["config"] != config["train"]:
-        diff = sorted(k for k in set(ckpt["config"]) | set(config["train"])
-                      if ckpt["config"].get(k) != config["train"].get(k))
+    diff = _config_diff(ckpt["config"], config["train"])
+    if diff:
         raise ValueError(f"cannot resume {log.last_path}: it was trained with a different config "
                          f"(differs in {', '.join(diff)}). Use resume=False to start over, or another run name.")
     state.model.load_state_dict(ckpt["model"])

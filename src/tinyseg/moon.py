@@ -200,6 +200,12 @@ def load(root: Path, source: str, paths: Paths | None = None, strict: bool = Fal
     return MoonData(images, masks, meta["numbers"], source, str(root))
 
 
+def describe_source(source: str) -> str:
+    """How reports name the data a run used (``source`` as returned by :func:`locate`)."""
+    return {"real": "REAL MOON_SEGMENTATION_BINARY",
+            "generated": "GENERATED stand-in (tinyseg.lunar_synth)"}.get(source, str(source))
+
+
 @dataclass(frozen=True)
 class Split:
     train: list[str]   # pair numbers

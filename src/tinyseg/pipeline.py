@@ -239,6 +239,13 @@ def _environ(**variables: str):
                 os.environ[k] = v
 
 
+def smoke_environ(workdir: Path, **extra: str):
+    """Every location inside ``workdir``; no real moon data there, so the generated stand-in is used."""
+    return _environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
+                    RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"),
+                    MOON_ROOT=str(workdir / "no-real-moon-data"), **extra)
+
+
 def smoke(workdir: Path | None = None) -> Path:
     """The whole chain on tiny data in a temporary folder; the repository is left untouched."""
     from .fixtures import write_tiny_imagenet
@@ -248,9 +255,7 @@ def smoke(workdir: Path | None = None) -> Path:
     for name in NOTEBOOKS:
         shutil.copy2(project_root() / name, workdir / name)
     tiny = write_tiny_imagenet(workdir / "fixtures", classes=6, train_per_class=24, val_per_class=6)
-    with _environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
-                  RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"), TINY_IMAGENET=str(tiny),
-                  MOON_ROOT=str(workdir / "no-real-moon-data")):  # the generated stand-in is used
+    with smoke_environ(workdir, TINY_IMAGENET=str(tiny)):
         run("smoke", notebook_dir=workdir)
     print(f"smoke outputs (notebooks, runs, weights, report) are in {workdir}")
     return workdir

@@ -18,10 +18,10 @@ import torch
 
 from . import moon, segment, tiny_imagenet
 from .classify import RUN as CLASSIFIER_RUN
-from .models import build_model
+from .models import load_model
 from .moon import MoonData
 from .paths import Paths
-from .runlog import FINISHED, RunLog, load_weights
+from .runlog import FINISHED, RunLog
 
 SEG_RUNS = tuple(segment.RUNS)
 SHORT = {CLASSIFIER_RUN: "Classifier128", "unet_base": "UNetBase", "unet_backbone_frozen": "Backbone A: frozen",
@@ -70,8 +70,7 @@ def describe_data(run: Run) -> str:
         return (f"Tiny ImageNet-200, standard split: {c.classes * c.train_per_class:,} train / "
                 f"{c.classes * c.val_per_class:,} val ({where})")
     source = run.summary.get("data_source")
-    name = {"real": "real MOON_SEGMENTATION_BINARY",
-            "generated": "GENERATED stand-in (tinyseg.lunar_synth), not the real data set"}.get(source, str(source))
+    name = moon.describe_source(source) + (", not the real data set" if source == "generated" else "")
     return f"{name}: {run.summary.get('train_pairs', '?')} train / {run.summary.get('val_pairs', '?')} val pairs"
 
 
@@ -100,15 +99,11 @@ def classification_table(runs: dict[str, Run]) -> pd.DataFrame:
 def segmentation_table(runs: dict[str, Run], background_share: float | None = None) -> pd.DataFrame:
     """IoU / Dice / pixel accuracy of each segmentation run's best epoch (from summary.json), and the
     trivial all-background predictor (IoU = Dice = 0, pixel accuracy = background share)."""
-    rows = []
-    for name in SEG_RUNS:
-        if name not in runs:
-            continue
-        s, b = runs[name].summary, runs[name].best
-        rows.append({"model": SHORT[name], "run": name, "IoU": b.get("val_iou"), "Dice": b.get("val_dice"),
-                     "pixel accuracy": b.get("val_pixel_acc"), "best epoch": s.get("best_epoch"),
-                     "epochs": s.get("epochs_run"), "params total": s.get("params_total"),
-                     "params trained": s.get("params_trainable"), "training, min": s["wall_time_s"] / 60})
+    columns = ["model", "run", "IoU", "Dice", "pixel accuracy", "best epoch", "epochs", "params total",
+               "params trained", "training, min"]
+    rows = [{**segment.summary_row(name, runs[name].summary), "model": SHORT[name],
+             "epochs": runs[name].summary.get("epochs_run")} for name in SEG_RUNS if name in runs]
+    rows = [{k: row[k] for k in columns} for row in rows]
     if background_share is not None:
         rows.append({"model": "trivial: all background", "run": "—", "IoU": 0.0, "Dice": 0.0,
                      "pixel accuracy": background_share})
@@ -119,12 +114,11 @@ def architecture_tables(paths: Paths) -> dict[str, pd.DataFrame]:
     """Per model, the per-stage (classifier) or per-level (U-Nets) table, rebuilt from the checkpoints' configs."""
     tables = {}
     if paths.weights(CLASSIFIER_RUN).exists():
-        classifier = build_model(load_weights(paths.weights(CLASSIFIER_RUN))["config"])
+        classifier = load_model(paths.weights(CLASSIFIER_RUN))
         tables["Classifier128"] = pd.DataFrame(classifier.stage_table()).set_index("stage")
     for name, title in (("unet_base", "UNetBase"), ("unet_backbone_finetune", "UNetBackbone")):
         if paths.weights(name).exists():
-            model = build_model(load_weights(paths.weights(name))["config"])
-            tables[title] = pd.DataFrame(model.level_table()).set_index("level")
+            tables[title] = pd.DataFrame(load_model(paths.weights(name)).level_table()).set_index("level")
     return tables
 
 
@@ -146,6 +140,7 @@ def plot_classifier_curves(run: Run):
 def plot_segmentation_curves(runs: dict[str, Run]):
     """The segmentation runs on shared axes: one colour per run, val solid, train dashed; ★ best epoch."""
     names = [n for n in SEG_RUNS if n in runs]
+    unfreeze = unfreeze_epoch(runs)
     fig, axes = plt.subplots(1, len(SEG_METRICS), figsize=(18, 4.2), squeeze=False)
     for ax, (key, title) in zip(axes[0], SEG_METRICS.items()):
         for name in names:
@@ -157,7 +152,6 @@ def plot_segmentation_curves(runs: dict[str, Run]):
             best = run.summary.get("best_epoch")
             if best is not None and run.best.get(f"val_{key}") is not None:
                 ax.plot([best], [run.best[f"val_{key}"]], "*", color=colour, markersize=11, markeredgecolor="k")
-        unfreeze = unfreeze_epoch(runs)
         if unfreeze is not None:
             ax.axvline(unfreeze - 0.5, color=COLOURS["unet_backbone_finetune"], ls=":", lw=1)
         ax.set_title(title)
@@ -165,7 +159,7 @@ def plot_segmentation_curves(runs: dict[str, Run]):
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("Segmentation runs: val solid, train dashed, ★ best epoch by val IoU"
-                 + (", dotted line: encoder of B unfrozen" if unfreeze_epoch(runs) is not None else ""))
+                 + (", dotted line: encoder of B unfrozen" if unfreeze is not None else ""))
     fig.tight_layout()
     return fig
 
@@ -180,14 +174,7 @@ def unfreeze_epoch(runs: dict[str, Run]) -> int | None:
 
 def load_segmentation_models(paths: Paths, names: Sequence[str] = SEG_RUNS) -> dict[str, torch.nn.Module]:
     """The best checkpoint of each segmentation run that has one, rebuilt from its stored config."""
-    models = {}
-    for name in names:
-        if paths.weights(name).exists():
-            ckpt = load_weights(paths.weights(name))
-            model = build_model(ckpt["config"])
-            model.load_state_dict(ckpt["state_dict"])
-            models[name] = model.eval()
-    return models
+    return {name: load_model(paths.weights(name)).eval() for name in names if paths.weights(name).exists()}
 
 
 def pick_examples(masks: torch.Tensor, n: int = 5) -> list[int]:
@@ -326,8 +313,7 @@ def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, 
     val_idx = split.indices(data)[1]  # names the pair numbers: fails clearly if the data differ
     logged = {s.get("data_source") for n in SEG_RUNS
               if (s := RunLog(paths.run_dir(n)).summary()) is not None}
-    kind = "REAL MOON_SEGMENTATION_BINARY" if source == "real" else "GENERATED stand-in (tinyseg.lunar_synth)"
-    note = f"{kind} at {root}; {len(val_idx)} validation pairs from {split_file or 'a fresh split'}"
+    note = f"{moon.describe_source(source)} at {root}; {len(val_idx)} validation pairs from {split_file or 'a fresh split'}"
     if logged and logged != {source}:
         note += f" — WARNING: the runs were trained on {', '.join(map(str, logged))} data, this is {source}"
     return data, val_idx, note

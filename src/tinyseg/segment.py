@@ -167,18 +167,17 @@ def error_overlay(image: torch.Tensor, pred: torch.Tensor, truth: torch.Tensor) 
     return out
 
 
+def summary_row(run: str, summary: dict) -> dict:
+    """A segmentation run's summary.json as one table row: size, best epoch, val metrics, time, data."""
+    best = summary.get("best") or {}
+    return {"run": run, "model": RUNS[run], "params total": summary["params_total"],
+            "params trained": summary["params_trainable"], "best epoch": summary["best_epoch"],
+            "IoU": best.get("val_iou"), "Dice": best.get("val_dice"),
+            "pixel accuracy": best.get("val_pixel_acc"), "training, min": summary["wall_time_s"] / 60,
+            "data": summary.get("data_source"), "status": summary["status"]}
+
+
 def compare_runs(paths: Paths, runs=tuple(RUNS)) -> list[dict]:
-    """One row per finished run, read from its summary.json: size, best epoch, val metrics, time, data."""
-    rows = []
-    for run in runs:
-        summary = RunLog(paths.run_dir(run)).summary()
-        if summary is None:
-            continue
-        best = summary.get("best") or {}
-        rows.append({"run": run, "model": RUNS[run], "params total": summary["params_total"],
-                     "params trained": summary["params_trainable"], "best epoch": summary["best_epoch"],
-                     "IoU": best.get("val_iou"), "Dice": best.get("val_dice"),
-                     "pixel accuracy": best.get("val_pixel_acc"),
-                     "training, min": summary["wall_time_s"] / 60, "data": summary.get("data_source"),
-                     "status": summary["status"]})
-    return rows
+    """One row per run with a summary.json (see :func:`summary_row`)."""
+    summaries = {run: RunLog(paths.run_dir(run)).summary() for run in runs}
+    return [summary_row(run, s) for run, s in summaries.items() if s is not None]

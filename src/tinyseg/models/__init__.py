@@ -21,6 +21,16 @@ def build_model(config: dict) -> nn.Module:
     return cls(**kwargs)
 
 
+def load_model(path) -> nn.Module:
+    """A model rebuilt from a ``weights/<run>.pt`` checkpoint: its stored config, then its weights."""
+    from ..runlog import load_weights
+
+    ckpt = load_weights(path)
+    model = build_model(ckpt["config"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model
+
+
 def count_macs(model: nn.Module, size: int = 128, channels: int = 3) -> int:
     """Multiply-accumulates of one forward pass on a size×size input (torch's FLOP counter / 2)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -33,4 +43,4 @@ def count_macs(model: nn.Module, size: int = 128, channels: int = 3) -> int:
     return counter.get_total_flops() // 2
 
 
-__all__ = ["Classifier128", "UNet", "UNetBase", "UNetBackbone", "build_model", "count_macs", "REGISTRY"]
+__all__ = ["Classifier128", "UNet", "UNetBase", "UNetBackbone", "build_model", "load_model", "count_macs", "REGISTRY"]
