@@ -4,40 +4,46 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tinyseg import classify, runlog
-from tinyseg import tiny_imagenet as ti
-from tinyseg.augment import ClassifyAugment, denormalize, normalize, random_affine, resize, warp
+from tinyseg import classify, runlog, runs
+from tinyseg.data import tiny_imagenet as ti
+from tinyseg.data.augment import ClassifyAugment, denormalize, normalize, random_affine, resize, warp
+from tinyseg.data.fixtures import write_tiny_imagenet
 from tinyseg.device import select_runtime
-from tinyseg.fixtures import write_tiny_imagenet
-from tinyseg.models import Classifier128, build_model, count_macs
+from tinyseg.models import PARAM_LIMITS, count_macs, create_model
+from tinyseg.notebook import Session
 from tinyseg.paths import get_paths
 
 
 def test_parameter_bound_and_cost():
-    model = Classifier128()
-    total = sum(p.numel() for p in model.parameters())
-    assert total <= 5_000_000, total
+    model = create_model("Classifier128")
+    total = PARAM_LIMITS["Classifier128"].check(model, "Classifier128")
     assert total > 3_000_000  # not a toy either
     assert 0.3e9 < count_macs(model) < 0.6e9
     assert sum(row["params"] for row in model.stage_table()) == total
 
 
-def test_forward_features_shapes_and_strides():
-    model = Classifier128().eval()
+def test_timm_style_feature_interface():
+    model = create_model("Classifier128").eval()
     x = torch.randn(2, 3, 128, 128)
-    features = model.forward_features(x)
-    assert len(features) == len(model.feature_channels) == len(model.feature_strides)
-    for f, c, s in zip(features, model.feature_channels, model.feature_strides):
-        assert f.shape == (2, c, 128 // s, 128 // s)
-    assert model.feature_strides == (2, 4, 8, 16, 32)
+    features = model.forward_intermediates(x)
+    assert model.feature_info.reduction() == (2, 4, 8, 16, 32)
+    for f, info in zip(features, model.feature_info):
+        assert f.shape == (2, info["num_chs"], 128 // info["reduction"], 128 // info["reduction"])
+    assert torch.equal(model.forward_features(x), features[-1])       # the last map, like timm
     logits = model.forward_head(features[-1])
-    assert logits.shape == (2, 200)
-    assert torch.allclose(logits, model(x))
+    assert logits.shape == (2, 200) and torch.allclose(logits, model(x))
+    assert model.forward_head(features[-1], pre_logits=True).shape == (2, model.num_features)
+    model.reset_classifier(0)                                          # the encoder use: no FC layer
+    assert model(x).shape == (2, model.num_features) and not any(k.startswith("fc.") for k in model.state_dict())
+    model.reset_classifier(7)
+    assert model(x).shape == (2, 7)
 
 
 def test_rebuild_from_checkpoint_config():
-    model = Classifier128(num_classes=10, widths=(8, 16, 24, 32), depths=(1, 1, 1, 1), stem=(4, 8))
-    clone = build_model(model.config)
+    model = create_model("Classifier128", num_classes=10, widths=(8, 16, 24, 32), depths=(1, 1, 1, 1), stem=(4, 8))
+    assert model.config["dropout"] == 0.0        # defaults are captured too
+    config = dict(model.config)
+    clone = create_model(config.pop("name"), **config)
     clone.load_state_dict(model.state_dict())
     x = torch.randn(1, 3, 128, 128)
     assert torch.equal(clone.eval()(x), model.eval()(x))
@@ -85,16 +91,20 @@ def test_progressive_resize_schedule():
 def test_smoke_training_run(tmp_path):
     source = write_tiny_imagenet(tmp_path / "src", classes=5, train_per_class=12, val_per_class=4)
     paths = get_paths(env={"TINY_IMAGENET": str(source)}, root=tmp_path)
-    data = ti.load(paths, expected=None)
-    recipe = classify.PROFILES["smoke"]
-    model = classify.build_model(data, recipe)
+    data = ti.load(ti.locate(paths), paths, expected=None)
+    spec = runs.get(runs.CLASSIFIER)
+    recipe = classify.recipe_for(spec, "smoke")
+    model = classify.build_model(spec, data, recipe)
     runtime = select_runtime("cpu", verbose=False)
-    state = classify.train(model, data, recipe, runtime, paths, info={"profile": "smoke"}, live=False)
+    state = classify.train(spec, model, data, recipe, Session("smoke", 0, runtime, paths), live=False)
     assert state.status == "completed" and len(state.history) == recipe.epochs
-    log = runlog.RunLog(paths.run_dir("classifier"))
-    assert log.summary()["data_source"] == str(source) and log.summary()["profile"] == "smoke"
-    assert log.config()["recipe"]["epochs"] == recipe.epochs  # the recipe is recorded with the run
-    ckpt = runlog.load_weights(paths.weights("classifier"))
+    log = runlog.RunLog(paths.run_dir(spec.name))
+    summary = log.summary()
+    assert summary["data"] == {"dataset": "Tiny ImageNet-200", "kind": "real", "location": "src/tiny-imagenet-200",
+                               "train": 60, "val": 20}
+    assert summary["profile"] == "smoke" and summary["weights"] == "weights/classifier.pt"
+    assert log.config()["info"]["recipe"]["epochs"] == recipe.epochs  # the recipe is recorded with the run
+    ckpt = runlog.load_weights(paths.weights(spec.name))
     assert ckpt["config"]["name"] == "Classifier128" and ckpt["config"]["num_classes"] == 5
     logits = classify.predict(model, data.val_x, runtime)
     ev = classify.evaluate_classifier(logits, data.val_y, data.names)

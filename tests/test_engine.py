@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from tinyseg import runlog
 from tinyseg.device import select_runtime
-from tinyseg.engine import Callback, NonFiniteLossError, TrainConfig, fit
+from tinyseg.engine import NonFiniteLossError, TrainConfig, fit
 from tinyseg.freeze import UnfreezeAt, set_trainable
 
 CLASSES = 4
@@ -65,7 +65,7 @@ def cfg(**kw):
     return TrainConfig(**{**base, **kw})
 
 
-class Snapshots(Callback):
+class Snapshots:
     """Copies of the model and optimizer state after every epoch (and at the start)."""
 
     def __init__(self):
@@ -79,7 +79,7 @@ class Snapshots(Callback):
         self.optims[state.epoch] = copy.deepcopy(state.optimizer.state_dict())
 
 
-class InterruptAt(Callback):
+class InterruptAt:
     def __init__(self, epoch):
         self.epoch = epoch
 
@@ -113,11 +113,13 @@ def test_it_learns_in_bf16_with_channels_last(tmp_paths):
 
 
 def test_logs_have_the_documented_fields(tmp_paths):
-    run(tmp_paths, cfg(epochs=2), info={"data_source": "synthetic toy", "profile": "smoke"})
+    data = runlog.DataRecord("toy quadrants", "generated", "$DATA_DIR/toy", train=256, val=128)
+    run(tmp_paths, cfg(epochs=2), info=runlog.RunInfo("smoke", 0, data, recipe={"batch_size": 32}, spec={}))
     log = runlog.RunLog(tmp_paths.run_dir("toy"))
     config = log.config()
     assert config["train"]["lr"] == 0.05 and config["train"]["epochs"] == 2
-    assert config["model"] == {"name": "TinyNet"} and config["data_source"] == "synthetic toy"
+    assert config["model"] == {"name": "TinyNet"} and config["info"]["data"]["dataset"] == "toy quadrants"
+    assert config["info"]["recipe"] == {"batch_size": 32}
     assert config["runtime"]["precision"] == "fp32"
     records = log.metrics()
     assert [r["epoch"] for r in records] == [1, 2]
@@ -131,7 +133,9 @@ def test_logs_have_the_documented_fields(tmp_paths):
     assert summary["best"]["val_acc"] == max(r["val_acc"] for r in records)
     assert summary["params_total"] == sum(p.numel() for p in TinyNet().parameters())
     assert summary["params_trainable"] == summary["params_total"]
-    assert summary["data_source"] == "synthetic toy" and summary["profile"] == "smoke"
+    assert summary["data"] == {"dataset": "toy quadrants", "kind": "generated", "location": "$DATA_DIR/toy",
+                               "train": 256, "val": 128}
+    assert summary["profile"] == "smoke" and summary["seed"] == 0 and summary["weights"] == "weights/toy.pt"
     assert summary["precision"] == "fp32" and "cpu" in summary["device"]
     assert summary["wall_time_s"] >= sum(r["seconds"] for r in records) * 0.9
     assert not list(tmp_paths.run_dir("toy").glob("*.tmp"))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tinyseg import lunar_synth, moon
+from tinyseg.data import lunar_synth, moon
 from tinyseg.paths import get_paths
 
 
@@ -30,9 +30,9 @@ def test_writes_the_real_layout_and_conventions(tmp_path):
         assert set(np.unique(np.asarray(ground)).tolist()) <= {0, 255}
     # read back by the same loader as the real data, labelled as generated
     paths = get_paths(env={"MOON_ROOT": str(out)}, root=tmp_path)
-    root, source = moon.locate(paths)
-    assert root == out and source == "generated"
-    data = moon.load(root, source, paths, strict=True)
+    source = moon.locate(paths)
+    assert source.location == out and source.kind == "generated"
+    data = moon.load(source, paths, strict=True)
     assert data.numbers == ["0000", "0001", "0002"] and data.images.shape == (3, 3, 128, 128)
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tinyseg import moon
-from tinyseg.augment import SegmentAugment, denormalize
+from tinyseg.data import Source, moon
+from tinyseg.data.augment import SegmentAugment, denormalize
 from tinyseg.paths import get_paths
 
 
@@ -46,7 +46,7 @@ def root(tmp_path):
 def test_pairs_by_number_and_reads_binary_masks(root, tmp_path):
     pairs = moon.find_pairs(root)
     assert [n for n, _, _ in pairs] == [f"{i:04d}" for i in range(10)]
-    data = moon.load(root, "real", get_paths(env={}, root=tmp_path))
+    data = moon.load(Source(moon.NAME, "real", root), get_paths(env={}, root=tmp_path))
     assert data.images.shape == (10, 3, 128, 128) and data.images.dtype == torch.uint8
     assert data.masks.shape == (10, 1, 128, 128) and set(data.masks.unique().tolist()) == {0, 1}
     frac = data.rock_fraction()
@@ -95,11 +95,11 @@ def test_unmatched_files_warn_or_fail(root):
 def test_corrupt_png_and_size_mismatch_are_named(root, tmp_path):
     (root / "images" / "ground" / "ground0003.png").write_bytes(b"\x89PNG broken")
     with pytest.raises(moon.MoonDataError, match="cannot read .*ground0003.png"):
-        moon.load(root, "real", get_paths(env={}, root=tmp_path))
+        moon.load(Source(moon.NAME, "real", root), get_paths(env={}, root=tmp_path))
     other = tmp_path / "other"
     write_pair(other, "0001", blob_mask(), size=(60, 40))
     with pytest.raises(moon.MoonDataError, match="size mismatch: render0001.png is 60×40, ground0001.png is 72×48"):
-        moon.load(other, "real", get_paths(env={}, root=tmp_path))
+        moon.load(Source(moon.NAME, "real", other), get_paths(env={}, root=tmp_path))
 
 
 def test_layout_errors(tmp_path):
@@ -120,7 +120,7 @@ def test_mask_resize_rule():
 
 
 def test_split_is_deterministic_disjoint_and_stratified(root, tmp_path):
-    data = moon.load(root, "real", get_paths(env={}, root=tmp_path))
+    data = moon.load(Source(moon.NAME, "real", root), get_paths(env={}, root=tmp_path))
     a, b = moon.make_split(data, seed=0), moon.make_split(data, seed=0)
     assert a == b
     assert not set(a.train) & set(a.val) and sorted(a.train + a.val, key=int) == data.numbers
@@ -164,7 +164,7 @@ def test_photometric_augmentation_leaves_masks_alone():
 
 def test_locate_prefers_the_real_data(root, tmp_path):
     paths = get_paths(env={"MOON_ROOT": str(root), "DATA_DIR": str(tmp_path / "data")}, root=tmp_path)
-    assert moon.locate(paths) == (root, "real")
+    assert moon.locate(paths) == Source("MOON_SEGMENTATION_BINARY", "real", root)
     absent = get_paths(env={"MOON_ROOT": str(tmp_path / "none"), "DATA_DIR": str(tmp_path / "data")}, root=tmp_path)
     with pytest.raises(moon.MoonDataError, match="does not exist"):
         moon.locate(absent, generate=False)

@@ -28,7 +28,7 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
         summary = RunLog(workdir / "runs" / run).summary()
         assert summary["status"] == "completed" and summary["profile"] == "smoke", run
         assert load_weights(workdir / "weights" / f"{run}.pt")["state_dict"]
-    assert json.loads((workdir / "runs" / "unet_base" / "summary.json").read_text())["data_source"] == "generated"
+    assert json.loads((workdir / "runs" / "unet_base" / "summary.json").read_text())["data"]["kind"] == "generated"
     assert (workdir / "reports" / "report.html").stat().st_size > 10_000
     if pipeline.find_chromium():
         assert (workdir / "reports" / "report.pdf").read_bytes().startswith(b"%PDF")

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tinyseg import pipeline
+from tinyseg import pipeline, runs
 from tinyseg.runlog import RunLog, save_weights
 from torch import nn
 
@@ -40,8 +40,8 @@ def test_a_notebook_with_finished_runs_and_outputs_is_skipped(tmp_paths, tmp_pat
 
 def test_a_run_of_another_profile_stops_the_job_with_the_way_out(tmp_paths, tmp_path):
     nb = write_notebook(tmp_path / "03_unet_backbone.ipynb")
-    for run in pipeline.NOTEBOOK_RUNS[nb.name]:
-        finish_run(tmp_paths, run, profile="cpu")
+    for spec in runs.of_notebook(nb.name):
+        finish_run(tmp_paths, spec.name, profile="cpu")
     assert pipeline.skip_reason(nb, "cpu", tmp_paths)
     with pytest.raises(SystemExit, match="--force 03"):
         pipeline.skip_reason(nb, "gpu", tmp_paths)
@@ -55,6 +55,12 @@ def test_force_archives_the_old_runs_instead_of_deleting_them(tmp_paths, tmp_pat
     assert (target / "runs" / "unet_base" / "summary.json").exists()
     assert (target / "weights" / "unet_base.pt").exists()
     assert tmp_paths.run_dir("classifier").exists()                      # other notebooks' runs stay
+
+
+def test_forcing_the_classifier_redoes_the_runs_built_on_it(capsys):
+    assert pipeline.with_dependents(["01_classifier.ipynb"]) == ["01_classifier.ipynb", "03_unet_backbone.ipynb"]
+    assert "its run unet_backbone_frozen is built on classifier" in capsys.readouterr().out
+    assert pipeline.with_dependents(["02_unet_base.ipynb"]) == ["02_unet_base.ipynb"]
 
 
 def test_without_chromium_the_pdf_step_says_what_to_install(tmp_path, monkeypatch, capsys):

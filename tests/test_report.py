@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from tinyseg import report
-from tinyseg.models import Classifier128, UNetBackbone, UNetBase
+from tinyseg import runs as run_table
+from tinyseg.models import create_model
 from tinyseg.runlog import RunLog, save_weights
 
 matplotlib.use("Agg")
@@ -20,7 +21,7 @@ def write_run(paths, name, best, epochs=3, **summary):
     history = [{"epoch": e, "lr": 0.1, "seconds": 10.0,
                 **{k: v * e / epochs for k, v in best.items()},
                 **{k.replace("val_", "train_"): v * e / epochs for k, v in best.items()}} for e in range(1, epochs + 1)]
-    log.start({"train": {"run": name}, "recipe": {"unfreeze_epoch": 2}})
+    log.start({"train": {"run": name}, "info": {"spec": {"unfreeze_epoch": 2}}})
     for record in history:
         log.append_metrics(record)
     log.write_summary({"run": name, "status": "completed", "best_epoch": epochs, "best": history[-1],
@@ -34,11 +35,13 @@ def write_run(paths, name, best, epochs=3, **summary):
 def logged(tmp_paths):
     best = {"classifier": write_run(tmp_paths, "classifier",
                                     {"val_loss": 2.5, "val_top1": 0.5449, "val_top5": 0.7909, "val_macro_f1": 0.5394},
-                                    data_source="/x/tiny-imagenet-200.zip")}
+                                    data={"dataset": "Tiny ImageNet-200", "kind": "real",
+                                          "location": "../x/tiny-imagenet-200.zip", "train": 100_000, "val": 10_000})}
     for name, iou in SEG_IOU.items():
         best[name] = write_run(tmp_paths, name, {"val_loss": 0.5, "val_iou": iou, "val_dice": iou + 0.1,
-                                                 "val_pixel_acc": 0.95}, data_source="generated",
-                               train_pairs=800, val_pairs=200)
+                                                 "val_pixel_acc": 0.95},
+                               data={"dataset": "MOON_SEGMENTATION_BINARY", "kind": "generated",
+                                     "location": "$DATA_DIR/moon_synth/seed0-n1000", "train": 800, "val": 200})
     return tmp_paths, best
 
 
@@ -53,7 +56,7 @@ def test_tables_equal_the_numbers_in_summary_json(logged):
     seg = report.segmentation_table(runs, background_share=0.88)
     for name in SEG_IOU:
         s = RunLog(paths.run_dir(name)).summary()
-        row = seg.loc[report.SHORT[name]]
+        row = seg.loc[run_table.get(name).short]
         assert (row["IoU"], row["Dice"], row["pixel accuracy"]) == \
                (s["best"]["val_iou"], s["best"]["val_dice"], s["best"]["val_pixel_acc"])
         assert row["best epoch"] == s["best_epoch"] and row["training, min"] == s["wall_time_s"] / 60
@@ -69,7 +72,7 @@ def test_conclusions_state_the_logged_numbers(logged):
     text = report.conclusions(report.load_runs(paths), background_share=0.88)
     assert "top-1 54.5%" in text and "цель ≥ 50% достигнута" in text
     assert "Backbone B: fine-tuned (IoU 0.561" in text           # the best model
-    assert "+0.049 IoU (+10%)" in text                          # fine-tuned − UNetBase = 0.561 − 0.512
+    assert "Backbone B: fine-tuned против UNetBase:** +0.049 IoU (+10%)" in text                          # fine-tuned − UNetBase = 0.561 − 0.512
     assert "лучше обычного U-Net" in text and "сгенерированных" in text
     assert "доля фона 0.880" in text
     assert "уступает UNetBase 0.079 IoU" in text                # 0.512 − 0.433: pretraining closes all of it
@@ -88,17 +91,18 @@ def test_conclusions_say_so_when_pretraining_does_not_pay(logged):
 def test_figures_and_architecture_tables(logged):
     paths, _ = logged
     runs = report.load_runs(paths)
-    classifier = Classifier128(**SMALL_CLASSIFIER)
+    classifier = create_model("Classifier128", **SMALL_CLASSIFIER)
     save_weights(paths.weights("classifier"), classifier)
-    save_weights(paths.weights("unet_base"), UNetBase())
-    backbone = UNetBackbone(classifier.config)
+    save_weights(paths.weights("unet_base"), create_model("UNetBase"))
+    backbone = create_model("UNetBackbone", classifier_config=classifier.config)
     save_weights(paths.weights("unet_backbone_finetune"), backbone)
-    tables = report.architecture_tables(paths)
+    tables = report.architecture_tables(paths, runs)
     assert list(tables) == ["Classifier128", "UNetBase", "UNetBackbone"]
     assert tables["UNetBase"]["encoder params"].sum() + tables["UNetBase"]["decoder params"].sum() == \
-        sum(p.numel() for p in UNetBase().parameters())
+        sum(p.numel() for p in create_model("UNetBase").parameters())
     fig = report.plot_segmentation_curves(runs)
     assert len(fig.axes) == 4 and len(fig.axes[1].lines) >= 4 * 2  # train + val per run
+    assert "Backbone B: fine-tuned unfrozen" in fig._suptitle.get_text()  # the logged unfreeze epoch is marked
     assert report.plot_classifier_curves(runs["classifier"]).axes
 
     models = report.load_segmentation_models(paths)
@@ -109,5 +113,5 @@ def test_figures_and_architecture_tables(logged):
     shares = masks.float().mean(dim=(1, 2, 3))[picks]
     assert len(set(picks)) == 5 and torch.all(shares[1:] >= shares[:-1])  # from few rocks to many
     probs = {name: torch.rand(12, 1, 32, 32) for name in models}
-    fig = report.compare_masks(images, masks, probs, picks)
+    fig = report.compare_masks(images, masks, probs, picks, labels={n: runs[n].spec.short for n in probs})
     assert len(fig.axes) == 5 * (2 + len(models))

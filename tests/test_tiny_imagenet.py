@@ -1,10 +1,14 @@
 """Tiny ImageNet-200: locating, extracting, verifying and caching, on small fixtures in the official layout."""
 
+import functools
 import hashlib
+import http.server
 import os
 import re
 import shutil
+import threading
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tinyseg import tiny_imagenet as ti
-from tinyseg.fixtures import write_tiny_imagenet
+from tinyseg.data import tiny_imagenet as ti
+from tinyseg.data.fixtures import write_tiny_imagenet
 from tinyseg.paths import get_paths
 
 SMALL = ti.Counts(classes=4, train_per_class=8, val_per_class=2)
@@ -32,7 +36,7 @@ def test_verify_accepts_the_official_layout(folder):
     index = ti.verify(folder, SMALL)
     assert len(index.wnids) == 4 and len(index.train) == 32 and len(index.val) == 8
     assert index.names[1] == "thing 1"  # first name from words.txt
-    assert index.facts()["val_per_class"] == [2]
+    assert sorted(Counter(label for _, label in index.val).values()) == [2] * 4
     labels = dict(index.val)
     assert labels["val/images/val_5.JPEG"] == 1  # fixture: val_k belongs to class k % 4
 
@@ -77,14 +81,14 @@ def test_corrupt_jpeg_is_named(tmp_path, folder):
     bad = next((folder / "train").glob("*/images/*_5.JPEG"))
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(ti.DatasetError, match=f"cannot decode .*{bad.name}.*corrupt"):
-        ti.load(paths_for(tmp_path, folder), SMALL)
+        ti.load(ti.locate(paths_for(tmp_path, folder)), paths_for(tmp_path, folder), SMALL)
 
 
 def test_cache_round_trip_and_grayscale(tmp_path, folder, monkeypatch):
     gray = next((folder / "train").glob("*/images/*_0.JPEG"))
     Image.open(gray).convert("L").save(gray)
     paths = paths_for(tmp_path, folder)
-    data = ti.load(paths, SMALL)
+    data = ti.load(ti.locate(paths), paths, SMALL)
     assert data.train_x.shape == (32, 3, 64, 64) and data.train_x.dtype == torch.uint8
     assert data.val_x.shape == (8, 3, 64, 64) and data.val_y.dtype == torch.int64
     assert data.num_classes == 4 and data.names[0] == "thing 0"
@@ -97,20 +101,22 @@ def test_cache_round_trip_and_grayscale(tmp_path, folder, monkeypatch):
         raise AssertionError("the second load must come from the cache")
 
     monkeypatch.setattr(ti, "_decode", no_decoding)
-    again = ti.load(paths, SMALL)
+    again = ti.load(ti.locate(paths), paths, SMALL)
     assert torch.equal(again.train_x, data.train_x) and torch.equal(again.val_y, data.val_y)
 
 
 def test_zip_is_extracted_once_and_redone_when_half_finished(tmp_path):
     zip_path = write_tiny_imagenet(tmp_path / "src", as_zip=True)
     paths = paths_for(tmp_path, zip_path)
-    root = ti.locate(paths)
+    source = ti.locate(paths)
+    root = source.location
     assert root == tmp_path / "data" / "tiny-imagenet-200" and (root / ".extracted").is_file()
+    assert source.origin == zip_path and source.describe(paths) == "Tiny ImageNet-200 at data/tiny-imagenet-200 (from src/tiny-imagenet-200.zip)"
     stamp = (root / "wnids.txt").stat().st_mtime_ns
-    assert ti.locate(paths) == root and (root / "wnids.txt").stat().st_mtime_ns == stamp  # not redone
+    assert ti.locate(paths) == source and (root / "wnids.txt").stat().st_mtime_ns == stamp  # not redone
     (root / ".extracted").unlink()  # as if interrupted before the marker was written
     (root / "wnids.txt").unlink()
-    assert ti.locate(paths) == root and (root / "wnids.txt").is_file()
+    assert ti.locate(paths) == source and (root / "wnids.txt").is_file()
     ti.verify(root, SMALL)
 
 
@@ -135,14 +141,26 @@ def test_missing_source_gives_clear_errors(tmp_path):
         ti.locate(paths_for(tmp_path, tmp_path / "empty"))
 
 
-def test_download_checks_md5(tmp_path):
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on loopback serving ``tmp_path/src`` (stands in for the web)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "src"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_download_checks_md5(tmp_path, local_server):
     zip_path = write_tiny_imagenet(tmp_path / "src", as_zip=True)
     md5 = hashlib.md5(zip_path.read_bytes()).hexdigest()
+    url = f"{local_server}/{zip_path.name}"
     target = tmp_path / "dl" / "t.zip"
-    ti.fetch(zip_path.as_uri(), target, md5)  # file:// stands in for the web here
+    ti.fetch(target, url, md5)
     assert target.read_bytes() == zip_path.read_bytes()
     with pytest.raises(ti.DatasetError, match="does not match"):
-        ti.fetch(zip_path.as_uri(), tmp_path / "dl" / "u.zip", "0" * 32)
+        ti.fetch(tmp_path / "dl" / "u.zip", url, "0" * 32)
     assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == ["t.zip"]  # nothing partial left
 
 
@@ -153,12 +171,12 @@ REAL = os.environ.get("TINY_IMAGENET", "")
 @pytest.mark.skipif(not (REAL and Path(REAL).exists()), reason="TINY_IMAGENET (the real archive) is not set")
 def test_real_archive(tmp_path):
     paths = get_paths(env={"TINY_IMAGENET": REAL, "DATA_DIR": str(tmp_path)}, root=tmp_path)
-    data = ti.load(paths)  # verifies the official counts: 200 classes, 500 train and 50 val per class
+    data = ti.load(ti.locate(paths), paths)  # verifies the official counts: 200 classes, 500 train and 50 val per class
     assert data.train_x.shape == (100_000, 3, 64, 64) and data.val_x.shape == (10_000, 3, 64, 64)
     assert data.num_classes == 200
     assert np.bincount(data.val_y.numpy()).tolist() == [50] * 200
     # known labels from the official val_annotations.txt (val images are sorted by file name)
-    index = ti.verify(ti.locate(paths))
+    index = ti.verify(ti.locate(paths).location)
     val = dict(index.val)
     assert index.wnids[val["val/images/val_0.JPEG"]] == "n03444034"
     assert index.wnids[val["val/images/val_1.JPEG"]] == "n04067472"

@@ -5,51 +5,67 @@ import copy
 import pytest
 import torch
 
-from tinyseg import moon, runlog, segment
+from tinyseg import runlog, runs, segment
+from tinyseg.data import moon
+from tinyseg.data.augment import SegmentAugment
+from tinyseg.data.lunar_synth import generate
 from tinyseg.device import select_runtime
 from tinyseg.engine import TrainConfig, fit
 from tinyseg.freeze import set_trainable
-from tinyseg.lunar_synth import generate
-from tinyseg.models import Classifier128, UNetBackbone, UNetBase, build_model
+from tinyseg.models import PARAM_LIMITS, create_model
 from tinyseg.models.unet import PlainEncoder
+from tinyseg.notebook import Session
 from tinyseg.paths import get_paths
+from tinyseg.runs import RunSpec
 
 FP32 = select_runtime("cpu", "fp32", verbose=False)
 
 
 def test_unet_base_structure_and_size():
-    model = UNetBase()
+    model = create_model("UNetBase")
     enc = model.encoder
     assert isinstance(enc, PlainEncoder)
     assert enc.out_channels[0] == 32                     # 32 base channels
-    assert enc.strides == (1, 2, 4, 8, 16)               # 4 levels down ...
+    assert enc.reductions == (1, 2, 4, 8, 16)            # 4 levels down ...
     assert len(model.decoder.blocks) == 4                # ... and 4 up, each with its skip
     assert all(isinstance(m, torch.nn.MaxPool2d) for m in [enc.pool])
-    total = sum(p.numel() for p in model.parameters())
-    assert total <= 2_500_000, total
+    assert PARAM_LIMITS["UNetBase"].check(model, "UNetBase") <= 2_500_000
     out = model(torch.randn(2, 3, 128, 128))
-    assert out.shape == (2, 1, 128, 128)
-    assert build_model(model.config).config == model.config
+    assert out.shape == (2, 1, 128, 128)               # one channel of logits (sigmoid at prediction)
+    assert model.config == {"name": "UNetBase", "channels": (32, 64, 128, 144, 176), "classes": 1}
 
 
 def test_backbone_uses_the_classifier_stages():
-    model = UNetBackbone().eval()
+    model = create_model("UNetBackbone").eval()
     enc = model.encoder
     x = torch.randn(1, 3, 128, 128)
     features = enc(x)
-    stages = enc.backbone.forward_features(x)
-    assert enc.strides == (1, 2, 4, 8, 16, 32)
-    for f, s, c in zip(features, enc.strides, enc.out_channels):
-        assert f.shape == (1, c, 128 // s, 128 // s)
+    stages = enc.backbone.forward_intermediates(x)
+    assert enc.reductions == (1, 2, 4, 8, 16, 32)
+    for f, r, c in zip(features, enc.reductions, enc.out_channels):
+        assert f.shape == (1, c, 128 // r, 128 // r)
     # each skip after the stem is its classifier stage through a 1×1 adapter
     for adapter, stage, f in zip(enc.adapters, stages, features[1:]):
         assert adapter[0].kernel_size == (1, 1)
         assert torch.allclose(adapter(stage), f)
     assert model(x).shape == (1, 1, 128, 128)
+    assert not any(k.startswith("encoder.backbone.fc") for k in model.state_dict())  # reset_classifier(0)
+
+
+def test_frozen_batchnorm_stays_frozen_whatever_calls_train():
+    model = create_model("UNetBackbone")
+    set_trainable(model.backbone, False)
+    model.train()                                        # a plain .train(), not the engine's helper
+    norms = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and not any(m.training for m in norms)
+    assert model.decoder.training and model.encoder.stem.training
+    before = norms[0].running_mean.clone()
+    model(torch.randn(2, 3, 128, 128))
+    assert torch.equal(norms[0].running_mean, before)
 
 
 def _classifier_checkpoint(paths):
-    clf = Classifier128()
+    clf = create_model("Classifier128")
     torch.manual_seed(5)
     for p in clf.parameters():
         p.data.normal_()
@@ -63,29 +79,27 @@ def _classifier_checkpoint(paths):
 def test_pretrained_weights_arrive_unchanged(tmp_path):
     paths = get_paths(env={}, root=tmp_path)
     ckpt = _classifier_checkpoint(paths)
-    model = segment.build_model("unet_backbone_frozen", paths)
-    encoder_state = model.encoder.backbone.state_dict()
+    model = segment.build_model(runs.get("unet_backbone_frozen"), paths)
+    encoder_state = model.backbone.state_dict()
     for key, value in ckpt["state_dict"].items():
         if key.startswith("fc."):
             assert key not in encoder_state  # the head is not part of the encoder
             continue
         assert torch.equal(encoder_state[key], value), key
-    scratch = segment.build_model("unet_backbone_scratch", paths)
-    assert not torch.equal(scratch.encoder.backbone.stem1[0].weight, ckpt["state_dict"]["stem1.0.weight"])
+    scratch = segment.build_model(runs.get("unet_backbone_scratch"), paths)
+    assert not torch.equal(scratch.backbone.stem1[0].weight, ckpt["state_dict"]["stem1.0.weight"])
 
 
 def test_one_step_leaves_frozen_tensors_bit_identical(tmp_path):
     paths = get_paths(env={}, root=tmp_path)
     _classifier_checkpoint(paths)
-    model = segment.build_model("unet_backbone_frozen", paths)
-    frozen = copy.deepcopy(model.encoder.backbone.state_dict())  # weights and BN running statistics
+    model = segment.build_model(runs.get("unet_backbone_frozen"), paths)
+    frozen = copy.deepcopy(model.backbone.state_dict())  # weights and BN running statistics
     trained_before = copy.deepcopy(model.decoder.state_dict())
     x = torch.randint(0, 256, (4, 3, 128, 128), dtype=torch.uint8)
     y = torch.randint(0, 2, (4, 1, 128, 128), dtype=torch.uint8)
     loader = [(x, y)]
     cfg = TrainConfig(run="step", epochs=1, lr=1e-2, optimizer="adamw", monitor="val_iou", mode="max")
-    from tinyseg.augment import SegmentAugment
-
     fit(model, loader, loader, cfg=cfg, loss_fn=segment.BCEDiceLoss(), metrics=segment.segmentation_metrics(),
         to_preds=torch.sigmoid, train_transform=SegmentAugment(train=True),
         val_transform=SegmentAugment(train=False), runtime=FP32, paths=paths)
@@ -113,22 +127,32 @@ def test_loss_and_metrics():
     assert out["metrics"]["iou"] == pytest.approx(0.5) and out["per_image_iou"].tolist() == [1.0, 0.0]
 
 
-def test_four_runs_in_smoke_profile(tmp_path):
+def test_the_runs_of_the_table_in_smoke_profile(tmp_path, monkeypatch):
     root = generate(tmp_path / "moon", n=16, seed=0, width=120, height=80)
     paths = get_paths(env={"MOON_ROOT": str(root)}, root=tmp_path)
     _classifier_checkpoint(paths)
-    data = moon.load(*moon.locate(paths), paths)
+    data = moon.load(moon.locate(paths), paths)
     split = moon.make_split(data)
-    recipe = segment.PROFILES["smoke"]
-    runtime = select_runtime("cpu", verbose=False)
-    for run in segment.RUNS:
-        model = segment.build_model(run, paths)
-        state = segment.train(run, model, data, split, recipe, runtime, paths, info={"profile": "smoke"}, live=False)
+    session = Session("smoke", 0, select_runtime("cpu", verbose=False), paths)
+    # adding a run is adding a row: a fifth run, registered in a temporary table, trains like the others
+    extra = RunSpec("unet_small", "UNetBase, half width", "small", "tab:olive", "02_unet_base.ipynb",
+                    "segmentation", "UNetBase", model_args={"channels": (16, 32, 64, 72, 88)},
+                    recipe_overrides={"batch_size": 2})
+    monkeypatch.setitem(runs.RUNS, extra.name, extra)
+    specs = runs.of_task("segmentation")
+    assert len(specs) == 5 and specs[-1] is extra
+    for spec in specs:
+        model = segment.build_model(spec, paths)
+        state = segment.train(spec, model, data, split, segment.recipe_for(spec, "smoke"), session, live=False)
         assert state.status == "completed"
-        log = runlog.RunLog(paths.run_dir(run))
-        assert log.summary()["data_source"] == "generated"
-        assert moon.Split.read(paths.run_dir(run) / "split.json") == split  # every run on the same images
-        assert runlog.load_weights(paths.weights(run))["config"]["name"] in ("UNetBase", "UNetBackbone")
+        log = runlog.RunLog(paths.run_dir(spec.name))
+        assert log.summary()["data"]["kind"] == "generated" and log.summary()["data"]["location"] == "moon"
+        assert log.config()["info"]["spec"]["frozen"] == spec.frozen
+        assert moon.Split.read(paths.run_dir(spec.name) / "split.json") == split  # every run on the same images
+        assert runlog.load_weights(paths.weights(spec.name))["config"]["name"] == spec.model
+    assert runlog.RunLog(paths.run_dir("unet_small")).config()["info"]["recipe"]["batch_size"] == 2
+    assert runlog.load_weights(paths.weights("unet_small"))["config"]["channels"] == [16, 32, 64, 72, 88]
     frozen = runlog.RunLog(paths.run_dir("unet_backbone_frozen")).summary()
     finetune = runlog.RunLog(paths.run_dir("unet_backbone_finetune")).summary()
     assert frozen["params_trainable"] < frozen["params_total"] == finetune["params_trainable"]
+    assert runlog.RunLog(paths.run_dir("unet_backbone_finetune")).config()["info"]["spec"]["unfreeze_epoch"] == 2

@@ -17,9 +17,9 @@ import time
 import torch
 from torch import nn
 
-from .augment import ClassifyAugment
+from .data.augment import ClassifyAugment
 from .device import select_runtime
-from .models import Classifier128, count_macs
+from .models import count_macs, create_model
 
 TRAIN_IMAGES = 100_000
 
@@ -35,7 +35,7 @@ def _timed(fn, steps: int, warmup: int) -> float:
 
 def train_throughput(model_kwargs: dict, runtime, batch: int, steps: int, warmup: int = 3, size: int = 128) -> float:
     torch.manual_seed(0)
-    model = Classifier128(**model_kwargs).to(runtime.device)
+    model = create_model("Classifier128", **model_kwargs).to(runtime.device)
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
@@ -73,7 +73,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     fast = select_runtime(verbose=False)
-    model = Classifier128(**args.model)
+    model = create_model("Classifier128", **args.model)
     params = sum(p.numel() for p in model.parameters())
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}")

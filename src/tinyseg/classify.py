@@ -1,13 +1,13 @@
-"""Part 1 wiring: profiles, the training recipe for Classifier128 and the evaluation on val.
+"""Part 1 wiring: the training recipe of Classifier128 per profile, training and the evaluation on val.
 
 The notebook calls :func:`train` and :func:`evaluate_classifier`; the recipe lives in
-:data:`PROFILES` and is written to the run's config.
+:data:`RECIPES` (one per profile) and is written to the run's config.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -16,17 +16,17 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from .augment import ClassifyAugment
-from .data import tensor_loader
-from .device import Runtime
 from . import engine
+from .data.augment import ClassifyAugment
+from .data.loaders import tensor_loader
+from .data.tiny_imagenet import TinyImageNet
+from .device import Runtime
 from .engine import FitState, TrainConfig, fit
-from .models import Classifier128
-from .paths import Paths
+from .models import create_model
+from .notebook import Session
 from .plots import LivePlot
-from .tiny_imagenet import TinyImageNet
-
-RUN = "classifier"
+from .runlog import DataRecord, RunInfo
+from .runs import RunSpec
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Recipe:
     model: dict = field(default_factory=dict)  # Classifier128 arguments
 
 
-PROFILES = {
+RECIPES = {
     # ≈ 85 minutes on a 2-core AVX-512-BF16 CPU (see README: bench): eight cheap 64-px epochs,
     # two at 96 px and the last two at the full 128 px.
     "cpu": Recipe(epochs=12, resolutions=((1, 64), (9, 96), (11, 128))),
@@ -85,19 +85,25 @@ def classification_metrics(num_classes: int) -> MetricCollection:
     })
 
 
-def build_model(data: TinyImageNet, recipe: Recipe) -> Classifier128:
-    return Classifier128(num_classes=data.num_classes, **recipe.model)
+def recipe_for(spec: RunSpec, profile: str) -> Recipe:
+    """The profile's recipe with the run's overrides."""
+    return replace(RECIPES[profile], **spec.recipe_overrides)
 
 
-def train(model: nn.Module, data: TinyImageNet, recipe: Recipe, runtime: Runtime, paths: Paths,
-          info: dict, resume: bool = True, live: bool = True) -> FitState:
-    """Train with the recipe; logs go to runs/classifier, the best epoch to weights/classifier.pt."""
+def build_model(spec: RunSpec, data: TinyImageNet, recipe: Recipe) -> nn.Module:
+    return create_model(spec.model, num_classes=data.num_classes, **{**spec.model_args, **recipe.model})
+
+
+def train(spec: RunSpec, model: nn.Module, data: TinyImageNet, recipe: Recipe, session: Session,
+          resume: bool = True, live: bool = True) -> FitState:
+    """Train with the recipe; logs go to runs/<run>, the best epoch to weights/<run>.pt."""
     train_aug = ClassifyAugment(train=True, scale=recipe.crop_scale, jitter=recipe.jitter)
     resize = ProgressiveResize(train_aug, recipe.resolutions)
     train_aug.size = resize.size_at(1)
-    cfg = TrainConfig(run=RUN, epochs=recipe.epochs, lr=recipe.lr, optimizer="sgd", momentum=0.9,
+    cfg = TrainConfig(run=spec.name, epochs=recipe.epochs, lr=recipe.lr, optimizer="sgd", momentum=0.9,
                       weight_decay=recipe.weight_decay, schedule="onecycle", warmup=recipe.warmup,
-                      monitor="val_top1", mode="max", max_steps_per_epoch=recipe.max_steps_per_epoch)
+                      monitor="val_top1", mode="max", max_steps_per_epoch=recipe.max_steps_per_epoch,
+                      seed=session.seed)
     callbacks = [resize] + ([LivePlot(["loss", "top1", "top5"])] if live else [])
     return fit(model, tensor_loader(data.train_x, data.train_y, batch_size=recipe.batch_size, shuffle=True,
                                     drop_last=True),
@@ -105,8 +111,10 @@ def train(model: nn.Module, data: TinyImageNet, recipe: Recipe, runtime: Runtime
                cfg=cfg, loss_fn=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
                metrics=classification_metrics(data.num_classes),
                train_transform=train_aug, val_transform=ClassifyAugment(train=False),
-               runtime=runtime, paths=paths, callbacks=callbacks, resume=resume,
-               info={"recipe": asdict(recipe), "data_source": data.source, **info})
+               runtime=session.runtime, paths=session.paths, callbacks=callbacks, resume=resume,
+               info=RunInfo(session.profile, session.seed,
+                            DataRecord.of(data.source, session.paths, len(data.train_y), len(data.val_y)),
+                            asdict(recipe), spec.training(recipe.epochs)))
 
 
 def predict(model: nn.Module, x: torch.Tensor, runtime: Runtime, batch_size: int = 256) -> torch.Tensor:
@@ -183,7 +191,7 @@ def plot_confusion(ev: Evaluation, k: int = 16):
 
 def show_augmented(data: TinyImageNet, recipe: Recipe, n: int = 8, seed: int = 0):
     """Top row: training images as stored (64×64); bottom row: what the network sees (augmented, 128×128)."""
-    from .augment import denormalize
+    from .data.augment import denormalize
     from .plots import image_grid
 
     g = torch.Generator().manual_seed(seed)

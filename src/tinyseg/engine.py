@@ -23,10 +23,10 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from .device import Runtime, select_runtime
-from .freeze import count_parameters, train_mode
+from .freeze import train_mode
 from .paths import Paths, get_paths
 from .progress import progress, write
-from .runlog import RunLog, _jsonable, load_weights, save_torch, save_weights
+from .runlog import RunInfo, RunLog, _jsonable, load_weights, save_torch, save_weights
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Tensor], Batch]
@@ -81,15 +81,6 @@ class FitState:
     best_value: float | None = None
     bad_epochs: int = 0
     status: str = "running"
-
-
-class Callback:
-    """Hooks called by :func:`fit`; override any of them (all are optional)."""
-
-    def on_fit_start(self, state: FitState) -> None: ...
-    def on_epoch_start(self, state: FitState) -> None: ...
-    def on_epoch_end(self, state: FitState, record: dict) -> None: ...
-    def on_fit_end(self, state: FitState) -> None: ...
 
 
 def seed_everything(seed: int) -> None:
@@ -148,7 +139,7 @@ def _compute(metrics: MetricCollection, prefix: str) -> dict[str, float]:
     return {f"{prefix}{k}": float(v) for k, v in metrics.compute().items()}
 
 
-def _identity(x: torch.Tensor) -> torch.Tensor:
+def _unchanged(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
@@ -167,7 +158,7 @@ def _forward(model: nn.Module, batch: Sequence[torch.Tensor], transform: Transfo
 @torch.inference_mode()
 def predict(model: nn.Module, inputs: torch.Tensor, *, runtime: Runtime,
             transform: Callable[[torch.Tensor], torch.Tensor],
-            activation: Callable[[torch.Tensor], torch.Tensor] = _identity, batch_size: int = 64) -> torch.Tensor:
+            activation: Callable[[torch.Tensor], torch.Tensor] = _unchanged, batch_size: int = 64) -> torch.Tensor:
     """``activation(model(transform(inputs)))`` batch by batch, as at validation; float32 on the CPU."""
     model.eval().to(runtime.device)
     out = []
@@ -181,7 +172,7 @@ def predict(model: nn.Module, inputs: torch.Tensor, *, runtime: Runtime,
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: Iterable, *, loss_fn: Callable, metrics: MetricCollection,
              runtime: Runtime, transform: Transform | None = None,
-             to_preds: Callable[[torch.Tensor], torch.Tensor] = _identity,
+             to_preds: Callable[[torch.Tensor], torch.Tensor] = _unchanged,
              max_steps: int | None = None, desc: str = "val") -> dict[str, float]:
     """Loss and metrics over the whole loader, accumulated (not averaged over batches)."""
     model.eval()
@@ -202,16 +193,18 @@ def evaluate(model: nn.Module, loader: Iterable, *, loss_fn: Callable, metrics: 
 
 def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: TrainConfig,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], metrics: MetricCollection,
-        to_preds: Callable[[torch.Tensor], torch.Tensor] = _identity,
+        to_preds: Callable[[torch.Tensor], torch.Tensor] = _unchanged,
         train_transform: Transform | None = None, val_transform: Transform | None = None,
-        runtime: Runtime | None = None, callbacks: Sequence[Any] = (), info: dict | None = None,
+        runtime: Runtime | None = None, callbacks: Sequence[Any] = (), info: RunInfo | None = None,
         paths: Paths | None = None, resume: bool = False) -> FitState:
     """Train ``model``; log to ``runs/<run>/``; keep the best epoch in ``weights/<run>.pt``.
 
     ``loss_fn(logits, target)`` is the training loss; ``metrics`` are updated with
     ``(to_preds(logits), target)`` and computed over the whole validation set each epoch
-    (and over the training batches when ``cfg.train_metrics``). ``info`` (data source,
-    profile, augmentation, ...) goes into ``config.json`` and ``summary.json``.
+    (and over the training batches when ``cfg.train_metrics``). ``info`` (profile, seed, data,
+    recipe, the run's spec) goes into ``config.json``; its profile, seed and data into ``summary.json``.
+    Callbacks are objects with any of the methods ``on_fit_start(state)``,
+    ``on_epoch_start(state)``, ``on_epoch_end(state, record)`` and ``on_fit_end(state)``.
 
     ``resume=True`` continues from ``runs/<run>/last.pt`` (saved after every epoch) when it
     exists and was made with the same config. Ctrl-C stops cleanly: the last finished epoch
@@ -220,7 +213,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
     """
     runtime = runtime or select_runtime(verbose=False)
     paths = paths or get_paths()
-    info = dict(info or {})
+    info_dict = info.as_dict() if info is not None else {}
     log = RunLog(paths.run_dir(cfg.run))
     weights_path = paths.weights(cfg.run)
     steps_per_epoch = len(train_loader)
@@ -239,32 +232,32 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
     train_metrics = metrics.clone().to(runtime.device) if cfg.train_metrics else None
     state = FitState(cfg=cfg, model=model, optimizer=optimizer)
     config = {"train": asdict(cfg), "model": getattr(model, "config", {}), "runtime": runtime.as_dict(),
-              "steps_per_epoch": steps_per_epoch, **info}
+              "steps_per_epoch": steps_per_epoch, "info": info_dict}
 
     if resume and log.last_path.exists():
         _restore(log, state, scheduler, scaler, config)
-        print(f"{cfg.run}: resumed after epoch {state.epoch} of {cfg.epochs} ({log.last_path})")
+        print(f"{cfg.run}: resumed after epoch {state.epoch} of {cfg.epochs} ({paths.relative(log.last_path)})")
     elif resume and log.is_finished() and weights_path.exists():
         _restore_finished(log, state, config)  # e.g. a fresh clone: logs and best weights, no last.pt
-        print(f"{cfg.run}: already {state.status} (best epoch {state.best_epoch}); its logs and {weights_path} "
-              f"are used as they are. Delete {log.dir} to train it again.")
+        print(f"{cfg.run}: already {state.status} (best epoch {state.best_epoch}); its logs and "
+              f"{paths.relative(weights_path)} are used as they are. Delete {paths.relative(log.dir)} to train it again.")
     else:
         seed_everything(cfg.seed)
         log.start(config)
     started = time.time()
     wall_before = sum(r["seconds"] for r in state.history)
-    total, _ = count_parameters(model)
+    total = sum(p.numel() for p in model.parameters())
 
     def summary() -> dict:
         best = next((r for r in state.history if r["epoch"] == state.best_epoch), {})
         return {"run": cfg.run, "status": state.status, "monitor": cfg.monitor, "mode": cfg.mode,
                 "best_epoch": state.best_epoch, "best": best, "epochs_run": len(state.history),
                 "epochs_planned": cfg.epochs, "params_total": total,
-                "params_trainable": count_parameters(model)[1],
+                "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
                 "device": runtime.describe(), "precision": runtime.precision,
                 "wall_time_s": wall_before + time.time() - started,
-                "weights": str(weights_path), "finished_at": datetime.now(timezone.utc).isoformat(),
-                **{k: v for k, v in info.items() if isinstance(v, (str, int, float, bool))}}
+                "weights": paths.relative(weights_path), "finished_at": datetime.now(timezone.utc).isoformat(),
+                **{k: info_dict[k] for k in ("profile", "seed", "data") if k in info_dict}}
 
     def call(hook: str, *args) -> None:
         for cb in callbacks:
@@ -309,7 +302,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
         state.status = "interrupted"
         done = len(state.history)
         print(f"\n{cfg.run}: interrupted in epoch {state.epoch}; {done} finished epoch(s) are saved in "
-              f"{log.last_path}. Call fit(..., resume=True) to continue from epoch {done + 1}.")
+              f"{paths.relative(log.last_path)}. Call fit(..., resume=True) to continue from epoch {done + 1}.")
         state.epoch = done
         log.write_summary(summary())
     except NonFiniteLossError:

@@ -1,8 +1,9 @@
 """Freezing part of a model (the pretrained encoder) and unfreezing it later.
 
 A frozen module has ``requires_grad=False`` on every parameter *and* its BatchNorm layers
-stay in eval mode, so neither the weights nor the running statistics move. The engine
-switches models to training mode with :func:`train_mode`, which honours that.
+stay in eval mode, so neither the weights nor the running statistics move. The project's
+models (:class:`tinyseg.models.base.Model`) keep frozen BatchNorm in eval whatever calls
+``.train()``; :func:`train_mode` does the same for any other module.
 """
 
 from __future__ import annotations
@@ -21,25 +22,28 @@ def set_trainable(module: nn.Module, trainable: bool) -> nn.Module:
     return module
 
 
-def is_frozen(module: nn.Module) -> bool:
+def _norm_is_frozen(module: nn.Module) -> bool:
     params = list(module.parameters(recurse=False))
     return bool(params) and not any(p.requires_grad for p in params)
+
+
+def keep_frozen_norms_in_eval(model: nn.Module) -> None:
+    """Put every BatchNorm whose parameters are frozen back into eval mode."""
+    for m in model.modules():
+        if isinstance(m, _BatchNorm) and _norm_is_frozen(m):
+            m.eval()
 
 
 def train_mode(model: nn.Module) -> nn.Module:
     """``model.train()``, except that BatchNorm layers whose parameters are frozen stay in eval."""
     model.train()
-    for m in model.modules():
-        if isinstance(m, _BatchNorm) and is_frozen(m):
-            m.eval()
+    keep_frozen_norms_in_eval(model)
     return model
 
 
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(total, trainable) parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return total, trainable
+def is_frozen(module: nn.Module) -> bool:
+    """No parameter of ``module`` is trained."""
+    return not any(p.requires_grad for p in module.parameters())
 
 
 class UnfreezeAt:
@@ -53,11 +57,7 @@ class UnfreezeAt:
         self.module, self.epoch = module, epoch
 
     def on_epoch_start(self, state) -> None:
-        if state.epoch >= self.epoch and is_frozen_tree(self.module):
+        if state.epoch >= self.epoch and is_frozen(self.module):
             set_trainable(self.module, True)
-            print(f"epoch {state.epoch}: unfroze {type(self.module).__name__} "
-                  f"({count_parameters(self.module)[0]:,} parameters)")
-
-
-def is_frozen_tree(module: nn.Module) -> bool:
-    return not any(p.requires_grad for p in module.parameters())
+            total = sum(p.numel() for p in self.module.parameters())
+            print(f"epoch {state.epoch}: unfroze {type(self.module).__name__} ({total:,} parameters)")

@@ -39,5 +39,5 @@ def start(profile: str = "auto", seed: int = 0) -> Session:
     except ImportError:
         pass
     print(f"profile: {profile} | seed: {seed}\nruntime: {runtime.describe()}\n"
-          f"runs: {paths.runs_dir}\nweights: {paths.weights_dir}")
+          f"runs: {paths.relative(paths.runs_dir)} | weights: {paths.relative(paths.weights_dir)}")
     return Session(profile, seed, runtime, paths)

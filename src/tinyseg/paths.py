@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 ENV_VARS = ("DATA_DIR", "TINY_IMAGENET", "MOON_ROOT", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR")
@@ -38,6 +38,7 @@ def project_root() -> Path:
 
 @dataclass(frozen=True)
 class Paths:
+    root: Path              # the repository (relative locations in logs and outputs start here)
     data_dir: Path
     tiny_imagenet: Path
     moon_root: Path
@@ -61,8 +62,19 @@ class Paths:
     def weights(self, run: str) -> Path:
         return self.weights_dir / f"{run}.pt"
 
-    def as_dict(self) -> dict[str, str]:
-        return {k: str(v) for k, v in asdict(self).items()}
+    def relative(self, path: str | Path) -> str:
+        """``path`` as written into logs, notebooks and reports: never absolute.
+
+        Inside the repository: relative to it (``weights/unet_base.pt``); inside ``DATA_DIR``
+        elsewhere: ``$DATA_DIR/...``; anything else: relative to the repository
+        (``../shared/data/tiny-imagenet-200.zip``).
+        """
+        path = Path(path).resolve()
+        if path.is_relative_to(self.root):
+            return path.relative_to(self.root).as_posix() or "."
+        if path.is_relative_to(self.data_dir):
+            return f"$DATA_DIR/{path.relative_to(self.data_dir).as_posix()}"
+        return Path(os.path.relpath(path, self.root)).as_posix()
 
 
 def _path(value: str) -> Path:
@@ -82,8 +94,10 @@ def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) ->
         value = env.get(name, "").strip()
         return _path(value) if value else default.resolve()
 
+    root = root.resolve()
     data_dir = get("DATA_DIR", root / "data")
     return Paths(
+        root=root,
         data_dir=data_dir,
         tiny_imagenet=get("TINY_IMAGENET", data_dir / "tiny-imagenet-200"),
         moon_root=get("MOON_ROOT", data_dir / "MOON_SEGMENTATION_BINARY"),

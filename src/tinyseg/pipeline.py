@@ -28,16 +28,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from .classify import RUN as CLASSIFIER_RUN
-from .device import resolve_profile
+from . import runs as run_table
+from .device import PROFILES, resolve_profile
 from .paths import Paths, get_paths, project_root
 from .runlog import RunLog
-from .segment import RUNS as SEG_RUNS
 
+# in dependency order (the run table says which notebook trains which run; the report trains nothing)
 NOTEBOOKS = ("01_classifier.ipynb", "02_unet_base.ipynb", "03_unet_backbone.ipynb", "04_report.ipynb")
-# the runs each training notebook produces (the report trains nothing)
-NOTEBOOK_RUNS = {"01_classifier.ipynb": (CLASSIFIER_RUN,), "02_unet_base.ipynb": ("unet_base",),
-                 "03_unet_backbone.ipynb": tuple(r for r in SEG_RUNS if r != "unet_base")}
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
@@ -52,6 +49,7 @@ def _step(name: str):
 def execute_notebook(path: Path, profile: str, seed: int = 0, output: Path | None = None,
                      log_output: bool = True) -> Path:
     """Run a notebook top to bottom (in place unless ``output`` is given) with papermill."""
+    import nbformat
     import papermill
 
     output = output or path
@@ -60,6 +58,13 @@ def execute_notebook(path: Path, profile: str, seed: int = 0, output: Path | Non
         kernel_name="python3", log_output=log_output, progress_bar=False,
         # stream outputs merged and carriage returns applied: a progress bar leaves its last state only
         coalesce_streams=True)
+    # papermill records the absolute paths of this machine: keep the file names only
+    nb = nbformat.read(output, as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if meta.get(key):
+            meta[key] = Path(meta[key]).name
+    nbformat.write(nb, output)
     return output
 
 
@@ -130,17 +135,16 @@ def export_report(notebook: Path, out_dir: Path) -> list[Path]:
 
 def prepare_data(profile: str, tiny_imagenet_needed: bool = True, moon_needed: bool = True) -> None:
     """Locate/extract/cache Tiny ImageNet-200; find the real moon data or generate the stand-in."""
-    from . import moon, tiny_imagenet
+    from .data import moon, tiny_imagenet
 
     paths = get_paths()
     if tiny_imagenet_needed:
         with _step("Tiny ImageNet-200"):
             expected = None if profile == "smoke" else tiny_imagenet.OFFICIAL
-            print(tiny_imagenet.load(paths, expected=expected).facts())
+            print(tiny_imagenet.load(tiny_imagenet.locate(paths), paths, expected=expected).facts())
     if moon_needed:
         with _step("moon data"):
-            root, source = moon.locate(paths, n=moon.PAIRS[profile])
-            print(moon.load(root, source, paths).facts())
+            print(moon.load(moon.locate(paths, n=moon.PAIRS[profile]), paths).facts())
 
 
 def executed(notebook: Path) -> bool:
@@ -157,7 +161,7 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
     """Why a training notebook need not run again (all its runs finished in this profile and the
     notebook carries their outputs), or None when it must run. A run finished in another profile
     stops the job: retraining it is a decision (``--force``), not a side effect."""
-    runs = NOTEBOOK_RUNS.get(notebook.name)
+    runs = [spec.name for spec in run_table.of_notebook(notebook.name)]
     if not runs:
         return None
     logs = [RunLog(paths.run_dir(r)) for r in runs]
@@ -178,7 +182,7 @@ def archive_runs(notebook: Path, paths: Paths) -> Path | None:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = paths.runs_dir / ".previous" / stamp
     moved = []
-    for run in NOTEBOOK_RUNS.get(notebook.name, ()):
+    for run in (spec.name for spec in run_table.of_notebook(notebook.name)):
         for src, dst in ((paths.run_dir(run), target / "runs" / run),
                          (paths.weights(run), target / "weights" / f"{run}.pt")):
             if src.exists():
@@ -186,7 +190,7 @@ def archive_runs(notebook: Path, paths: Paths) -> Path | None:
                 shutil.move(str(src), str(dst))
                 moved.append(src)
     if moved:
-        print(f"archived {len(moved)} item(s) of {notebook.name} to {target}")
+        print(f"archived {len(moved)} item(s) of {notebook.name} to {paths.relative(target)}")
     return target if moved else None
 
 
@@ -197,12 +201,13 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
     paths = get_paths()
     profile = resolve_profile(profile)
     t0 = time.time()
-    print(f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.runs_dir}; "
-          f"weights in {paths.weights_dir}")
-    selected = [n for n in NOTEBOOKS if not only or any(n.startswith(o) for o in only)]
+    print(f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.relative(paths.runs_dir)}; "
+          f"weights in {paths.relative(paths.weights_dir)}")
+    forced = with_dependents([n for n in NOTEBOOKS if any(n.startswith(f) for f in force)])
+    selected = [n for n in NOTEBOOKS if not only or any(n.startswith(o) for o in only) or n in forced]
     pending = []
     for name in selected:
-        if any(name.startswith(f) for f in force):
+        if name in forced:
             archive_runs(notebook_dir / name, paths)
             pending.append(name)
         elif (reason := skip_reason(notebook_dir / name, profile, paths)) is not None:
@@ -222,6 +227,20 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
             for path in export_report(notebook_dir / NOTEBOOKS[-1], paths.reports_dir):
                 print(path)
     print(f"\nall done in {(time.time() - t0) / 60:.1f} min")
+
+
+def with_dependents(notebooks: list[str]) -> list[str]:
+    """The notebooks, plus those training runs built on theirs (the run table's dependencies): redoing
+    the classifier redoes the backbone U-Nets too, so no run rests on weights that are gone."""
+    result = list(notebooks)
+    for name in notebooks:
+        for spec in run_table.of_notebook(name):
+            for dependent in run_table.dependents(spec.name):
+                if dependent.notebook not in result:
+                    print(f"--force {name[:2]} also redoes {dependent.notebook}: its run {dependent.name} "
+                          f"is built on {spec.name}")
+                    result.append(dependent.notebook)
+    return [n for n in NOTEBOOKS if n in result]
 
 
 @contextmanager
@@ -248,7 +267,7 @@ def smoke_environ(workdir: Path, **extra: str):
 
 def smoke(workdir: Path | None = None) -> Path:
     """The whole chain on tiny data in a temporary folder; the repository is left untouched."""
-    from .fixtures import write_tiny_imagenet
+    from .data.fixtures import write_tiny_imagenet
 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="tinyseg-smoke-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -267,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="execute the notebooks in place and export the report")
     p_run.add_argument("--profile", default=os.environ.get("PROFILE", "auto"),
-                       choices=("auto", "cpu", "gpu", "smoke"))
+                       choices=PROFILES)
     p_run.add_argument("--seed", type=int, default=0)
     p_run.add_argument("--only", nargs="*", default=(), help="notebook prefixes to run, e.g. 01 04")
     p_run.add_argument("--force", nargs="*", default=(),

@@ -1,14 +1,16 @@
 """Run logs and checkpoints: the files the report reads.
 
-``runs/<run>/config.json``   everything needed to re-run (training config + the caller's ``info``)
+``runs/<run>/config.json``   everything needed to re-run: training config, model config, runtime and
+                             the run's :class:`RunInfo` (profile, seed, data, recipe, spec)
 ``runs/<run>/metrics.jsonl`` one JSON object per finished epoch
-``runs/<run>/summary.json``  status, best epoch and its metrics, parameters, device, data source, time
+``runs/<run>/summary.json``  status, best epoch and its metrics, parameters, device, data, time
 ``runs/<run>/last.pt``       resumable state (model, optimizer, scheduler, RNG); never committed
 ``weights/<run>.pt``         best model: ``{"state_dict", "config", "epoch", "metrics"}``,
                              loadable with ``torch.load(..., weights_only=True)``
 
 Every write is atomic (a temporary file in the same folder, then ``os.replace``), so an
-interruption leaves either the previous file or the new one, never a partial one.
+interruption leaves either the previous file or the new one, never a partial one. Locations in
+these files are relative (``Paths.relative``): no absolute path of the machine that made them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,36 @@ import torch
 
 # a run in one of these states is finished and can be skipped by the main job
 FINISHED = ("completed", "early_stopped")
+
+
+@dataclass(frozen=True)
+class DataRecord:
+    """Which data a run was trained and validated on."""
+
+    dataset: str      # "Tiny ImageNet-200" | "MOON_SEGMENTATION_BINARY"
+    kind: str         # "real" | "generated"
+    location: str     # relative to the repository, or "$DATA_DIR/..."
+    train: int        # training examples
+    val: int          # validation examples
+
+    @classmethod
+    def of(cls, source, paths, train: int, val: int) -> DataRecord:
+        """From a located :class:`~tinyseg.data.Source` (its origin, e.g. the zip, when it has one)."""
+        return cls(source.dataset, source.kind, paths.relative(source.origin or source.location), train, val)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run was, besides its training config: written to config.json and summary.json."""
+
+    profile: str
+    seed: int
+    data: DataRecord
+    recipe: dict      # the task's recipe for the profile, overrides applied
+    spec: dict        # the run table's entry as it shaped training (RunSpec.training)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:

@@ -5,9 +5,10 @@ the input holds no detail finer than 2 pixels, so no compute is spent at 128×12
 stages of basic residual blocks follow at 32, 16, 8 and 4 pixels; global average pooling and
 a linear layer give the 200 logits.
 
-Like timm models, the network splits into ``forward_features`` (the list of stage outputs;
-``feature_channels`` and ``feature_strides`` describe them) and ``forward_head`` (GAP + FC).
-Part 3 of the project uses ``forward_features`` as the U-Net encoder.
+The interface follows timm: ``feature_info`` describes the stage outputs (channels, reduction,
+module), ``forward_intermediates`` returns them as a list, ``forward_features`` returns the last
+one, ``forward_head`` is GAP + FC and ``reset_classifier(0)`` removes the FC layer. Part 3 of the
+project uses ``forward_intermediates`` as the U-Net encoder.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from .base import FeatureInfo, Model
 
 
 def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -48,19 +51,18 @@ class BasicBlock(nn.Module):
         return self.act(self.bn2(self.conv2(self.conv1(x))) + self.shortcut(x))
 
 
-class Classifier128(nn.Module):
+class Classifier128(Model):
     """Residual CNN: stem (stride 4) → stages (strides 4, 8, 16, 32) → GAP → FC.
 
-    ``forward_features`` returns ``[stem_s2, stage1, stage2, stage3, stage4]`` at strides
-    ``(2, 4, 8, 16, 32)`` relative to the 128×128 input.
+    ``forward_intermediates`` returns ``[stem1, stage1, stage2, stage3, stage4]`` at reductions
+    ``(2, 4, 8, 16, 32)`` relative to the 128×128 input (see ``feature_info``).
     """
 
     def __init__(self, num_classes: int = 200, stem: Sequence[int] = (32, 64),
                  widths: Sequence[int] = (64, 128, 256, 320), depths: Sequence[int] = (2, 2, 2, 1),
                  dropout: float = 0.0):
         super().__init__()
-        self.config = {"name": "Classifier128", "num_classes": num_classes, "stem": list(stem),
-                       "widths": list(widths), "depths": list(depths), "dropout": dropout}
+        self.num_classes = num_classes
         self.stem1 = conv_bn_relu(3, stem[0], stride=2)          # 128 → 64
         self.stem2 = conv_bn_relu(stem[0], stem[1], stride=2)    # 64 → 32
         stages, cin = [], stem[1]
@@ -70,12 +72,15 @@ class Classifier128(nn.Module):
             stages.append(nn.Sequential(*blocks))
             cin = width
         self.stages = nn.ModuleList(stages)
-        self.feature_channels = (stem[0], *widths)
-        self.feature_strides = (2, 4, 8, 16, 32)
+        self.feature_info = FeatureInfo(
+            [{"num_chs": stem[0], "reduction": 2, "module": "stem1"}]
+            + [{"num_chs": w, "reduction": 4 * 2 ** i, "module": f"stages.{i}"} for i, w in enumerate(widths)])
+        self.num_features = cin
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.fc = nn.Linear(cin, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward_intermediates(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stage outputs listed in ``feature_info``, fine to coarse."""
         s2 = self.stem1(x)
         x = self.stem2(s2)
         features = [s2]
@@ -84,26 +89,39 @@ class Classifier128(nn.Module):
             features.append(x)
         return features
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's map (stride 32), before pooling."""
+        x = self.stem2(self.stem1(x))
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.dropout(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+        return x if pre_logits else self.fc(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x)[-1])
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new FC layer for ``num_classes`` classes; 0 removes it (the encoder use)."""
+        self.num_classes = num_classes
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
     def stage_table(self, size: int = 128) -> list[dict]:
         """One row per stage: blocks, channels, output size, stride, parameters."""
-        rows = [{"stage": "stem1", "blocks": "conv3×3 s2", "channels": self.feature_channels[0],
-                 "params": sum(p.numel() for p in self.stem1.parameters())},
-                {"stage": "stem2", "blocks": "conv3×3 s2", "channels": self.config["stem"][1],
-                 "params": sum(p.numel() for p in self.stem2.parameters())}]
-        for i, stage in enumerate(self.stages):
-            rows.append({"stage": f"stage{i + 1}", "blocks": f"{len(stage)}× BasicBlock",
-                         "channels": self.feature_channels[i + 1],
-                         "params": sum(p.numel() for p in stage.parameters())})
-        strides = (2, 4, *self.feature_strides[1:])
-        for row, stride in zip(rows, strides):
-            row["stride"] = stride
-            row["output"] = f"{size // stride}×{size // stride}"
-        rows.append({"stage": "head", "blocks": "GAP + FC", "channels": self.config["num_classes"],
-                     "params": sum(p.numel() for p in self.fc.parameters()), "stride": "—", "output": "1×1"})
+        def params(module: nn.Module) -> int:
+            return sum(p.numel() for p in module.parameters())
+
+        rows = [{"stage": "stem1", "blocks": "conv3×3 s2", "channels": self.stem1[0].out_channels,
+                 "params": params(self.stem1), "stride": 2},
+                {"stage": "stem2", "blocks": "conv3×3 s2", "channels": self.stem2[0].out_channels,
+                 "params": params(self.stem2), "stride": 4}]
+        for i, (stage, info) in enumerate(zip(self.stages, self.feature_info[1:])):
+            rows.append({"stage": f"stage{i + 1}", "blocks": f"{len(stage)}× BasicBlock", "channels": info["num_chs"],
+                         "params": params(stage), "stride": info["reduction"]})
+        for row in rows:
+            row["output"] = f"{size // row['stride']}×{size // row['stride']}"
+        rows.append({"stage": "head", "blocks": "GAP + FC", "channels": self.num_classes,
+                     "params": params(self.fc), "stride": "—", "output": "1×1"})
         return rows

@@ -1,11 +1,11 @@
 """U-Net as a composition (like segmentation_models.pytorch): encoder → decoder → head.
 
-* An encoder returns a list of feature maps from fine to coarse and describes them with
-  ``out_channels`` and ``strides``.
-* :class:`UNetDecoder` is built from that list: starting at the coarsest map it upsamples
+* An encoder (:class:`~tinyseg.models.base.Encoder`) returns a list of feature maps from fine to
+  coarse and describes them with ``feature_info`` (``out_channels``, ``reductions``).
+* :class:`UNetDecoder` is built from ``out_channels``: starting at the coarsest map it upsamples
   (bilinear, to the skip's exact size), concatenates the skip and applies two 3×3 convs, level
   by level up to the finest map.
-* The head is a 1×1 conv to one channel: logits (sigmoid at prediction).
+* The head is a 1×1 conv to ``classes`` channels (1 here): logits, sigmoid at prediction.
 
 UNetBase and UNetBackbone differ only in the encoder: :class:`PlainEncoder` (a classic U-Net
 contracting path) or :class:`ClassifierEncoder` (Classifier128's stages behind 1×1 adapters).
@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import Encoder, FeatureInfo, Model
 from .classifier import Classifier128, conv_bn_relu
 
 
@@ -27,7 +28,7 @@ class DoubleConv(nn.Sequential):
         super().__init__(conv_bn_relu(cin, cout), conv_bn_relu(cout, cout))
 
 
-class PlainEncoder(nn.Module):
+class PlainEncoder(Encoder):
     """The U-Net contracting path: a double conv at full resolution, then max-pool + double conv per level.
 
     ``channels[0]`` is the base width (32); ``len(channels) - 1`` levels down.
@@ -38,8 +39,8 @@ class PlainEncoder(nn.Module):
         self.blocks = nn.ModuleList([DoubleConv(in_channels, channels[0])])
         self.blocks.extend(DoubleConv(a, b) for a, b in zip(channels[:-1], channels[1:]))
         self.pool = nn.MaxPool2d(2)
-        self.out_channels = tuple(channels)
-        self.strides = tuple(2 ** i for i in range(len(channels)))
+        self.feature_info = FeatureInfo({"num_chs": c, "reduction": 2 ** i, "module": f"blocks.{i}"}
+                                        for i, c in enumerate(channels))
 
     def levels(self) -> list[tuple[str, list[nn.Module]]]:
         return [("2× conv 3×3", [self.blocks[0]])] + [
@@ -52,30 +53,34 @@ class PlainEncoder(nn.Module):
         return features
 
 
-class ClassifierEncoder(nn.Module):
+class ClassifierEncoder(Encoder):
     """Classifier128 without GAP/FC as a U-Net encoder.
 
-    The skips are the classifier's stage outputs (strides 2, 4, 8, 16, 32); each passes a 1×1
-    conv + BN + ReLU adapter to the decoder's width. The classifier has no full-resolution map,
-    so a light stem (two 3×3 convs on the input image, ``stem_channels``) provides the stride-1
-    skip. ``backbone`` holds the classifier, so freezing it is ``set_trainable(encoder.backbone, False)``.
+    The skips are the classifier's stage outputs (``backbone.feature_info``: reductions 2, 4, 8,
+    16, 32); each passes a 1×1 conv + BN + ReLU adapter to the decoder's width. The classifier
+    has no full-resolution map, so a light stem (two 3×3 convs on the input image,
+    ``stem_channels``) provides the stride-1 skip. ``backbone`` is the pretrained part: freezing
+    it is ``set_trainable(encoder.backbone, False)``.
     """
 
     def __init__(self, backbone: Classifier128, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
                  stem_channels: int = 16, in_channels: int = 3):
         super().__init__()
-        if len(adapter_channels) != len(backbone.feature_channels):
-            raise ValueError(f"need one adapter width per classifier stage ({len(backbone.feature_channels)}), "
+        stages = backbone.feature_info
+        if len(adapter_channels) != len(stages):
+            raise ValueError(f"need one adapter width per classifier stage ({len(stages)}), "
                              f"got {len(adapter_channels)}")
+        backbone.reset_classifier(0)  # the head is not part of the encoder
         self.backbone = backbone
-        self.backbone.fc = nn.Identity()  # the head is not part of the encoder
         self.stem = DoubleConv(in_channels, stem_channels)
         self.adapters = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c, a, 1, bias=False), nn.BatchNorm2d(a), nn.ReLU(inplace=True))
-            for c, a in zip(backbone.feature_channels, adapter_channels))
-        self.classifier_channels = tuple(backbone.feature_channels)
-        self.out_channels = (stem_channels, *adapter_channels)
-        self.strides = (1, *backbone.feature_strides)
+            for c, a in zip(stages.channels(), adapter_channels))
+        self.classifier_channels = stages.channels()
+        self.feature_info = FeatureInfo(
+            [{"num_chs": stem_channels, "reduction": 1, "module": "stem"}]
+            + [{"num_chs": a, "reduction": f["reduction"], "module": f"adapters.{i}"}
+               for i, (a, f) in enumerate(zip(adapter_channels, stages))])
 
     def levels(self) -> list[tuple[str, list[nn.Module]]]:
         b = self.backbone
@@ -87,7 +92,7 @@ class ClassifierEncoder(nn.Module):
         return rows
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        stages = self.backbone.forward_features(x)
+        stages = self.backbone.forward_intermediates(x)
         return [self.stem(x)] + [adapt(f) for adapt, f in zip(self.adapters, stages)]
 
 
@@ -115,22 +120,22 @@ class UNetDecoder(nn.Module):
         return x
 
 
-class UNet(nn.Module):
-    """encoder → decoder (built from the encoder's channels) → 1×1 conv head (logits)."""
+class UNet(Model):
+    """encoder → decoder (built from the encoder's ``out_channels``) → 1×1 conv head (``classes`` logits)."""
 
-    def __init__(self, encoder: nn.Module, config: dict):
+    def __init__(self, encoder: Encoder, classes: int = 1):
         super().__init__()
         self.encoder = encoder
         self.decoder = UNetDecoder(encoder.out_channels)
-        self.head = nn.Conv2d(self.decoder.out_channels, 1, 1)
-        self.config = config
+        self.head = nn.Conv2d(self.decoder.out_channels, classes, 1)
+
+    @property
+    def backbone(self) -> nn.Module | None:
+        """The encoder's pretrained part (initialised from another run's weights), if it has one."""
+        return getattr(self.encoder, "backbone", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.decoder(self.encoder(x)))
-
-    @torch.no_grad()
-    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self(x))
 
     def level_table(self, size: int = 128) -> list[dict]:
         """One row per level: resolution, how the encoder reaches it, channels, parameters."""
@@ -139,31 +144,31 @@ class UNet(nn.Module):
         rows = []
         for i, (how, modules) in enumerate(enc.levels()):
             decoder = blocks[last - 1 - i] if i < last else None
+            r = enc.reductions[i]
             rows.append({
-                "level": i, "stride": enc.strides[i], "resolution": f"{size // enc.strides[i]}×{size // enc.strides[i]}",
+                "level": i, "stride": r, "resolution": f"{size // r}×{size // r}",
                 "encoder": how, "encoder channels": enc.out_channels[i],
                 "decoder channels": decoder[-1][0].out_channels if decoder is not None else "— (bottom)",
                 "encoder params": sum(p.numel() for m in modules for p in m.parameters()),
                 "decoder params": sum(p.numel() for p in decoder.parameters()) if decoder is not None else 0})
-        rows.append({"level": "head", "stride": 1, "resolution": f"{size}×{size}", "encoder": "1×1 conv → 1 logit",
-                     "encoder channels": "—", "decoder channels": 1, "encoder params": 0,
+        rows.append({"level": "head", "stride": 1, "resolution": f"{size}×{size}",
+                     "encoder": f"1×1 conv → {self.head.out_channels} logit{'s' if self.head.out_channels > 1 else ''}",
+                     "encoder channels": "—", "decoder channels": self.head.out_channels, "encoder params": 0,
                      "decoder params": sum(p.numel() for p in self.head.parameters())})
         return rows
 
 
-def UNetBase(channels: Sequence[int] = (32, 64, 128, 144, 176)) -> UNet:
+def UNetBase(channels: Sequence[int] = (32, 64, 128, 144, 176), classes: int = 1) -> UNet:
     """The plain U-Net: 4 levels down (max-pool), 4 up with skips, 32 base channels.
 
     The widths double up to 128 and then grow slowly (144, 176) to stay within 2.5M parameters.
     """
-    return UNet(PlainEncoder(channels), {"name": "UNetBase", "channels": list(channels)})
+    return UNet(PlainEncoder(channels), classes)
 
 
 def UNetBackbone(classifier_config: dict | None = None, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
-                 stem_channels: int = 16) -> UNet:
-    """The U-Net on Classifier128's stages (load the classifier's weights into ``encoder.backbone``)."""
-    classifier_config = dict(classifier_config or {"name": "Classifier128"})
-    kwargs = {k: v for k, v in classifier_config.items() if k != "name"}
-    encoder = ClassifierEncoder(Classifier128(**kwargs), adapter_channels, stem_channels)
-    return UNet(encoder, {"name": "UNetBackbone", "classifier_config": classifier_config,
-                          "adapter_channels": list(adapter_channels), "stem_channels": stem_channels})
+                 stem_channels: int = 16, classes: int = 1) -> UNet:
+    """The U-Net on Classifier128's stages (``classifier_config``: the classifier's stored config;
+    load its weights into ``model.backbone``)."""
+    kwargs = {k: v for k, v in (classifier_config or {}).items() if k != "name"}
+    return UNet(ClassifierEncoder(Classifier128(**kwargs), adapter_channels, stem_channels), classes)

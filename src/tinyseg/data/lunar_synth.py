@@ -1,6 +1,6 @@
 """Procedural lunar scenes with exact rock masks, written in the MOON_SEGMENTATION_BINARY layout.
 
-    python -m tinyseg.lunar_synth --out DIR --n 1000 --seed 0
+    python -m tinyseg.data.lunar_synth --out DIR --n 1000 --seed 0
 
 The stand-in for the course's data set when it is absent. Each scene is a height field seen
 from 1–2 m above the ground and rendered column by column front to back (a "voxel space"
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .progress import progress
+from ..progress import progress
 
 WIDTH, HEIGHT = 360, 240  # output size (3:2 like the real 720×480); rendered at 2× and downsampled
 
@@ -394,7 +394,7 @@ def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height
         tmp_g.replace(g_path)  # mask first: a render without its mask is never left behind
         tmp_r.replace(r_path)
     (out / "GENERATED.txt").write_text(
-        f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.lunar_synth: {n} pairs, seed {seed}, "
+        f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth: {n} pairs, seed {seed}, "
         f"{width}x{height}.\n")
     return out
 

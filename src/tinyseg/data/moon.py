@@ -17,7 +17,6 @@ most*, so that no rock disappears.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import warnings
@@ -29,10 +28,13 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from .paths import Paths, get_paths
-from .progress import progress
-from .runlog import atomic_write, write_json
+from ..paths import Paths, get_paths
+from ..progress import progress
+from ..runlog import write_json
+from . import Source
+from .cache import cached_arrays, fingerprint
 
+NAME = "MOON_SEGMENTATION_BINARY"
 # pairs of the generated stand-in per profile (the real data set has about 1,000)
 PAIRS = {"cpu": 1000, "gpu": 1000, "smoke": 16}
 RENDER_DIR = Path("images/render")
@@ -156,54 +158,36 @@ class MoonData:
     images: torch.Tensor
     masks: torch.Tensor
     numbers: list[str]
-    source: str        # "real" or "generated"
-    root: str
+    source: Source
+    where: str             # the source in words, with a relative location
 
     def rock_fraction(self) -> np.ndarray:
         return self.masks.float().mean(dim=(1, 2, 3)).numpy()
 
     def facts(self) -> dict:
         frac = self.rock_fraction()
-        return {"source": self.source, "root": self.root, "pairs": len(self.numbers),
+        return {"data": self.where, "pairs": len(self.numbers),
                 "size": f"{self.images.shape[-1]}×{self.images.shape[-2]}",
                 "rock_fraction_mean": float(frac.mean()), "rock_fraction_median": float(np.median(frac)),
                 "images_without_rocks": int((frac == 0).sum())}
 
 
-def _identity(pairs: list[tuple[str, Path, Path]]) -> str:
-    h = hashlib.sha1(f"v{CACHE_VERSION}|{SIZE}".encode())
-    for n, r, g in pairs:
-        for p in (r, g):
-            st = p.stat()
-            h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return h.hexdigest()[:16]
-
-
-def load(root: Path, source: str, paths: Paths | None = None, strict: bool = False) -> MoonData:
-    """Pair, check, resize and cache every pair under ``root`` (decoded once, then from the cache)."""
+def load(source: Source, paths: Paths | None = None, strict: bool = False) -> MoonData:
+    """Pair, check, resize and cache every pair of the located data (decoded once, then from the cache)."""
     paths = paths or get_paths()
-    pairs = find_pairs(root, strict=strict)
-    cache = paths.cache_dir / f"moon-{_identity(pairs)}"
-    meta_path = cache / "meta.json"
-    if not meta_path.is_file():
+    pairs = find_pairs(source.location, strict=strict)
+    key = fingerprint(((f"{n}:{p.name}", p) for n, r, g in pairs for p in (r, g)), salt=f"moon v{CACHE_VERSION}|{SIZE}")
+
+    def build():
         images = np.empty((len(pairs), SIZE, SIZE, 3), dtype=np.uint8)
         masks = np.empty((len(pairs), SIZE, SIZE), dtype=np.uint8)
         for i, (_, render, ground) in enumerate(progress(pairs, desc="read moon pairs", unit="pair")):
             images[i], masks[i] = load_pair(render, ground)
-        cache.mkdir(parents=True, exist_ok=True)
-        atomic_write(cache / "images.npy", lambda f: np.save(f, images))
-        atomic_write(cache / "masks.npy", lambda f: np.save(f, masks))
-        write_json(meta_path, {"numbers": [n for n, _, _ in pairs], "root": str(root)})
-    meta = json.loads(meta_path.read_text())
-    images = torch.from_numpy(np.load(cache / "images.npy")).permute(0, 3, 1, 2)
-    masks = torch.from_numpy(np.load(cache / "masks.npy")).unsqueeze(1)
-    return MoonData(images, masks, meta["numbers"], source, str(root))
+        return {"images": images, "masks": masks}, {"numbers": [n for n, _, _ in pairs]}
 
-
-def describe_source(source: str) -> str:
-    """How reports name the data a run used (``source`` as returned by :func:`locate`)."""
-    return {"real": "REAL MOON_SEGMENTATION_BINARY",
-            "generated": "GENERATED stand-in (tinyseg.lunar_synth)"}.get(source, str(source))
+    arrays, meta = cached_arrays(paths.cache_dir / f"moon-{key}", build)
+    return MoonData(torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2),
+                    torch.from_numpy(arrays["masks"]).unsqueeze(1), meta["numbers"], source, source.describe(paths))
 
 
 @dataclass(frozen=True)
@@ -216,7 +200,7 @@ class Split:
         pos = {n: i for i, n in enumerate(data.numbers)}
         missing = [n for n in self.train + self.val if n not in pos]
         if missing:
-            raise MoonDataError(f"the split names pairs that are not in {data.root}: {missing[:10]}")
+            raise MoonDataError(f"the split names pairs that are not in {data.where}: {missing[:10]}")
         return torch.tensor([pos[n] for n in self.train]), torch.tensor([pos[n] for n in self.val])
 
     def save(self, path: Path) -> None:
@@ -246,16 +230,16 @@ def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0) -> Spli
     return Split(sorted(train.tolist(), key=int), sorted(val.tolist(), key=int), seed)
 
 
-def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: bool = True) -> tuple[Path, str]:
-    """(root, source): the real data set when ``MOON_ROOT`` holds it, else the generated stand-in.
+def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: bool = True) -> Source:
+    """The real data set when ``MOON_ROOT`` holds it, else the generated stand-in.
 
     The stand-in (``n`` pairs from ``seed``) is written once under ``DATA_DIR/moon_synth``; an
     interrupted generation continues where it stopped.
     """
     paths = paths or get_paths()
     if is_moon_root(paths.moon_root):
-        source = "generated" if (paths.moon_root / "GENERATED.txt").exists() else "real"
-        return paths.moon_root, source
+        kind = "generated" if (paths.moon_root / "GENERATED.txt").exists() else "real"
+        return Source(NAME, kind, paths.moon_root)
     root = paths.moon_synth_dir / f"seed{seed}-n{n}"
     if not (root / "GENERATED.txt").exists():
         if not generate:
@@ -263,7 +247,7 @@ def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: b
                                 f"and the generated stand-in {root} does not exist")
         from .lunar_synth import generate as generate_scenes
 
-        print(f"MOON_SEGMENTATION_BINARY not found at {paths.moon_root}: generating the procedural "
-              f"stand-in ({n} pairs, seed {seed}) in {root}")
+        print(f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)}: generating the "
+              f"procedural stand-in ({n} pairs, seed {seed}) in {paths.relative(root)}")
         generate_scenes(root, n=n, seed=seed)
-    return root, "generated"
+    return Source(NAME, "generated", root)

@@ -1,17 +1,15 @@
 """Tiny ImageNet-200: find (or download) the official archive, extract it safely, verify it, cache it.
 
-The same code path serves a zip that was downloaded and one we were pointed to
-(``TINY_IMAGENET``): it is extracted into ``DATA_DIR/tiny-imagenet-200`` (test/ is skipped),
-checked, and decoded once into uint8 arrays under ``DATA_DIR/cache``. Training then runs from
-memory. Only the standard split is used: train = ``train/``, validation = ``val/``.
+``locate(paths)`` → :class:`~tinyseg.data.Source`: the same code path serves a zip that was
+downloaded and one we were pointed to (``TINY_IMAGENET``): it is extracted into
+``DATA_DIR/tiny-imagenet-200`` (test/ is skipped). ``load(source, paths)`` checks the folder and
+decodes it once into uint8 arrays in the shared cache; training then runs from memory. Only
+the standard split is used: train = ``train/``, validation = ``val/``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
-import urllib.request
 import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +20,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .paths import Paths, get_paths
-from .progress import progress
-from .runlog import atomic_write, write_json
+from ..paths import Paths, get_paths
+from ..progress import progress
+from . import Source
+from .cache import cached_arrays, fingerprint
 
+NAME = "Tiny ImageNet-200"
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 MD5 = "90528d7ca1a48142e341f4ef8d21d0de"  # the official download (with test/)
 FOLDER = "tiny-imagenet-200"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 SIZE = 64
 
 
@@ -49,19 +49,19 @@ OFFICIAL = Counts(classes=200, train_per_class=500, val_per_class=50)
 
 # ---------------------------------------------------------------- locate, download, extract
 
-def locate(paths: Paths | None = None, download: bool = True) -> Path:
+def locate(paths: Paths | None = None, download: bool = True) -> Source:
     """The extracted data set folder (the one holding ``wnids.txt``), extracting/downloading as needed."""
     paths = paths or get_paths()
     src = paths.tiny_imagenet
     if src.is_dir():
         for root in (src, src / FOLDER):
             if (root / "wnids.txt").is_file():
-                return root
+                return Source(NAME, "real", root)
         raise DatasetError(f"TINY_IMAGENET={src} is a folder but not in the official layout "
                            f"(no wnids.txt in it or in {src / FOLDER}); point it at the extracted "
                            f"{FOLDER} folder or at the official zip")
     if src.is_file():
-        return extract(src, paths.data_dir)
+        return Source(NAME, "real", extract(src, paths.data_dir), origin=src)
     default_zip = paths.data_dir / f"{FOLDER}.zip"
     if src != paths.data_dir / FOLDER:
         raise DatasetError(f"TINY_IMAGENET={src} does not exist; set it to the official zip or the "
@@ -70,26 +70,23 @@ def locate(paths: Paths | None = None, download: bool = True) -> Path:
         if not download:
             raise DatasetError(f"Tiny ImageNet-200 not found: put the official zip at {default_zip} "
                                "or set TINY_IMAGENET to the zip or the extracted folder")
-        fetch(URL, default_zip, MD5)
-    return extract(default_zip, paths.data_dir)
+        fetch(default_zip)
+    return Source(NAME, "real", extract(default_zip, paths.data_dir), origin=default_zip)
 
 
-def fetch(url: str, target: Path, md5: str) -> Path:
-    """Download ``url`` to ``target`` with a progress bar and check its md5 (a bad file is deleted)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def fetch(target: Path, url: str = URL, md5: str = MD5) -> Path:
+    """Download the official archive to ``target`` with torchvision's downloader (progress bar, md5
+    check) into ``<target>.part``, renamed only when complete and correct: nothing partial is left."""
+    from torchvision.datasets.utils import download_url
+
     part = target.with_name(target.name + ".part")
-    digest = hashlib.md5()
-    with urllib.request.urlopen(url) as response, open(part, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with progress(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                digest.update(chunk)
-                bar.update(len(chunk))
-    if digest.hexdigest() != md5:
-        part.unlink()
-        raise DatasetError(f"{url}: md5 {digest.hexdigest()} does not match the expected {md5}; "
-                           "the download is corrupt or not the official archive (deleted it, try again)")
+    part.unlink(missing_ok=True)
+    try:
+        download_url(url, root=str(target.parent), filename=part.name, md5=md5)
+    except RuntimeError as e:  # torchvision: "File not found or corrupted."
+        part.unlink(missing_ok=True)
+        raise DatasetError(f"{url}: the download does not match the official md5 {md5}; it is corrupt or not "
+                           "the official archive (deleted it, try again)") from e
     part.replace(target)
     return target
 
@@ -150,15 +147,8 @@ class Index:
     val: list[tuple[str, int]] = field(repr=False)
 
     def identity(self) -> str:
-        h = hashlib.sha1(f"v{CACHE_VERSION}".encode())
-        for rel, label in self.train + self.val:
-            h.update(f"{rel}:{label}:{(self.root / rel).stat().st_size};".encode())
-        return h.hexdigest()[:16]
-
-    def facts(self) -> dict:
-        per_class_val = Counter(label for _, label in self.val)
-        return {"root": str(self.root), "classes": len(self.wnids), "train": len(self.train),
-                "val": len(self.val), "val_per_class": sorted(set(per_class_val.values()))}
+        return fingerprint(((f"{rel}:{label}", self.root / rel) for rel, label in self.train + self.val),
+                           salt=f"tiny-imagenet v{CACHE_VERSION}")
 
 
 def _listing(items, limit=8) -> str:
@@ -278,36 +268,33 @@ class TinyImageNet:
     val_y: torch.Tensor
     wnids: list[str]
     names: list[str]
-    source: str
+    source: Source
+    where: str                     # the source in words, with a relative location
 
     @property
     def num_classes(self) -> int:
         return len(self.wnids)
 
     def facts(self) -> dict:
-        return {"source": self.source, "classes": self.num_classes, "train": len(self.train_y),
+        return {"data": self.where, "classes": self.num_classes, "train": len(self.train_y),
                 "val": len(self.val_y), "image": f"{SIZE}×{SIZE}×3 uint8",
                 "train_per_class": sorted(set(torch.bincount(self.train_y).tolist())),
                 "val_per_class": sorted(set(torch.bincount(self.val_y).tolist()))}
 
 
-def load(paths: Paths | None = None, expected: Counts | None = OFFICIAL, download: bool = True) -> TinyImageNet:
-    """Locate, verify and load Tiny ImageNet-200, decoding into the cache on first use."""
+def load(source: Source, paths: Paths | None = None, expected: Counts | None = OFFICIAL) -> TinyImageNet:
+    """Verify the located data set and load it, decoding into the cache on first use."""
     paths = paths or get_paths()
-    root = locate(paths, download=download)
-    index = verify(root, expected)
-    cache = paths.cache_dir / f"tiny-imagenet-{index.identity()}"
-    meta_path = cache / "meta.json"
-    if not meta_path.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
+    index = verify(source.location, expected)
+
+    def build():
+        arrays = {}
         for split, items in (("train", index.train), ("val", index.val)):
-            x, y = _decode_all(index, items, f"decode {split}")
-            for name, arr in ((f"{split}_x", x), (f"{split}_y", y)):
-                atomic_write(cache / f"{name}.npy", lambda f, a=arr: np.save(f, a))
-        write_json(meta_path, {"wnids": index.wnids, "names": index.names, **index.facts()})
-    meta = json.loads(meta_path.read_text())
-    arrays = {name: torch.from_numpy(np.load(cache / f"{name}.npy"))
-              for name in ("train_x", "train_y", "val_x", "val_y")}
-    return TinyImageNet(train_x=arrays["train_x"].permute(0, 3, 1, 2), train_y=arrays["train_y"],
-                        val_x=arrays["val_x"].permute(0, 3, 1, 2), val_y=arrays["val_y"],
-                        wnids=meta["wnids"], names=meta["names"], source=str(paths.tiny_imagenet))
+            arrays[f"{split}_x"], arrays[f"{split}_y"] = _decode_all(index, items, f"decode {split}")
+        return arrays, {"wnids": index.wnids, "names": index.names}
+
+    arrays, meta = cached_arrays(paths.cache_dir / f"tiny-imagenet-{index.identity()}", build)
+    tensors = {name: torch.from_numpy(a) for name, a in arrays.items()}
+    return TinyImageNet(train_x=tensors["train_x"].permute(0, 3, 1, 2), train_y=tensors["train_y"],
+                        val_x=tensors["val_x"].permute(0, 3, 1, 2), val_y=tensors["val_y"],
+                        wnids=meta["wnids"], names=meta["names"], source=source, where=source.describe(paths))

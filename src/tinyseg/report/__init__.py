@@ -1,0 +1,22 @@
+"""The report (``04_report.ipynb``) and the segmentation notebooks' figures; nothing here trains.
+
+Every number comes from ``runs/<run>/{config.json,metrics.jsonl,summary.json}`` or from the
+checkpoints in ``weights/``, and what a run *is* comes from the run table (:mod:`tinyseg.runs`):
+
+* :mod:`.logs` — reading the runs (:class:`Run`), rows of summaries, the validation set they used;
+* :mod:`.tables` — overview, parameters against the limits, architectures, metric tables;
+* :mod:`.figures` — curves, masks with their errors, the same images through every model, the encoder schema;
+* :mod:`.conclusions` — the conclusions as sentences built from the logged numbers.
+"""
+
+from .conclusions import conclusions
+from .figures import (compare_masks, draw_embedding, error_overlay, pick_examples, plot_classifier_curves,
+                      plot_segmentation_curves)
+from .logs import Run, compare_runs, load_runs, load_segmentation_models, summary_row, validation_set
+from .tables import (architecture_tables, classification_table, describe_data, overview, parameter_table,
+                     recheck_table, segmentation_table)
+
+__all__ = ["Run", "load_runs", "summary_row", "compare_runs", "load_segmentation_models", "validation_set",
+           "overview", "classification_table", "segmentation_table", "architecture_tables", "parameter_table",
+           "recheck_table", "describe_data", "compare_masks", "draw_embedding", "error_overlay", "pick_examples",
+           "plot_classifier_curves", "plot_segmentation_curves", "conclusions"]

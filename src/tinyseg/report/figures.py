@@ -1,0 +1,198 @@
+"""Figures for the segmentation notebooks and the report: data peek, predictions, error overlays,
+training curves of several runs, the same images through every model, the encoder schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from torchvision.utils import draw_segmentation_masks
+
+from ..data.moon import MoonData
+from ..segment import per_image_iou
+from .logs import Run
+
+SEG_METRICS = {"loss": "loss (BCE + Dice)", "iou": "IoU", "dice": "Dice", "pixel_acc": "pixel accuracy"}
+
+
+def _rgb(image: torch.Tensor) -> np.ndarray:
+    return image.permute(1, 2, 0).numpy()
+
+
+def error_overlay(image: torch.Tensor, pred: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
+    """The image (uint8 3×H×W) with true positives green, false positives red, false negatives blue
+    (H×W×3 floats in [0, 1]; torchvision's ``draw_segmentation_masks`` on a darkened copy)."""
+    p, t = pred.reshape(image.shape[-2:]).bool(), truth.reshape(image.shape[-2:]).bool()
+    base = (image.float() * 0.55).to(torch.uint8)
+    out = draw_segmentation_masks(base, torch.stack([p & t, p & ~t, ~p & t]), alpha=0.65,
+                                  colors=[(25, 230, 25), (255, 40, 25), (40, 100, 255)])
+    return out.permute(1, 2, 0).numpy().astype(np.float32) / 255
+
+
+def show_samples(data: MoonData, indices: Sequence[int], ncols: int = 4):
+    """Renders with their rock masks overlaid in red, with the rock share of each."""
+    n = len(indices)
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.5 * nrows), squeeze=False)
+    for ax, i in zip(axes.flat, indices):
+        img = _rgb(data.images[i]).astype(np.float32) / 255
+        m = data.masks[i, 0].numpy().astype(bool)
+        img[m] = 0.45 * img[m] + 0.55 * np.array([1.0, 0.15, 0.15])
+        ax.imshow(img)
+        ax.set_title(f"#{data.numbers[i]}: rock {m.mean():.1%}", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def rock_fraction_hist(data: MoonData):
+    frac = data.rock_fraction()
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(frac * 100, bins=40, color="0.35")
+    ax.axvline(frac.mean() * 100, color="tab:red", label=f"mean {frac.mean():.1%}")
+    ax.set_xlabel("rock pixels per image, %")
+    ax.set_ylabel("images")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def show_predictions(images: torch.Tensor, probs: torch.Tensor, masks: torch.Tensor, indices: Sequence[int],
+                     titles: Sequence[str] | None = None, threshold: float = 0.5):
+    """Per row: input, predicted probability, thresholded mask, ground truth, errors (TP green, FP red, FN blue)."""
+    cols = ["input", "rock probability", f"mask (p ≥ {threshold})", "ground truth",
+            "errors: TP green, FP red, FN blue"]
+    fig, axes = plt.subplots(len(indices), 5, figsize=(15, 3.1 * len(indices)), squeeze=False)
+    for r, i in enumerate(indices):
+        pred = probs[i] >= threshold
+        empty = not (pred | masks[i].bool()).any()
+        panels = [_rgb(images[i]), probs[i, 0].numpy(), pred[0].numpy(), masks[i, 0].numpy(),
+                  error_overlay(images[i], pred, masks[i])]
+        for c, (ax, panel) in enumerate(zip(axes[r], panels)):
+            ax.imshow(panel, cmap="gray" if c in (2, 3) else ("magma" if c == 1 else None),
+                      vmin=0 if c in (1, 2, 3) else None, vmax=1 if c in (1, 2, 3) else None)
+            ax.axis("off")
+            if r == 0:
+                ax.set_title(cols[c], fontsize=10)
+        label = titles[r] if titles else ""
+        axes[r, 0].text(-0.04, 0.5, f"{label}\nno rock" if empty else f"{label}\nIoU {per_image_iou(pred, masks[i])[0]:.2f}",
+                        transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def draw_embedding(model) -> plt.Figure:
+    """A diagram of UNetBackbone: classifier stages (left) → 1×1 adapters → decoder levels (right)."""
+    enc = model.encoder
+    levels = enc.levels()
+    n = len(levels)
+    fig, ax = plt.subplots(figsize=(13, 0.95 * n + 1))
+    ax.set_xlim(0, 13)
+    ax.set_ylim(-0.5, n - 0.4)
+    ax.axis("off")
+
+    def box(x, y, w, text, colour):
+        ax.add_patch(FancyBboxPatch((x, y - 0.32), w, 0.64, boxstyle="round,pad=0.02", fc=colour, ec="0.3"))
+        ax.text(x + w / 2, y, text, ha="center", va="center", fontsize=8.5)
+
+    def arrow(x0, y0, x1, y1, style="-|>"):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle=style, mutation_scale=12, color="0.3"))
+
+    size = 128
+    cls_ch = (3, *enc.classifier_channels)
+    for i, (s, c) in enumerate(zip(enc.reductions, enc.out_channels)):
+        y = n - 1 - i
+        res = f"{size // s}×{size // s}"
+        if i == 0:
+            box(0.2, y, 3.6, f"input 3×{res} → light stem (new)", "#f4d9a6")
+        else:
+            box(0.2, y, 3.6, f"Classifier128 {'stem1' if i == 1 else f'stage{i - 1}'}: {cls_ch[i]}×{res}", "#bcd4ee")
+            box(4.4, y, 2.2, f"1×1 adapter {cls_ch[i]}→{c}", "#d5ecc2")
+            arrow(3.8, y, 4.4, y)
+            if i > 1:
+                arrow(2.0, y + 1 - 0.32, 2.0, y + 0.32)
+        decoder = "bottom (no decoder block)" if i == n - 1 else f"decoder: up ⊕ skip → {c} ch"
+        if i == 0:
+            decoder += " → 1×1 head"
+        box(8.2, y, 3.6, f"{decoder}, {res}", "#e8d1ef")
+        arrow(6.6 if i else 3.8, y, 8.2, y)
+        if i < n - 1:
+            arrow(10.0, y - 1 + 0.32, 10.0, y - 0.32)
+    arrow(2.0, n - 1 - 0.32, 2.0, n - 2 + 0.32)
+    ax.set_title("UNetBackbone: which classifier stage feeds which U-Net level", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_classifier_curves(run: Run):
+    """Loss, top-1, top-5 and macro-F1 per epoch, train dashed and val solid."""
+    from ..plots import plot_history
+
+    return plot_history(run.history, ["loss", "top1", "top5", "macro_f1"], title="Classifier128 on Tiny ImageNet-200")
+
+
+def plot_segmentation_curves(runs: dict[str, Run]):
+    """The segmentation runs on shared axes: one colour per run, val solid, train dashed; ★ best epoch."""
+    names = [n for n, r in runs.items() if r.spec.task == "segmentation"]
+    unfrozen = [(runs[n].unfreeze_epoch, runs[n].spec) for n in names if runs[n].unfreeze_epoch is not None]
+    fig, axes = plt.subplots(1, len(SEG_METRICS), figsize=(18, 4.2), squeeze=False)
+    for ax, (key, title) in zip(axes[0], SEG_METRICS.items()):
+        for name in names:
+            run, colour = runs[name], runs[name].spec.colour
+            epochs = [r["epoch"] for r in run.history]
+            ax.plot(epochs, [r.get(f"train_{key}") for r in run.history], "--", color=colour, alpha=0.45, lw=1)
+            ax.plot(epochs, [r.get(f"val_{key}") for r in run.history], "-", color=colour, lw=1.8,
+                    label=run.spec.short)
+            best = run.summary.get("best_epoch")
+            if best is not None and run.best.get(f"val_{key}") is not None:
+                ax.plot([best], [run.best[f"val_{key}"]], "*", color=colour, markersize=11, markeredgecolor="k")
+        for epoch, spec in unfrozen:
+            ax.axvline(epoch - 0.5, color=spec.colour, ls=":", lw=1)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Segmentation runs: val solid, train dashed, ★ best epoch by val IoU"
+                 + "".join(f", dotted: {spec.short} unfrozen" for _, spec in unfrozen))
+    fig.tight_layout()
+    return fig
+
+
+def pick_examples(masks: torch.Tensor, n: int = 5) -> list[int]:
+    """``n`` validation images chosen without looking at any model: evenly spread over the rock-share
+    quantiles (from few rocks to many), so every model is shown on the same, representative images."""
+    share = masks.float().mean(dim=(1, 2, 3)).numpy()
+    order = np.argsort(share, kind="stable")
+    positions = np.linspace(0.1, 0.9, n) * (len(order) - 1)
+    return [int(order[round(p)]) for p in positions]
+
+
+def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, torch.Tensor], indices: Sequence[int],
+                  labels: dict[str, str], threshold: float = 0.5):
+    """Rows: the chosen images; columns: input, ground truth, then every model's errors
+    (TP green, FP red, FN blue) with its IoU on that image; ``labels``: run → column title."""
+    names = list(probs)
+    ncols = 2 + len(names)
+    fig, axes = plt.subplots(len(indices), ncols, figsize=(2.55 * ncols, 2.7 * len(indices)), squeeze=False)
+    for r, i in enumerate(indices):
+        truth = masks[i].bool()
+        axes[r, 0].imshow(images[i].permute(1, 2, 0).numpy())
+        axes[r, 0].set_title(f"input (rock {truth.float().mean():.1%})" if r == 0 else
+                             f"rock {truth.float().mean():.1%}", fontsize=9)
+        axes[r, 1].imshow(truth[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        for c, name in enumerate(names, start=2):
+            pred = probs[name][i] >= threshold
+            iou = per_image_iou(pred, truth)[0]
+            axes[r, c].imshow(error_overlay(images[i], pred, truth))
+            axes[r, c].set_title(f"{labels[name]}\nIoU {iou:.2f}" if r == 0 else f"IoU {iou:.2f}", fontsize=9)
+        if r == 0:
+            axes[r, 1].set_title("ground truth", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle("The same validation images through every model: TP green, FP red, FN blue", y=1.0)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,104 @@
+"""The report's tables, built from the run logs and the checkpoints' configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..models import PARAM_LIMITS, load_model
+from ..paths import Paths
+from ..runs import by_role
+from .logs import Run, segmentation_runs, summary_row
+
+
+def describe_data(run: Run) -> str:
+    """Which data a run was trained and validated on, in plain words."""
+    d = run.data
+    if not d:
+        return "?"
+    if d["kind"] == "generated":
+        return (f"GENERATED stand-in for {d['dataset']} (tinyseg.data.lunar_synth), not the real data set: "
+                f"{d['train']:,} train / {d['val']:,} val pairs")
+    what = f"{d['dataset']} layout, small test fixture" if run.summary.get("profile") == "smoke" else d["dataset"]
+    return f"{what}: {d['train']:,} train / {d['val']:,} val ({Path(d['location']).name})"
+
+
+def overview(runs: dict[str, Run]) -> pd.DataFrame:
+    """What was trained, on which data and machine, in which profile, and how long it took."""
+    rows = []
+    for name, run in runs.items():
+        s = run.summary
+        rows.append({"run": name, "model": run.spec.short, "data": describe_data(run), "device": s.get("device"),
+                     "profile": s.get("profile"), "status": s.get("status"),
+                     "epochs": f"{s.get('epochs_run')}/{s.get('epochs_planned')}", "best epoch": s.get("best_epoch"),
+                     "training, min": s["wall_time_s"] / 60, "finished at": str(s.get("finished_at", ""))[:16]})
+    return pd.DataFrame(rows).set_index("run")
+
+
+def classification_table(runs: dict[str, Run]) -> pd.DataFrame:
+    """Top-1, top-5, macro-F1 and loss of each classifier's best epoch on the validation set."""
+    rows = []
+    for run in runs.values():
+        if run.spec.task != "classification":
+            continue
+        b = run.best
+        rows.append({"model": run.spec.short, "top-1": b["val_top1"], "top-5": b["val_top5"],
+                     "macro-F1": b["val_macro_f1"], "val loss": b["val_loss"],
+                     "best epoch": run.summary["best_epoch"], "params": run.summary["params_total"],
+                     "training, min": run.summary["wall_time_s"] / 60})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def segmentation_table(runs: dict[str, Run], background_share: float | None = None) -> pd.DataFrame:
+    """IoU / Dice / pixel accuracy of each segmentation run's best epoch (from summary.json), and the
+    trivial all-background predictor (IoU = Dice = 0, pixel accuracy = background share)."""
+    columns = ["model", "run", "IoU", "Dice", "pixel accuracy", "best epoch", "epochs", "params total",
+               "params trained", "training, min"]
+    rows = [{**summary_row(run), "model": run.spec.short, "epochs": run.summary.get("epochs_run")}
+            for run in segmentation_runs(runs).values()]
+    rows = [{k: row[k] for k in columns} for row in rows]
+    if background_share is not None:
+        rows.append({"model": "trivial: all background", "run": "—", "IoU": 0.0, "Dice": 0.0,
+                     "pixel accuracy": background_share})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def architecture_tables(paths: Paths, runs: dict[str, Run]) -> dict[str, pd.DataFrame]:
+    """Per architecture (the classifier, the plain U-Net, the backbone U-Net), the per-stage or
+    per-level table, rebuilt from the checkpoints' configs."""
+    tables = {}
+    roles = by_role(runs)
+    for role in ("classifier", "plain", "finetuned"):
+        name = roles.get(role)
+        if name is None or not paths.weights(name).exists():
+            continue
+        model = load_model(paths.weights(name))
+        if role == "classifier":
+            tables[runs[name].spec.model] = pd.DataFrame(model.stage_table()).set_index("stage")
+        else:
+            tables[runs[name].spec.model] = pd.DataFrame(model.level_table()).set_index("level")
+    return tables
+
+
+def parameter_table(runs: dict[str, Run]) -> pd.DataFrame:
+    """Parameters in total and trained (at the end of training) per run, against the assignment's limits."""
+    rows = []
+    for name, run in runs.items():
+        limit = PARAM_LIMITS.get(run.spec.model)
+        rows.append({"run": name, "model": run.spec.short, "params total": run.summary["params_total"],
+                     "params trained": run.summary["params_trainable"], "limit": str(limit) if limit else "—"})
+    return pd.DataFrame(rows).set_index("run")
+
+
+def recheck_table(runs: dict[str, Run], evaluations: dict[str, dict]) -> pd.DataFrame:
+    """IoU logged at the best epoch against IoU recomputed now from ``weights/<run>.pt``: they agree when
+    the checkpoints are the ones the logs describe."""
+    rows = []
+    for name, ev in evaluations.items():
+        rows.append({"model": runs[name].spec.short if name in runs else name,
+                     "IoU logged": runs[name].best.get("val_iou") if name in runs else None,
+                     "IoU from weights": ev["metrics"]["iou"],
+                     "median per-image IoU": float(np.median(ev["per_image_iou"]))})
+    return pd.DataFrame(rows).set_index("model")
