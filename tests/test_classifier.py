@@ -100,8 +100,10 @@ def test_smoke_training_run(tmp_path):
     assert state.status == "completed" and len(state.history) == recipe.epochs
     log = runlog.RunLog(paths.run_dir(spec.name))
     summary = log.summary()
+    identity = summary["data"].pop("identity")
     assert summary["data"] == {"dataset": "Tiny ImageNet-200", "kind": "real", "location": "src/tiny-imagenet-200",
                                "train": 60, "val": 20}
+    assert len(identity) == 16 and int(identity, 16) >= 0  # a content hash of the tensors: resume checks it
     assert summary["profile"] == "smoke" and summary["weights"] == "weights/classifier.pt"
     assert log.config()["info"]["recipe"]["epochs"] == recipe.epochs  # the recipe is recorded with the run
     ckpt = runlog.load_weights(paths.weights(spec.name))

@@ -134,7 +134,7 @@ def test_logs_have_the_documented_fields(tmp_paths):
     assert summary["params_total"] == sum(p.numel() for p in TinyNet().parameters())
     assert summary["params_trainable"] == summary["params_total"]
     assert summary["data"] == {"dataset": "toy quadrants", "kind": "generated", "location": "$DATA_DIR/toy",
-                               "train": 256, "val": 128}
+                               "train": 256, "val": 128, "identity": ""}
     assert summary["profile"] == "smoke" and summary["seed"] == 0 and summary["weights"] == "weights/toy.pt"
     assert summary["precision"] == "fp32" and "cpu" in summary["device"]
     assert summary["wall_time_s"] >= sum(r["seconds"] for r in records) * 0.9
@@ -192,9 +192,9 @@ def test_resume_continues_where_it_stopped(tmp_paths):
 
 
 def test_resume_refuses_a_different_config(tmp_paths):
-    run(tmp_paths, cfg(run="a", epochs=1))
-    with pytest.raises(ValueError, match="differs in lr"):
-        run(tmp_paths, cfg(run="a", epochs=1, lr=0.5), resume=True)
+    run(tmp_paths, cfg(run="a", epochs=2), callbacks=[InterruptAt(2)])
+    with pytest.raises(ValueError, match=r"cannot resume .*last.pt.*train.lr: 0.05 → 0.5"):
+        run(tmp_paths, cfg(run="a", epochs=2, lr=0.5), resume=True)
 
 
 def test_a_finished_run_without_last_pt_is_reused_not_retrained(tmp_paths):
@@ -211,7 +211,7 @@ def test_a_finished_run_without_last_pt_is_reused_not_retrained(tmp_paths):
     assert {p.name: p.read_bytes() for p in (log.summary_path, log.metrics_path, tmp_paths.weights("done"))} == before
     best = runlog.load_weights(tmp_paths.weights("done"))["state_dict"]
     assert_same_state({k: v.contiguous() for k, v in model.state_dict().items()}, best)
-    with pytest.raises(ValueError, match="differs in lr"):
+    with pytest.raises(ValueError, match=r"finished run made differently: train.lr: 0.05 → 0.5"):
         run(tmp_paths, cfg(run="done", epochs=2, lr=0.5), resume=True)
 
 

@@ -74,7 +74,7 @@ def test_rgb_stored_binary_mask(tmp_path):
 def test_unknown_mask_values_are_named(tmp_path):
     path = tmp_path / "ground0002.png"
     Image.fromarray(np.full((8, 8), 128, np.uint8), mode="L").save(path)
-    with pytest.raises(moon.MoonDataError, match=r"ground0002.png: mask values \[128\] are not 0/255"):
+    with pytest.raises(moon.MoonDataError, match=r"ground0002.png: mask values \[128\] are neither 0/255 nor 0/1"):
         moon.read_mask(path)
     rgb = np.zeros((8, 8, 3), np.uint8)
     rgb[0, 0] = (255, 255, 0)  # yellow is no class colour

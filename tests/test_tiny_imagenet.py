@@ -105,18 +105,18 @@ def test_cache_round_trip_and_grayscale(tmp_path, folder, monkeypatch):
     assert torch.equal(again.train_x, data.train_x) and torch.equal(again.val_y, data.val_y)
 
 
-def test_zip_is_extracted_once_and_redone_when_half_finished(tmp_path):
+def test_zip_is_extracted_once_and_an_interrupted_extraction_is_redone(tmp_path):
     zip_path = write_tiny_imagenet(tmp_path / "src", as_zip=True)
     paths = paths_for(tmp_path, zip_path)
+    staging = tmp_path / "data" / ".tiny-imagenet-200.extracting"
+    (staging / "train").mkdir(parents=True)                 # what Ctrl-C during an extraction leaves
     source = ti.locate(paths)
     root = source.location
     assert root == tmp_path / "data" / "tiny-imagenet-200" and (root / ".extracted").is_file()
+    assert not staging.exists()
     assert source.origin == zip_path and source.describe(paths) == "Tiny ImageNet-200 at data/tiny-imagenet-200 (from src/tiny-imagenet-200.zip)"
     stamp = (root / "wnids.txt").stat().st_mtime_ns
     assert ti.locate(paths) == source and (root / "wnids.txt").stat().st_mtime_ns == stamp  # not redone
-    (root / ".extracted").unlink()  # as if interrupted before the marker was written
-    (root / "wnids.txt").unlink()
-    assert ti.locate(paths) == source and (root / "wnids.txt").is_file()
     ti.verify(root, SMALL)
 
 
@@ -181,3 +181,13 @@ def test_real_archive(tmp_path):
     assert index.wnids[val["val/images/val_0.JPEG"]] == "n03444034"
     assert index.wnids[val["val/images/val_1.JPEG"]] == "n04067472"
     assert data.names[index.wnids.index("n01443537")] == "goldfish"
+
+
+def test_an_extraction_of_another_archive_is_replaced(tmp_path):
+    first = write_tiny_imagenet(tmp_path / "a", classes=4, as_zip=True)
+    second = write_tiny_imagenet(tmp_path / "b", classes=5, as_zip=True)
+    root = ti.locate(paths_for(tmp_path, first)).location
+    assert len(ti.verify(root, None).wnids) == 4
+    assert ti.locate(paths_for(tmp_path, second)).location == root   # the project's own folder: replaced
+    assert len(ti.verify(root, None).wnids) == 5
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["tiny-imagenet-200"]  # nothing left over

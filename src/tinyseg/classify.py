@@ -18,6 +18,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from . import engine
 from .data.augment import ClassifyAugment
+from .data.cache import tensor_identity
 from .data.loaders import tensor_loader
 from .data.tiny_imagenet import TinyImageNet
 from .device import Runtime
@@ -113,7 +114,8 @@ def train(spec: RunSpec, model: nn.Module, data: TinyImageNet, recipe: Recipe, s
                train_transform=train_aug, val_transform=ClassifyAugment(train=False),
                runtime=session.runtime, paths=session.paths, callbacks=callbacks, resume=resume,
                info=RunInfo(session.profile, session.seed,
-                            DataRecord.of(data.source, session.paths, len(data.train_y), len(data.val_y)),
+                            DataRecord.of(data.source, session.paths, len(data.train_y), len(data.val_y),
+                                          tensor_identity(data.train_x, data.train_y, data.val_x, data.val_y)),
                             asdict(recipe), spec.training(recipe.epochs)))
 
 

@@ -26,7 +26,8 @@ from .device import Runtime, select_runtime
 from .freeze import train_mode
 from .paths import Paths, get_paths
 from .progress import progress, write
-from .runlog import RunInfo, RunLog, _jsonable, load_weights, save_torch, save_weights
+from .runlog import (RunInfo, RunLog, _jsonable, load_torch, load_weights,
+                     remove_stale_temporaries, save_torch, save_weights)
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Tensor], Batch]
@@ -34,6 +35,14 @@ Transform = Callable[[torch.Tensor, torch.Tensor], Batch]
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class RunMismatchError(ValueError):
+    """The logs of a run were made with another config, batch size, schedule length or data."""
+
+
+class FinishedRunError(RuntimeError):
+    """A finished run would be retrained or overwritten without an explicit decision."""
 
 
 @dataclass
@@ -232,12 +241,25 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
     train_metrics = metrics.clone().to(runtime.device) if cfg.train_metrics else None
     state = FitState(cfg=cfg, model=model, optimizer=optimizer)
     config = {"train": asdict(cfg), "model": getattr(model, "config", {}), "runtime": runtime.as_dict(),
-              "steps_per_epoch": steps_per_epoch, "info": info_dict}
+              "steps_per_epoch": steps_per_epoch, "batch_size": _batch_size(train_loader), "info": info_dict}
+    config = json.loads(json.dumps(_jsonable(config)))  # as it reads back from config.json
 
+    remove_stale_temporaries(log.dir, "last.pt")          # left by a process killed mid-write
+    remove_stale_temporaries(weights_path.parent, weights_path.name)
+    if log.is_finished() and not weights_path.exists():
+        raise FinishedRunError(
+            f"{cfg.run} is finished ({paths.relative(log.summary_path)}) but its weights "
+            f"{paths.relative(weights_path)} are missing. Restore the file (git checkout -- "
+            f"{paths.relative(weights_path)}, or check WEIGHTS_DIR), or retrain the run on purpose with "
+            "make run FORCE=<its notebook> (the old run is archived, nothing is deleted).")
+    if not resume and log.is_finished():
+        raise FinishedRunError(
+            f"{cfg.run} is finished ({paths.relative(log.summary_path)}): training it again with resume=False "
+            "would overwrite its logs. Archive it first (make run FORCE=<its notebook>) or use another run name.")
     if resume and log.last_path.exists():
         _restore(log, state, scheduler, scaler, config)
         print(f"{cfg.run}: resumed after epoch {state.epoch} of {cfg.epochs} ({paths.relative(log.last_path)})")
-    elif resume and log.is_finished() and weights_path.exists():
+    elif resume and log.is_finished():
         _restore_finished(log, state, config)  # e.g. a fresh clone: logs and best weights, no last.pt
         print(f"{cfg.run}: already {state.status} (best epoch {state.best_epoch}); its logs and "
               f"{paths.relative(weights_path)} are used as they are. Delete {paths.relative(log.dir)} to train it again.")
@@ -267,6 +289,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
 
     call("on_fit_start")
     finished = state.status in ("completed", "early_stopped")
+    saved = len(state.history)  # the epochs that last.pt holds
     try:
         while not finished and state.epoch < cfg.epochs:
             state.epoch += 1
@@ -291,6 +314,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
                 state.status = "completed"
             log.append_metrics(record)
             _save_last(log, state, scheduler, scaler, config)
+            saved = state.epoch
             log.write_summary(summary())
             write(_epoch_line(cfg, record, improved))
             call("on_epoch_end", record)
@@ -300,10 +324,11 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
                 break
     except KeyboardInterrupt:
         state.status = "interrupted"
-        done = len(state.history)
-        print(f"\n{cfg.run}: interrupted in epoch {state.epoch}; {done} finished epoch(s) are saved in "
-              f"{paths.relative(log.last_path)}. Call fit(..., resume=True) to continue from epoch {done + 1}.")
-        state.epoch = done
+        state.history = state.history[:saved]
+        print(f"\n{cfg.run}: interrupted in epoch {state.epoch}; {saved} finished epoch(s) are saved in "
+              f"{paths.relative(log.last_path)}. Run again (fit(..., resume=True)) to continue from epoch {saved + 1}.")
+        state.epoch = saved
+        log.rewrite_metrics(state.history)
         log.write_summary(summary())
     except NonFiniteLossError:
         state.status = "diverged"
@@ -386,28 +411,65 @@ def _epoch_line(cfg: TrainConfig, record: dict, improved: bool) -> str:
 
 
 def _save_last(log: RunLog, state: FitState, scheduler, scaler, config: dict) -> None:
+    """The resumable state, in a form ``torch.load(weights_only=True)`` reads (no pickled objects)."""
+    np_state = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
     save_torch(log.last_path, {
-        "config": config["train"], "epoch": state.epoch, "status": state.status,
+        "identity": _identity(config), "epoch": state.epoch, "status": state.status,
         "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
         "best_epoch": state.best_epoch, "best_value": state.best_value, "bad_epochs": state.bad_epochs,
         "history": state.history,
-        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+        "rng": {"torch": torch.get_rng_state(),
+                "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                          "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+                "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64),
+                           "gauss_next": py_gauss},
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
     })
 
 
-def _config_diff(old: dict, new: dict) -> list[str]:
-    """The keys whose values differ between two training configs."""
-    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+def _batch_size(loader) -> int | None:
+    """The batch size of a DataLoader (also when it batches through a BatchSampler); None for other iterables."""
+    for holder in (loader, getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        size = getattr(holder, "batch_size", None)
+        if size is not None:
+            return size
+    return None
+
+
+def _identity(config: dict) -> dict:
+    """What defines a run beyond its name: training config, model, schedule length, batch size, data."""
+    return {"train": config.get("train"), "model": config.get("model"),
+            "steps_per_epoch": config.get("steps_per_epoch"), "batch_size": config.get("batch_size"),
+            "data": (config.get("info") or {}).get("data", {}).get("identity") or None}
+
+
+def _identity_diff(old: dict, new: dict) -> list[str]:
+    """The differences between two run identities (``train.lr``, ``batch_size``, ``data``, ...). A field
+    the older logs do not record (None) is not compared."""
+    diff = []
+    for key in new:
+        a, b = old.get(key), new.get(key)
+        if key == "train" and isinstance(a, dict):
+            diff += [f"train.{k}: {a.get(k)!r} → {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a is not None and b is not None and a != b:
+            diff.append(f"{key}: {_short(a)} → {_short(b)}")
+    return diff
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _restore_finished(log: RunLog, state: FitState, config: dict) -> None:
     """Take a finished run from its logs (the best weights are loaded at the end of ``fit``)."""
-    diff = _config_diff(log.config().get("train", {}), json.loads(json.dumps(_jsonable(config["train"]))))
+    diff = _identity_diff(_identity(log.config()), _identity(config))
     if diff:
-        raise ValueError(f"{log.dir} holds a finished run trained with a different config (differs in "
-                         f"{', '.join(diff)}). Delete that folder to train with the new config, or use another run name.")
+        raise RunMismatchError(
+            f"{log.dir} holds a finished run made differently: {'; '.join(diff)}. Archive it to train with the new "
+            "settings (make run FORCE=<its notebook>), or use another run name.")
     summary = log.summary()
     state.history = log.metrics()
     state.epoch = len(state.history)
@@ -416,12 +478,13 @@ def _restore_finished(log: RunLog, state: FitState, config: dict) -> None:
 
 
 def _restore(log: RunLog, state: FitState, scheduler, scaler, config: dict) -> None:
-    # our own file; it holds numpy/python RNG states, which weights_only loading refuses
-    ckpt = torch.load(log.last_path, map_location="cpu", weights_only=False)
-    diff = _config_diff(ckpt["config"], config["train"])
+    ckpt = load_torch(log.last_path, "resumable state",
+                      f"Delete it to restart {state.cfg.run} from epoch 1 (its finished epochs are lost), or restore it.")
+    diff = _identity_diff(ckpt.get("identity", {}), _identity(config))
     if diff:
-        raise ValueError(f"cannot resume {log.last_path}: it was trained with a different config "
-                         f"(differs in {', '.join(diff)}). Use resume=False to start over, or another run name.")
+        raise RunMismatchError(
+            f"cannot resume {log.last_path}: it was made differently: {'; '.join(diff)}. Resuming would mix two runs. "
+            "Restore the old settings, or delete the run folder to start over (or use another run name).")
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -431,8 +494,11 @@ def _restore(log: RunLog, state: FitState, scheduler, scaler, config: dict) -> N
     state.history = ckpt["history"]
     rng = ckpt["rng"]
     torch.set_rng_state(rng["torch"])
-    np.random.set_state(rng["numpy"])
-    random.setstate(rng["python"])
+    np_rng = rng["numpy"]
+    np.random.set_state(("MT19937", np_rng["keys"].numpy().astype(np.uint32), np_rng["pos"],
+                         np_rng["has_gauss"], np_rng["cached_gaussian"]))
+    py = rng["python"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss_next"]))
     if rng["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
     log.rewrite_metrics(state.history)  # drop lines of an epoch that did not reach last.pt

@@ -45,6 +45,7 @@ class Paths:
     weights_dir: Path
     runs_dir: Path
     reports_dir: Path
+    explicit: frozenset[str] = frozenset()  # the variables the user set (a wrong explicit location is an error)
 
     @property
     def cache_dir(self) -> Path:
@@ -61,6 +62,10 @@ class Paths:
 
     def weights(self, run: str) -> Path:
         return self.weights_dir / f"{run}.pt"
+
+    def is_explicit(self, variable: str) -> bool:
+        """Whether the location comes from the environment variable ``variable`` rather than a default."""
+        return variable in self.explicit
 
     def relative(self, path: str | Path) -> str:
         """``path`` as written into logs, notebooks and reports: never absolute.
@@ -104,4 +109,5 @@ def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) ->
         weights_dir=get("WEIGHTS_DIR", root / "weights"),
         runs_dir=get("RUNS_DIR", root / "runs"),
         reports_dir=get("REPORTS_DIR", root / "reports"),
+        explicit=frozenset(name for name in ENV_VARS if env.get(name, "").strip()),
     )

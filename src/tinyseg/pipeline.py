@@ -46,25 +46,46 @@ def _step(name: str):
     print(f"=== {name}: done in {time.time() - t0:.0f} s", flush=True)
 
 
+class NotebookError(RuntimeError):
+    """A notebook stopped with an error; the message names the notebook, the cell and where its outputs are."""
+
+
 def execute_notebook(path: Path, profile: str, seed: int = 0, output: Path | None = None,
                      log_output: bool = True) -> Path:
-    """Run a notebook top to bottom (in place unless ``output`` is given) with papermill."""
+    """Run a notebook top to bottom with papermill, into ``output`` (default: the notebook itself).
+
+    The outputs go to a temporary file beside it first; the target is replaced only when every cell
+    ran, so a failed or interrupted execution never wipes a notebook's committed outputs. A failed
+    run is kept as ``<name>.failed.ipynb`` for inspection, and the error names notebook and cell.
+    """
     import nbformat
     import papermill
+    from papermill.exceptions import PapermillExecutionError
 
     output = output or path
-    papermill.execute_notebook(
-        str(path), str(output), parameters={"PROFILE": profile, "SEED": seed}, cwd=str(path.parent),
-        kernel_name="python3", log_output=log_output, progress_bar=False,
-        # stream outputs merged and carriage returns applied: a progress bar leaves its last state only
-        coalesce_streams=True)
+    running = output.with_name(f".{output.stem}.running.ipynb")
+    try:
+        papermill.execute_notebook(
+            str(path), str(running), parameters={"PROFILE": profile, "SEED": seed}, cwd=str(path.parent),
+            kernel_name="python3", log_output=log_output, progress_bar=False,
+            # stream outputs merged and carriage returns applied: a progress bar leaves its last state only
+            coalesce_streams=True)
+    except BaseException as e:
+        failed = output.with_name(f"{output.stem}.failed.ipynb")
+        if running.exists():
+            os.replace(running, failed)
+        if isinstance(e, PapermillExecutionError):
+            raise NotebookError(f"{path.name}: cell [{e.exec_count}] failed with {e.ename}: {e.evalue}. "
+                                f"{output.name} keeps its previous outputs; the failed run is in {failed.name}.") from None
+        raise
     # papermill records the absolute paths of this machine: keep the file names only
-    nb = nbformat.read(output, as_version=4)
+    nb = nbformat.read(running, as_version=4)
     meta = nb.metadata.get("papermill", {})
     for key in ("input_path", "output_path"):
         if meta.get(key):
             meta[key] = Path(meta[key]).name
-    nbformat.write(nb, output)
+    nbformat.write(nb, running)
+    os.replace(running, output)
     return output
 
 
@@ -165,7 +186,13 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
     if not runs:
         return None
     logs = [RunLog(paths.run_dir(r)) for r in runs]
-    if not all(log.is_finished() and paths.weights(log.name).exists() for log in logs):
+    lost = [paths.relative(paths.weights(log.name)) for log in logs
+            if log.is_finished() and not paths.weights(log.name).exists()]
+    if lost:
+        raise SystemExit(f"{notebook.name}: finished run(s) without their weights: {', '.join(lost)} missing. "
+                         f"Restore them (git checkout -- <file>, or check WEIGHTS_DIR), or retrain on purpose "
+                         f"with --force {notebook.name[:2]} (the old runs are archived, nothing is deleted).")
+    if not all(log.is_finished() for log in logs):
         return None
     other = {log.name: log.summary().get("profile") for log in logs if log.summary().get("profile") != profile}
     if other:
@@ -203,6 +230,9 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
     t0 = time.time()
     print(f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.relative(paths.runs_dir)}; "
           f"weights in {paths.relative(paths.weights_dir)}")
+    for prefix in (*only, *force):
+        if not any(n.startswith(prefix) for n in NOTEBOOKS):
+            raise SystemExit(f"no notebook starts with {prefix!r}: the notebooks are {', '.join(NOTEBOOKS)}")
     forced = with_dependents([n for n in NOTEBOOKS if any(n.startswith(f) for f in force)])
     selected = [n for n in NOTEBOOKS if not only or any(n.startswith(o) for o in only) or n in forced]
     pending = []
@@ -221,7 +251,10 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
                  moon_needed=any(n != NOTEBOOKS[0] for n in pending))
     for name in pending:
         with _step(f"execute {name}"):
-            execute_notebook(notebook_dir / name, profile, seed)
+            try:
+                execute_notebook(notebook_dir / name, profile, seed)
+            except NotebookError as e:
+                raise SystemExit(f"stopped: {e}") from None
     if NOTEBOOKS[-1] in pending:
         with _step("export the report"):
             for path in export_report(notebook_dir / NOTEBOOKS[-1], paths.reports_dir):
@@ -259,10 +292,10 @@ def _environ(**variables: str):
 
 
 def smoke_environ(workdir: Path, **extra: str):
-    """Every location inside ``workdir``; no real moon data there, so the generated stand-in is used."""
+    """Every location inside ``workdir``; MOON_ROOT unset (empty), so the generated stand-in is used."""
     return _environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
-                    RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"),
-                    MOON_ROOT=str(workdir / "no-real-moon-data"), **extra)
+                    RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"), MOON_ROOT="",
+                    **{"TINY_IMAGENET": "", **extra})
 
 
 def smoke(workdir: Path | None = None) -> Path:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -31,6 +32,10 @@ import torch
 FINISHED = ("completed", "early_stopped")
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, unreadable or not the project's; the message names it and the way out."""
+
+
 @dataclass(frozen=True)
 class DataRecord:
     """Which data a run was trained and validated on."""
@@ -40,11 +45,13 @@ class DataRecord:
     location: str     # relative to the repository, or "$DATA_DIR/..."
     train: int        # training examples
     val: int          # validation examples
+    identity: str = ""  # a hash of the training and validation tensors: resuming on other data is refused
 
     @classmethod
-    def of(cls, source, paths, train: int, val: int) -> DataRecord:
+    def of(cls, source, paths, train: int, val: int, identity: str = "") -> DataRecord:
         """From a located :class:`~tinyseg.data.Source` (its origin, e.g. the zip, when it has one)."""
-        return cls(source.dataset, source.kind, paths.relative(source.origin or source.location), train, val)
+        return cls(source.dataset, source.kind, paths.relative(source.origin or source.location), train, val,
+                   identity)
 
 
 @dataclass(frozen=True)
@@ -118,7 +125,38 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def save_torch(path: str | Path, obj: Any) -> Path:
-    return atomic_write(path, lambda f: torch.save(obj, f))
+    """``torch.save`` atomically; a failed write (a full disk) names the file, and the previous one stays."""
+    path = Path(path)
+    try:
+        return atomic_write(path, lambda f: torch.save(obj, f))
+    except (RuntimeError, OSError) as e:
+        free = shutil.disk_usage(path.parent).free / 2**20 if path.parent.exists() else float("nan")
+        raise OSError(f"could not write {path} ({_first_line(e)}); "
+                      f"{free:.0f} MiB free on that disk. Free some space and run again: the previous "
+                      f"{path.name}, if any, is intact.") from e
+
+
+def _first_line(error: BaseException) -> str:
+    """``Type: first line of the message`` (some errors have none)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
+
+
+def load_torch(path: str | Path, what: str, way_out: str) -> Any:
+    """``torch.load(weights_only=True)`` of a project file; any failure names the file and what to do."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, empty, garbage, or pickled objects weights_only refuses
+        raise CheckpointError(f"{path} ({what}) cannot be read ({_first_line(e)}). "
+                              f"It is damaged or not a tinyseg checkpoint. {way_out}") from e
+
+
+def remove_stale_temporaries(folder: Path, name: str) -> None:
+    """Delete the temporary files :func:`atomic_write` leaves when a process is killed mid-write
+    (``.<name>.*.tmp``: only files of the project's own naming)."""
+    for tmp in Path(folder).glob(f".{name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def save_weights(path: str | Path, model: torch.nn.Module, **meta: Any) -> Path:
@@ -131,11 +169,13 @@ def save_weights(path: str | Path, model: torch.nn.Module, **meta: Any) -> Path:
 def load_weights(path: str | Path) -> dict:
     """Load a ``weights/<run>.pt`` file safely (tensors and plain data only)."""
     path = Path(path)
+    way_out = (f"Restore it (git checkout -- {path}, or check WEIGHTS_DIR), or retrain the run on purpose with "
+               "make run FORCE=<its notebook> (the old run is archived, nothing is deleted).")
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: train the run first or set WEIGHTS_DIR")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+        raise CheckpointError(f"no checkpoint at {path}: train the run first, or check WEIGHTS_DIR")
+    payload = load_torch(path, "final weights", way_out)
     if not isinstance(payload, dict) or "state_dict" not in payload:
-        raise ValueError(f"{path} is not a tinyseg checkpoint (expected a dict with 'state_dict')")
+        raise CheckpointError(f"{path} is not a tinyseg checkpoint (expected a dict with 'state_dict'). {way_out}")
     return payload
 
 

@@ -19,6 +19,7 @@ from torchmetrics.classification import BinaryAccuracy, BinaryF1Score, BinaryJac
 
 from . import engine
 from .data.augment import SegmentAugment
+from .data.cache import tensor_identity
 from .data.loaders import tensor_loader
 from .data.moon import MoonData, Split
 from .device import Runtime
@@ -114,6 +115,9 @@ def train(spec: RunSpec, model: UNet, data: MoonData, split: Split, recipe: SegR
     """Train one run on the split; logs in runs/<run>/ (with split.json), best epoch in weights/<run>.pt."""
     paths = session.paths
     train_idx, val_idx = split.indices(data)
+    if len(train_idx) < recipe.batch_size:
+        raise ValueError(f"{spec.name}: {len(train_idx)} training pairs are fewer than one batch ({recipe.batch_size}) "
+                         f"of {data.where}; use more pairs or a smaller batch_size")
     split.save(paths.run_dir(spec.name) / "split.json")
     unfreeze = spec.unfreeze_epoch(recipe.epochs)
     cfg = TrainConfig(run=spec.name, epochs=recipe.epochs, lr=recipe.lr, optimizer="adamw", momentum=0.9,
@@ -124,16 +128,17 @@ def train(spec: RunSpec, model: UNet, data: MoonData, split: Split, recipe: SegR
     callbacks = [UnfreezeAt(model.backbone, unfreeze)] if unfreeze is not None else []
     if live:
         callbacks.append(LivePlot(["loss", "iou", "dice", "pixel_acc"], title=spec.title))
+    train_x, train_y, val_x, val_y = data.images[train_idx], data.masks[train_idx], data.images[val_idx], data.masks[val_idx]
     return fit(model,
-               tensor_loader(data.images[train_idx], data.masks[train_idx], batch_size=recipe.batch_size,
-                             shuffle=True, drop_last=True),
-               tensor_loader(data.images[val_idx], data.masks[val_idx], batch_size=32, shuffle=False),
+               tensor_loader(train_x, train_y, batch_size=recipe.batch_size, shuffle=True, drop_last=True),
+               tensor_loader(val_x, val_y, batch_size=32, shuffle=False),
                cfg=cfg, loss_fn=BCEDiceLoss(recipe.bce_weight, recipe.dice_weight, recipe.pos_weight),
                metrics=segmentation_metrics(), to_preds=torch.sigmoid,
                train_transform=SegmentAugment(train=True), val_transform=SegmentAugment(train=False),
                runtime=session.runtime, paths=paths, callbacks=callbacks, resume=resume,
                info=RunInfo(session.profile, session.seed,
-                            DataRecord.of(data.source, paths, len(train_idx), len(val_idx)),
+                            DataRecord.of(data.source, paths, len(train_idx), len(val_idx),
+                                          tensor_identity(train_x, train_y, val_x, val_y)),
                             asdict(recipe), spec.training(recipe.epochs)))
 
 

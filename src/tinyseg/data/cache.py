@@ -28,6 +28,17 @@ def fingerprint(files: Iterable[tuple[str, Path]], salt: str) -> str:
     return h.hexdigest()[:16]
 
 
+def tensor_identity(*tensors) -> str:
+    """A short content hash of tensors (shape, dtype and bytes): the same data gives the same value on
+    any machine, whatever its paths or file dates."""
+    h = hashlib.sha1()
+    for t in tensors:
+        array = t.contiguous().numpy() if hasattr(t, "numpy") else np.ascontiguousarray(t)
+        h.update(f"{array.shape}|{array.dtype};".encode())
+        h.update(memoryview(array).cast("B"))
+    return h.hexdigest()[:16]
+
+
 def cached_arrays(folder: Path, build: Callable[[], tuple[dict[str, np.ndarray], dict]]
                   ) -> tuple[dict[str, np.ndarray], dict]:
     """``(arrays, meta)`` from ``folder``; on first use ``build()`` makes them and they are saved."""

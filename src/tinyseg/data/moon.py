@@ -5,7 +5,7 @@ Layout (the course's data set, and what :mod:`tinyseg.lunar_synth` writes)::
     <root>/images/render/renderNNNN.png   RGB renders (720×480 in the real set)
     <root>/images/ground/groundNNNN.png   masks, paired by the number NNNN
 
-Accepted mask encodings: binary 0/255 (stored as L, or as RGB with equal channels), and the
+Accepted mask encodings: binary 0/255 or 0/1 (stored as L, or as RGB with equal channels), and the
 Artificial Lunar Rocky Landscape class colours (RGB: red sky, green small rocks, blue large
 rocks, black ground), where green or blue means rock. Anything else is an error naming the file.
 
@@ -41,6 +41,7 @@ RENDER_DIR = Path("images/render")
 GROUND_DIR = Path("images/ground")
 SIZE = 128
 CACHE_VERSION = 1
+MIN_PAIRS = 5  # the smallest set a train/validation split is made of
 _RENDER = re.compile(r"^render(\d+)\.png$", re.IGNORECASE)
 _GROUND = re.compile(r"^ground(\d+)\.png$", re.IGNORECASE)
 
@@ -91,22 +92,26 @@ def read_mask(path: Path) -> np.ndarray:
     """A boolean rock mask from any accepted encoding (see the module docstring)."""
     im = _open(path)
     if im.mode in ("1", "L", "P", "I", "LA"):
-        values = np.asarray(im.convert("L"))
-        if not np.isin(values, (0, 255)).all():
-            raise MoonDataError(f"{path}: mask values {_sample(values)} are not 0/255")
-        return values == 255
+        return _binary(np.asarray(im.convert("L")), path)
     rgb = np.asarray(im.convert("RGB")).astype(np.int16)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     if ((r == g) & (g == b)).all():
-        if not np.isin(r, (0, 255)).all():
-            raise MoonDataError(f"{path}: mask values {_sample(r)} are not 0/255")
-        return r == 255
+        return _binary(r, path)
     pure = ((rgb == 0) | (rgb == 255)).all(-1) & ((rgb == 255).sum(-1) <= 1)
     if not pure.all():
         bad = rgb[~pure][:3].tolist()
         raise MoonDataError(f"{path}: colours such as {bad} are neither 0/255 nor the class colours "
                             "red (sky), green / blue (rocks), black (ground)")
     return (g == 255) | (b == 255)
+
+
+def _binary(values: np.ndarray, path: Path) -> np.ndarray:
+    """Rock where the value is 255 (0/255 masks) or 1 (0/1 masks); any other value is an error."""
+    if np.isin(values, (0, 255)).all():
+        return values == 255
+    if np.isin(values, (0, 1)).all():
+        return values == 1
+    raise MoonDataError(f"{path}: mask values {_sample(values)} are neither 0/255 nor 0/1")
 
 
 def _sample(values: np.ndarray) -> list[int]:
@@ -217,6 +222,9 @@ def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0) -> Spli
     from sklearn.model_selection import train_test_split
 
     numbers = np.array(data.numbers)
+    if len(numbers) < MIN_PAIRS:
+        raise MoonDataError(f"{data.where} holds {len(numbers)} pair(s); a train/validation split needs at least "
+                            f"{MIN_PAIRS}. Add pairs or point MOON_ROOT at the whole data set.")
     frac = data.rock_fraction()
     n_val = max(1, round(len(numbers) * val_fraction))
     bins = min(5, n_val, len(numbers) - n_val)
@@ -231,7 +239,9 @@ def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0) -> Spli
 
 
 def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: bool = True) -> Source:
-    """The real data set when ``MOON_ROOT`` holds it, else the generated stand-in.
+    """The real data set at ``MOON_ROOT``; when that variable is unset and the default location is
+    empty, the generated stand-in (announced). A ``MOON_ROOT`` that is set but not in the layout is
+    an error: a typo must not silently train on generated data.
 
     The stand-in (``n`` pairs from ``seed``) is written once under ``DATA_DIR/moon_synth``; an
     interrupted generation continues where it stopped.
@@ -240,14 +250,28 @@ def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: b
     if is_moon_root(paths.moon_root):
         kind = "generated" if (paths.moon_root / "GENERATED.txt").exists() else "real"
         return Source(NAME, kind, paths.moon_root)
+    if paths.is_explicit("MOON_ROOT"):
+        raise MoonDataError(f"MOON_ROOT={paths.moon_root} {_layout_problem(paths.moon_root)}. Point MOON_ROOT at "
+                            f"the folder holding images/render/renderNNNN.png and images/ground/groundNNNN.png, "
+                            "or unset it to use the generated stand-in.")
     root = paths.moon_synth_dir / f"seed{seed}-n{n}"
+    print(f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)} (MOON_ROOT is not set): "
+          f"using the GENERATED stand-in ({n} pairs, seed {seed}) at {paths.relative(root)}")
     if not (root / "GENERATED.txt").exists():
         if not generate:
             raise MoonDataError(f"no moon data: {paths.moon_root} is not in the MOON_SEGMENTATION_BINARY layout "
                                 f"and the generated stand-in {root} does not exist")
         from .lunar_synth import generate as generate_scenes
 
-        print(f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)}: generating the "
-              f"procedural stand-in ({n} pairs, seed {seed}) in {paths.relative(root)}")
         generate_scenes(root, n=n, seed=seed)
     return Source(NAME, "generated", root)
+
+
+def _layout_problem(root: Path) -> str:
+    """What is wrong with a folder that should be in the MOON_SEGMENTATION_BINARY layout."""
+    if not root.exists():
+        return "does not exist"
+    if not root.is_dir():
+        return "is a file, not a folder"
+    missing = [str(d) for d in (RENDER_DIR, GROUND_DIR) if not (root / d).is_dir()]
+    return f"is not in the MOON_SEGMENTATION_BINARY layout: {' and '.join(missing)} missing"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ NAME = "Tiny ImageNet-200"
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 MD5 = "90528d7ca1a48142e341f4ef8d21d0de"  # the official download (with test/)
 FOLDER = "tiny-imagenet-200"
+MARKER = ".extracted"  # written last by extract(): the folder is complete and the project's own
 CACHE_VERSION = 2
 SIZE = 64
 
@@ -53,7 +55,11 @@ def locate(paths: Paths | None = None, download: bool = True) -> Source:
     """The extracted data set folder (the one holding ``wnids.txt``), extracting/downloading as needed."""
     paths = paths or get_paths()
     src = paths.tiny_imagenet
+    default_dir, default_zip = paths.data_dir / FOLDER, paths.data_dir / f"{FOLDER}.zip"
     if src.is_dir():
+        if not paths.is_explicit("TINY_IMAGENET") and src.resolve() == default_dir.resolve() \
+                and not (src / MARKER).is_file():
+            raise DatasetError(_not_ours(src, default_zip))
         for root in (src, src / FOLDER):
             if (root / "wnids.txt").is_file():
                 return Source(NAME, "real", root)
@@ -62,8 +68,7 @@ def locate(paths: Paths | None = None, download: bool = True) -> Source:
                            f"{FOLDER} folder or at the official zip")
     if src.is_file():
         return Source(NAME, "real", extract(src, paths.data_dir), origin=src)
-    default_zip = paths.data_dir / f"{FOLDER}.zip"
-    if src != paths.data_dir / FOLDER:
+    if src != default_dir:
         raise DatasetError(f"TINY_IMAGENET={src} does not exist; set it to the official zip or the "
                            f"extracted {FOLDER} folder, or unset it to download into {default_zip}")
     if not default_zip.is_file():
@@ -72,6 +77,13 @@ def locate(paths: Paths | None = None, download: bool = True) -> Source:
                                "or set TINY_IMAGENET to the zip or the extracted folder")
         fetch(default_zip)
     return Source(NAME, "real", extract(default_zip, paths.data_dir), origin=default_zip)
+
+
+def _not_ours(folder: Path, zip_path: Path) -> str:
+    return (f"{folder} exists but this project did not finish extracting it (no {MARKER} marker): it is a "
+            "folder made by hand or an extraction that was interrupted. Nothing was deleted. To use it as it is, "
+            f"set TINY_IMAGENET={folder} (it is then checked file by file against the official layout); "
+            f"otherwise delete it, and it is extracted again from {zip_path}.")
 
 
 def fetch(target: Path, url: str = URL, md5: str = MD5) -> Path:
@@ -93,44 +105,67 @@ def fetch(target: Path, url: str = URL, md5: str = MD5) -> Path:
 
 def _zip_identity(zip_path: Path) -> str:
     st = zip_path.stat()
-    return f"{zip_path.resolve()}|{st.st_size}|{int(st.st_mtime)}"
+    return f"{zip_path.name}|{st.st_size}|{int(st.st_mtime)}"
 
 
 def extract(zip_path: Path, data_dir: Path) -> Path:
     """Extract the official zip into ``data_dir/tiny-imagenet-200`` (without test/).
 
-    Safe: members that would land outside the target are refused. Resumable: a marker written
-    after the last file records which zip was extracted; a folder without a matching marker
-    (a half-finished extraction, another archive) is removed and extracted again.
+    Nothing is lost: the archive is opened and checked before anything is touched; it is
+    extracted into a staging folder of the project's own (``.tiny-imagenet-200.extracting``),
+    marked complete (``.extracted``, naming the zip) and only then moved into place. An existing
+    folder is replaced only when the project made it (it carries the marker); any other folder is
+    left alone with a message. Members that would land outside the target are refused.
     """
+    zip_path = Path(zip_path).resolve()
     dest = data_dir / FOLDER
-    marker = dest / ".extracted"
+    if zip_path.is_relative_to(dest.resolve()):
+        raise DatasetError(f"{zip_path} lies inside {dest}, the folder it would be extracted into; move the zip "
+                           f"out of it (for example to {data_dir / (FOLDER + '.zip')}) and run again")
+    marker = dest / MARKER
     identity = _zip_identity(zip_path)
     if marker.is_file() and marker.read_text() == identity:
         return dest
-    if dest.exists():
-        print(f"{dest}: incomplete or from another archive, extracting again")
-        shutil.rmtree(dest)
+    if dest.exists() and not marker.is_file():
+        raise DatasetError(_not_ours(dest, zip_path))
     try:
         archive = zipfile.ZipFile(zip_path)
-    except zipfile.BadZipFile as e:
-        raise DatasetError(f"{zip_path} is not a readable zip ({e}); download the official archive again") from e
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DatasetError(f"{zip_path} is not a readable zip ({e}): it is truncated or not the archive. "
+                           "Download the official archive again; nothing was changed.") from e
+    staging = data_dir / f".{FOLDER}.extracting"   # only this function writes here
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if not any(m.filename == f"{FOLDER}/wnids.txt" for m in members):
             raise DatasetError(f"{zip_path} is not the Tiny ImageNet-200 archive: no {FOLDER}/wnids.txt in it")
-        base = data_dir.resolve()
-        for m in progress(members, desc=f"extract {zip_path.name}", unit="file"):
-            target = (base / m.filename).resolve()
-            if not target.is_relative_to(dest.resolve()):
+        for m in members:
+            if not (dest / m.filename).resolve().is_relative_to(dest.resolve()) or not m.filename.startswith(f"{FOLDER}/"):
                 raise DatasetError(f"{zip_path}: member {m.filename!r} would be written outside {dest}; "
                                    "refusing to extract this archive")
-            if m.filename.startswith(f"{FOLDER}/test/"):
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(m) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
-    marker.write_text(identity)
+        if staging.exists():
+            shutil.rmtree(staging)                 # an interrupted earlier extraction of ours
+        try:
+            for m in progress(members, desc=f"extract {zip_path.name}", unit="file"):
+                if m.filename.startswith(f"{FOLDER}/test/"):
+                    continue
+                target = staging / m.filename[len(FOLDER) + 1:]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(m) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise DatasetError(f"{zip_path}: member {m.filename!r} is damaged ({e}). Download the archive again; "
+                               f"{dest} was left as it was.") from e
+    (staging / MARKER).write_text(identity)
+    if dest.exists():                              # ours (it has the marker), from another archive
+        old = data_dir / f".{FOLDER}.replaced"
+        if old.exists():
+            shutil.rmtree(old)
+        dest.rename(old)
+        staging.rename(dest)
+        shutil.rmtree(old)
+    else:
+        staging.rename(dest)
     return dest
 
 
