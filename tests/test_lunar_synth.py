@@ -58,3 +58,23 @@ def test_generation_resumes(tmp_path):
     lunar_synth.generate(out, n=2, seed=0, width=120, height=80)
     assert (out / "images" / "render" / "render0001.png").exists()
     assert (out / "images" / "render" / "render0000.png").stat().st_mtime_ns == first  # not redone
+
+
+def test_versions_are_kept_and_the_report_finds_the_recorded_stand_in(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    v1 = lunar_synth.render_index(0, 2, 120, 80, lunar_synth.STYLES[1])
+    assert np.array_equal(v1[0], lunar_synth.render_index(0, 2, 120, 80, lunar_synth.STYLES[1])[0])
+    brighter = replace(lunar_synth.STYLES[1], sun_elevation=(50, 60))
+    assert not np.array_equal(v1[0], lunar_synth.render_index(0, 2, 120, 80, brighter)[0])
+    # a run's log names its stand-in; a missing one is generated again with the recorded version
+    paths = get_paths(env={"DATA_DIR": str(tmp_path / "elsewhere")}, root=tmp_path)
+    calls = []
+    monkeypatch.setattr(lunar_synth, "generate", lambda root, n, seed, version: calls.append((root.name, n, seed, version))
+                        or (root.mkdir(parents=True), (root / "GENERATED.txt").write_text("x")))
+    record = {"kind": "generated", "location": "data/moon_synth/seed3-n16-v2"}
+    source = moon.locate_recorded(paths, record)
+    assert calls == [("seed3-n16-v2", 16, 3, 2)] and source.location == paths.moon_synth_dir / "seed3-n16-v2"
+    assert moon.stand_in_dir(paths, 1000, 0, 1).name == "seed0-n1000"      # version 1 keeps its first name
+    with pytest.raises(moon.MoonDataError, match="trained on real data at data/MOON_x, which is not there"):
+        moon.locate_recorded(paths, {"kind": "real", "location": "data/MOON_x"})

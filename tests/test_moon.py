@@ -5,8 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
+from tinyseg import segment
 from tinyseg.data import Source, moon
 from tinyseg.data.augment import SegmentAugment, denormalize
+from tinyseg.data.fixtures import write_moon_check
 from tinyseg.paths import get_paths
 
 
@@ -168,3 +170,32 @@ def test_locate_prefers_the_real_data(root, tmp_path):
     absent = get_paths(env={"MOON_ROOT": str(tmp_path / "none"), "DATA_DIR": str(tmp_path / "data")}, root=tmp_path)
     with pytest.raises(moon.MoonDataError, match="does not exist"):
         moon.locate(absent, generate=False)
+
+
+def test_the_real_check_set_is_located_read_and_never_guessed(tmp_path, capsys):
+    absent = get_paths(env={}, root=tmp_path)
+    assert moon.locate_check(absent) is None
+    assert "real check set not found at data/moon_real_check" in capsys.readouterr().out
+    wrong = get_paths(env={"MOON_CHECK_ROOT": str(tmp_path / "typo")}, root=tmp_path)
+    with pytest.raises(moon.MoonDataError, match="MOON_CHECK_ROOT=.*typo does not exist"):
+        moon.locate_check(wrong)
+    root = write_moon_check(tmp_path / "data" / "moon_real_check", n=3)   # the default location
+    source = moon.locate_check(absent)
+    assert source == Source(moon.NAME, "check", root)
+    data = moon.load(source, absent)
+    assert data.images.shape == (3, 3, 128, 128) and "REAL renders with cleaned masks" in data.where
+
+
+def test_rock_recall_counts_rocks_with_half_their_pixels_found():
+    truth = torch.zeros(1, 1, 128, 128, dtype=torch.uint8)
+    truth[0, 0, 10:14, 10:14] = 1          # 16 px: found (all pixels predicted)
+    truth[0, 0, 40:44, 40:44] = 1          # 16 px: 4 of 16 predicted → not found
+    truth[0, 0, 80:100, 80:100] = 1        # 400 px: found (half predicted)
+    pred = torch.zeros_like(truth, dtype=torch.bool)
+    pred[0, 0, 10:14, 10:14] = True
+    pred[0, 0, 40, 40:44] = True
+    pred[0, 0, 80:90, 80:100] = True
+    pred[0, 0, 0:5, 0:5] = True            # a rock the (cleaned) truth does not mark: no effect on recall
+    rows = {r["size"]: (r["rocks"], r["found"]) for r in segment.rock_recall(pred, truth)}
+    assert rows["10–49 px"] == (2, 0.5) and rows["≥ 200 px"] == (1, 1.0)
+    assert rows["1–9 px"][0] == 0 and np.isnan(rows["1–9 px"][1])

@@ -1,11 +1,13 @@
 """The report's tables, figures and conclusions are read from the run logs, number for number."""
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
-from tinyseg import report
+from tinyseg import report, segment
 from tinyseg import runs as run_table
+from tinyseg.device import select_runtime
 from tinyseg.models import create_model
 from tinyseg.runlog import RunLog, save_weights
 
@@ -115,3 +117,21 @@ def test_figures_and_architecture_tables(logged):
     probs = {name: torch.rand(12, 1, 32, 32) for name in models}
     fig = report.compare_masks(images, masks, probs, picks, labels={n: runs[n].spec.short for n in probs})
     assert len(fig.axes) == 5 * (2 + len(models))
+
+
+def test_real_check_table_and_figure_from_evaluations():
+    masks = torch.zeros(4, 1, 128, 128, dtype=torch.uint8)
+    masks[:, :, 20:40, 20:40] = 1
+    images = torch.randint(0, 255, (4, 3, 128, 128), dtype=torch.uint8)
+
+    class Perfect(torch.nn.Module):
+        def forward(self, x):
+            return (masks[: len(x)].float() * 2 - 1) * 20
+
+    ev = segment.evaluate_models({"a": Perfect()}, images, masks, select_runtime("cpu", "fp32", verbose=False))
+    table = report.evaluation_table(ev, {"a": "model A"})
+    row = table.loc["model A"]
+    assert row["IoU"] == pytest.approx(1.0) and row["median per-image IoU"] == pytest.approx(1.0)
+    assert row["rocks found, ≥ 200 px (n=4)"] == 1.0 and np.isnan(row["rocks found, 1–9 px (n=0)"])
+    fig = report.per_image_iou_figure(ev, {"a": "model A"}, "t")
+    assert fig.axes[0].get_ylabel() == "IoU per image"

@@ -257,10 +257,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
             f"{cfg.run} is finished ({paths.relative(log.summary_path)}): training it again with resume=False "
             "would overwrite its logs. Archive it first (make run FORCE=<its notebook>) or use another run name.")
     if resume and log.last_path.exists():
-        _restore(log, state, scheduler, scaler, config)
+        _restore(log, state, scheduler, scaler, config, paths.relative(log.last_path))
         print(f"{cfg.run}: resumed after epoch {state.epoch} of {cfg.epochs} ({paths.relative(log.last_path)})")
     elif resume and log.is_finished():
-        _restore_finished(log, state, config)  # e.g. a fresh clone: logs and best weights, no last.pt
+        _restore_finished(log, state, config, paths.relative(log.dir))  # a fresh clone: logs and weights, no last.pt
         print(f"{cfg.run}: already {state.status} (best epoch {state.best_epoch}); its logs and "
               f"{paths.relative(weights_path)} are used as they are. Delete {paths.relative(log.dir)} to train it again.")
     else:
@@ -451,8 +451,8 @@ def _identity_diff(old: dict, new: dict) -> list[str]:
     diff = []
     for key in new:
         a, b = old.get(key), new.get(key)
-        if key == "train" and isinstance(a, dict):
-            diff += [f"train.{k}: {a.get(k)!r} → {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        if isinstance(a, dict) and isinstance(b, dict):  # field by field; a field one side lacks is not recorded
+            diff += [f"{key}.{k}: {_short(a[k])} → {_short(b[k])}" for k in sorted(set(a) & set(b)) if a[k] != b[k]]
         elif a is not None and b is not None and a != b:
             diff.append(f"{key}: {_short(a)} → {_short(b)}")
     return diff
@@ -463,12 +463,12 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _restore_finished(log: RunLog, state: FitState, config: dict) -> None:
+def _restore_finished(log: RunLog, state: FitState, config: dict, where: str) -> None:
     """Take a finished run from its logs (the best weights are loaded at the end of ``fit``)."""
     diff = _identity_diff(_identity(log.config()), _identity(config))
     if diff:
         raise RunMismatchError(
-            f"{log.dir} holds a finished run made differently: {'; '.join(diff)}. Archive it to train with the new "
+            f"{where} holds a finished run made differently: {'; '.join(diff)}. Archive it to train with the new "
             "settings (make run FORCE=<its notebook>), or use another run name.")
     summary = log.summary()
     state.history = log.metrics()
@@ -477,13 +477,13 @@ def _restore_finished(log: RunLog, state: FitState, config: dict) -> None:
     state.best_value = summary["best"][state.cfg.monitor]
 
 
-def _restore(log: RunLog, state: FitState, scheduler, scaler, config: dict) -> None:
+def _restore(log: RunLog, state: FitState, scheduler, scaler, config: dict, where: str) -> None:
     ckpt = load_torch(log.last_path, "resumable state",
                       f"Delete it to restart {state.cfg.run} from epoch 1 (its finished epochs are lost), or restore it.")
     diff = _identity_diff(ckpt.get("identity", {}), _identity(config))
     if diff:
         raise RunMismatchError(
-            f"cannot resume {log.last_path}: it was made differently: {'; '.join(diff)}. Resuming would mix two runs. "
+            f"cannot resume {where}: it was made differently: {'; '.join(diff)}. Resuming would mix two runs. "
             "Restore the old settings, or delete the run folder to start over (or use another run name).")
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])

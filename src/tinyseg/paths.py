@@ -11,6 +11,8 @@ variable             meaning                                     default
 ``TINY_IMAGENET``    Tiny ImageNet-200: a folder or the zip      ``$DATA_DIR/tiny-imagenet-200``
 ``MOON_ROOT``        a folder in the MOON_SEGMENTATION_BINARY    ``$DATA_DIR/MOON_SEGMENTATION_BINARY``
                      layout (``images/render``, ``images/ground``)
+``MOON_CHECK_ROOT``  real renders with cleaned masks, same       ``$DATA_DIR/moon_real_check``, else
+                     layout: evaluation only (never trained on)  ``<repo>/../shared/data/moon_real_check``
 ``WEIGHTS_DIR``      final checkpoints ``<run>.pt``              ``<repo>/weights``
 ``RUNS_DIR``         run logs ``<run>/{config,metrics,summary}``  ``<repo>/runs``
 ``REPORTS_DIR``      exported report (HTML/PDF)                  ``<repo>/reports``
@@ -24,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_VARS = ("DATA_DIR", "TINY_IMAGENET", "MOON_ROOT", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR")
+ENV_VARS = ("DATA_DIR", "TINY_IMAGENET", "MOON_ROOT", "MOON_CHECK_ROOT", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR")
 
 
 def project_root() -> Path:
@@ -42,6 +44,7 @@ class Paths:
     data_dir: Path
     tiny_imagenet: Path
     moon_root: Path
+    moon_check_root: Path
     weights_dir: Path
     runs_dir: Path
     reports_dir: Path
@@ -86,6 +89,10 @@ def _path(value: str) -> Path:
     return Path(os.path.expandvars(value)).expanduser().resolve()
 
 
+def _first_existing(*candidates: Path) -> Path:
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
 def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) -> Paths:
     """Resolve all locations; ``env`` (default ``os.environ``) overrides the defaults.
 
@@ -106,6 +113,8 @@ def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) ->
         data_dir=data_dir,
         tiny_imagenet=get("TINY_IMAGENET", data_dir / "tiny-imagenet-200"),
         moon_root=get("MOON_ROOT", data_dir / "MOON_SEGMENTATION_BINARY"),
+        moon_check_root=get("MOON_CHECK_ROOT", _first_existing(data_dir / "moon_real_check",
+                                                               root.parent / "shared" / "data" / "moon_real_check")),
         weights_dir=get("WEIGHTS_DIR", root / "weights"),
         runs_dir=get("RUNS_DIR", root / "runs"),
         reports_dir=get("REPORTS_DIR", root / "reports"),

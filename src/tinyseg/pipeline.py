@@ -292,21 +292,23 @@ def _environ(**variables: str):
 
 
 def smoke_environ(workdir: Path, **extra: str):
-    """Every location inside ``workdir``; MOON_ROOT unset (empty), so the generated stand-in is used."""
+    """Every location inside ``workdir``; MOON_ROOT unset (empty), so the generated stand-in is used, and the
+    check set is the fixture in ``workdir`` (never the real one: the smoke run must not depend on it)."""
     return _environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
                     RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"), MOON_ROOT="",
-                    **{"TINY_IMAGENET": "", **extra})
+                    **{"TINY_IMAGENET": "", "MOON_CHECK_ROOT": str(workdir / "fixtures" / "moon_check"), **extra})
 
 
 def smoke(workdir: Path | None = None) -> Path:
     """The whole chain on tiny data in a temporary folder; the repository is left untouched."""
-    from .data.fixtures import write_tiny_imagenet
+    from .data.fixtures import write_moon_check, write_tiny_imagenet
 
     workdir = Path(workdir or tempfile.mkdtemp(prefix="tinyseg-smoke-"))
     workdir.mkdir(parents=True, exist_ok=True)
     for name in NOTEBOOKS:
         shutil.copy2(project_root() / name, workdir / name)
     tiny = write_tiny_imagenet(workdir / "fixtures", classes=6, train_per_class=24, val_per_class=6)
+    write_moon_check(workdir / "fixtures" / "moon_check")
     with smoke_environ(workdir, TINY_IMAGENET=str(tiny)):
         run("smoke", notebook_dir=workdir)
     print(f"smoke outputs (notebooks, runs, weights, report) are in {workdir}")

@@ -50,3 +50,13 @@ def write_tiny_imagenet(root: Path, classes: int = 4, train_per_class: int = 8, 
         for f in sorted(base.rglob("*")):
             z.write(f, f.relative_to(root))
     return zip_path
+
+
+def write_moon_check(root: Path, n: int = 6, seed: int = 99) -> Path:
+    """A small stand-in for the real check set: ``n`` generated pairs in the MOON layout, without the
+    GENERATED.txt note (so it is read exactly as the real check set is)."""
+    from .lunar_synth import generate
+
+    generate(root, n=n, seed=seed, width=120, height=80)
+    (Path(root) / "GENERATED.txt").unlink()
+    return Path(root)

@@ -42,6 +42,29 @@ from ..progress import progress
 WIDTH, HEIGHT = 360, 240  # output size (3:2 like the real 720×480); rendered at 2× and downsampled
 
 
+@dataclass(frozen=True)
+class Style:
+    """The distributions a version of the generator draws scenes from (what makes it look real or not).
+
+    Version 1 is the generator the first committed runs used; later versions change these knobs.
+    A version's output is fixed: the stand-in folder is named after it (``seed0-n1000-v2``).
+    """
+
+    sun_elevation: tuple[float, float] = (5, 30)   # degrees, uniform
+    pitch: tuple[float, float] = (2, 20)           # camera pitch down, degrees, uniform
+    roughness: tuple[float, float] = (0.4, 2.0)    # small-scale relief, log-uniform
+    facet_slope: tuple[float, float] = (1.2, 2.2)  # steeper facets: more faceted, pyramid-like rocks
+    rock_height: tuple[float, float] = (0.45, 1.1)  # rock height / radius, uniform
+    rock_albedo: tuple[float, float] = (1.0, 1.45)  # rock albedo relative to the ground's, uniform
+    burial: float = 0.15                           # share of a rock's height below the ground
+    albedo_noise: float = 0.08                     # per-cell albedo speckle of the regolith
+    ambient: float = 0.01                          # light in shadows (earthshine, scattered light)
+
+
+STYLES = {1: Style()}
+VERSION = 1  # the generator version the project's stand-in is made with
+
+
 # ---------------------------------------------------------------- scene parameters
 
 @dataclass
@@ -60,18 +83,20 @@ class Scene:
     craters: int
     albedo: float
     exposure: float
+    style: Style = Style()
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> Scene:
+    def sample(cls, rng: np.random.Generator, style: Style = Style()) -> Scene:
         return cls(
-            sun_elevation=rng.uniform(5, 30), sun_azimuth=rng.uniform(-180, 180),
+            sun_elevation=rng.uniform(*style.sun_elevation), sun_azimuth=rng.uniform(-180, 180),
             cam_height=rng.uniform(1.0, 2.0),
-            pitch=rng.uniform(2, 20), roll=float(np.clip(rng.normal(0, 7), -25, 25)), fov=rng.uniform(55, 75),
+            pitch=rng.uniform(*style.pitch), roll=float(np.clip(rng.normal(0, 7), -25, 25)), fov=rng.uniform(55, 75),
             hill_amplitude=float(np.exp(rng.uniform(np.log(3), np.log(90)))),
-            roughness=float(np.exp(rng.uniform(np.log(0.4), np.log(2.0)))),
+            roughness=float(np.exp(rng.uniform(*np.log(style.roughness)))),
             rock_density=float(np.exp(rng.uniform(np.log(2.0), np.log(30.0)))),
             rock_exponent=rng.uniform(1.4, 2.2), boulder=bool(rng.random() < 0.4),
-            craters=int(rng.integers(0, 12)), albedo=rng.uniform(0.10, 0.18), exposure=rng.uniform(0.8, 1.25))
+            craters=int(rng.integers(0, 12)), albedo=rng.uniform(0.10, 0.18), exposure=rng.uniform(0.8, 1.25),
+            style=style)
 
 
 # ---------------------------------------------------------------- terrain pieces (world coordinates, metres)
@@ -165,9 +190,9 @@ class Rocks:
         n = len(diameter)
         radius = diameter / 2
         faces = rng.integers(5, 10, n)
-        slope = rng.uniform(1.2, 2.2, (n, 9)) * (np.arange(9) < faces[:, None])
-        return cls(dist * np.cos(angle), dist * np.sin(angle), radius, radius * rng.uniform(0.45, 1.1, n),
-                   rng.uniform(1.0, 1.45, n), rng.uniform(0, 2 * np.pi, (n, 9)), slope,
+        slope = rng.uniform(*scene.style.facet_slope, (n, 9)) * (np.arange(9) < faces[:, None])
+        return cls(dist * np.cos(angle), dist * np.sin(angle), radius, radius * rng.uniform(*scene.style.rock_height, n),
+                   rng.uniform(*scene.style.rock_albedo, n), rng.uniform(0, 2 * np.pi, (n, 9)), slope,
                    rng.uniform(0, np.pi, n), rng.uniform(0.55, 1.0, n))
 
 
@@ -197,8 +222,8 @@ class Level:
         ground = base + taper * scene.roughness * fbm(n, rng, detail)
         self.ground = torch.from_numpy(ground.astype(np.float32))[None, None]
         albedo = scene.albedo * (1 + 0.18 * fbm(n, rng, [(6, 1.0), (24, 0.5)])) \
-            * (1 + 0.08 * rng.standard_normal((n, n)).astype(np.float32))
-        rock_h, rock_albedo = self._rasterise(rocks, ground, cell, min_rock_cells, rng)
+            * (1 + scene.style.albedo_noise * rng.standard_normal((n, n)).astype(np.float32))
+        rock_h, rock_albedo = self._rasterise(rocks, ground, cell, min_rock_cells, rng, scene.style.burial)
         is_rock = rock_h > 0.004
         height = ground + rock_h
         albedo = np.where(is_rock, albedo * rock_albedo, albedo)
@@ -217,7 +242,7 @@ class Level:
         self.grid = torch.from_numpy(np.stack([height, albedo, lit, *normal, is_rock]).astype(np.float32))[None]
 
     @staticmethod
-    def _rasterise(rocks: Rocks, ground: np.ndarray, cell: float, min_cells: float, rng):
+    def _rasterise(rocks: Rocks, ground: np.ndarray, cell: float, min_cells: float, rng, burial: float):
         n = ground.shape[0]
         half = n * cell / 2
         rock_h = np.zeros_like(ground)
@@ -243,7 +268,7 @@ class Level:
             proj = (u[..., None] * np.cos(ang) + v[..., None] * np.sin(ang)) / a  # one value per face
             faceted = top * (1.5 - np.max(rocks.facet_slope[i] * proj, axis=-1))  # flat faces cut the body
             rounded = top * 1.05 * np.sqrt(np.clip(1 - (u ** 2 + v ** 2) / (1.2 * a) ** 2, 0, None))
-            h = np.minimum(faceted, rounded) - 0.15 * top  # partly buried
+            h = np.minimum(faceted, rounded) - burial * top  # partly buried
             region = (slice(r0, r1), slice(c0, c1))
             base = ground[region]
             h = np.where(h > 0, np.maximum(h + (base.mean() - base), 0), 0)  # sits level on sloping ground
@@ -340,7 +365,7 @@ def render(scene: Scene, rng: np.random.Generator, width: int = WIDTH, height: i
     to_cam = np.stack([-px_hit, -py_hit, cam_z - sample[0]])
     to_cam /= np.linalg.norm(to_cam, axis=0, keepdims=True) + 1e-6
     mu = np.clip((normal * to_cam).sum(0), 0.05, None)
-    radiance = albedo * 2 * lit / (lit + mu + 1e-6) + 0.01 * albedo  # a trace of earthshine in shadows
+    radiance = albedo * 2 * lit / (lit + mu + 1e-6) + scene.style.ambient * albedo  # light in shadows
     radiance[sky] = 0.0
     rock_cov = np.where(sky, 0.0, (rock > 0.5).astype(np.float32))
 
@@ -367,14 +392,14 @@ def scene_seed(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-def render_index(seed: int, index: int, width: int = WIDTH, height: int = HEIGHT):
+def render_index(seed: int, index: int, width: int = WIDTH, height: int = HEIGHT, style: Style | None = None):
     """The scene number ``index`` of the set made with ``seed`` (deterministic)."""
     rng = scene_seed(seed, index)
-    return render(Scene.sample(rng), rng, width, height)
+    return render(Scene.sample(rng, style or STYLES[VERSION]), rng, width, height)
 
 
 def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height: int = HEIGHT,
-             start: int = 0) -> Path:
+             start: int = 0, version: int = VERSION, style: Style | None = None) -> Path:
     """Write ``n`` pairs as ``out/images/render/renderNNNN.png`` and ``out/images/ground/groundNNNN.png``.
 
     Deterministic from ``seed``; pairs already on disk are kept (an interrupted run continues).
@@ -387,15 +412,15 @@ def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height
         r_path, g_path = render_dir / f"render{i:04d}.png", ground_dir / f"ground{i:04d}.png"
         if r_path.exists() and g_path.exists():
             continue
-        rgb, mask = render_index(seed, i, width, height)
+        rgb, mask = render_index(seed, i, width, height, style or STYLES[version])
         tmp_r, tmp_g = r_path.with_suffix(".tmp.png"), g_path.with_suffix(".tmp.png")
         Image.fromarray(rgb).save(tmp_r)
         Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(tmp_g)
         tmp_g.replace(g_path)  # mask first: a render without its mask is never left behind
         tmp_r.replace(r_path)
     (out / "GENERATED.txt").write_text(
-        f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth: {n} pairs, seed {seed}, "
-        f"{width}x{height}.\n")
+        f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth version "
+        f"{version if style is None else 'custom ' + repr(style)}: {n} pairs, seed {seed}, {width}x{height}.\n")
     return out
 
 
@@ -415,6 +440,30 @@ def contact_sheet(path: Path, seed: int = 0, n: int = 12, cols: int = 3) -> Path
     return path
 
 
+def comparison_sheet(path: Path, real_root: Path, seed: int = 0, n: int = 6, version: int = VERSION,
+                     size: tuple[int, int] = (240, 160)) -> Path:
+    """A PNG with ``n`` real renders (from ``real_root``, MOON layout) above ``n`` generated scenes, each
+    with its rock mask overlaid in red below it: how close the stand-in looks to the real data."""
+    from .moon import find_pairs, read_mask
+
+    def tile(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.BOX)).astype(np.float32)
+        m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.BOX)) >= 128
+        over = rgb.copy()
+        over[m] = 0.45 * over[m] + 0.55 * np.array([255, 40, 40])
+        return np.concatenate([rgb, np.full((4, size[0], 3), 255.0), over], 0)
+
+    real = [tile(np.asarray(Image.open(r).convert("RGB")), read_mask(g)) for _, r, g in find_pairs(real_root)[:n]]
+    generated = [tile(*render_index(seed, i, style=STYLES[version])) for i in range(n)]
+    rows = [np.concatenate([np.pad(t, ((4, 4), (4, 4), (0, 0)), constant_values=255) for t in tiles], 1)
+            for tiles in (real, generated)]
+    sheet = np.concatenate([rows[0], np.full((12, rows[0].shape[1], 3), 255.0), rows[1]], 0).astype(np.uint8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet).save(path, optimize=True)
+    return path
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -424,12 +473,18 @@ def main(argv=None) -> None:
     parser.add_argument("--height", type=int, default=HEIGHT)
     parser.add_argument("--contact-sheet", type=Path, default=None,
                         help="instead of a data set, write a PNG of 12 scenes with their masks")
+    parser.add_argument("--compare-with", type=Path, default=None,
+                        help="with --contact-sheet: real renders (MOON layout) to put above 6 generated scenes")
+    parser.add_argument("--version", type=int, default=VERSION, help="generator version (see STYLES)")
     args = parser.parse_args(argv)
     t0 = time.time()
     if args.contact_sheet:
-        print(contact_sheet(args.contact_sheet, args.seed))
+        if args.compare_with:
+            print(comparison_sheet(args.contact_sheet, args.compare_with, args.seed, version=args.version))
+        else:
+            print(contact_sheet(args.contact_sheet, args.seed))
         return
-    generate(args.out, args.n, args.seed, args.width, args.height)
+    generate(args.out, args.n, args.seed, args.width, args.height, version=args.version)
     print(f"{args.n} pairs in {args.out} ({time.time() - t0:.0f} s)")
 
 

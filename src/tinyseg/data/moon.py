@@ -254,17 +254,64 @@ def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: b
         raise MoonDataError(f"MOON_ROOT={paths.moon_root} {_layout_problem(paths.moon_root)}. Point MOON_ROOT at "
                             f"the folder holding images/render/renderNNNN.png and images/ground/groundNNNN.png, "
                             "or unset it to use the generated stand-in.")
-    root = paths.moon_synth_dir / f"seed{seed}-n{n}"
+    from . import lunar_synth
+
+    root = stand_in_dir(paths, n, seed, lunar_synth.VERSION)
     print(f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)} (MOON_ROOT is not set): "
-          f"using the GENERATED stand-in ({n} pairs, seed {seed}) at {paths.relative(root)}")
+          f"using the GENERATED stand-in ({n} pairs, seed {seed}, generator version {lunar_synth.VERSION}) "
+          f"at {paths.relative(root)}")
+    return _generated(root, n, seed, lunar_synth.VERSION, generate, paths)
+
+
+def stand_in_dir(paths: Paths, n: int, seed: int, version: int) -> Path:
+    """Where the stand-in of (pairs, seed, generator version) lives; version 1 keeps its first name."""
+    return paths.moon_synth_dir / (f"seed{seed}-n{n}" + (f"-v{version}" if version > 1 else ""))
+
+
+_STAND_IN = re.compile(r"^seed(\d+)-n(\d+)(?:-v(\d+))?$")
+
+
+def _generated(root: Path, n: int, seed: int, version: int, generate: bool, paths: Paths) -> Source:
     if not (root / "GENERATED.txt").exists():
         if not generate:
             raise MoonDataError(f"no moon data: {paths.moon_root} is not in the MOON_SEGMENTATION_BINARY layout "
                                 f"and the generated stand-in {root} does not exist")
         from .lunar_synth import generate as generate_scenes
 
-        generate_scenes(root, n=n, seed=seed)
+        generate_scenes(root, n=n, seed=seed, version=version)
     return Source(NAME, "generated", root)
+
+
+def locate_recorded(paths: Paths, record: dict) -> Source:
+    """The data a run's log names (``summary.json``'s ``data``): the report evaluates on exactly the data
+    the runs were trained on. A generated stand-in that is missing (a fresh clone) is generated again
+    with the recorded generator version, pairs and seed; real data must be where the log says."""
+    location = record["location"]
+    root = paths.data_dir / location[len("$DATA_DIR/"):] if location.startswith("$DATA_DIR/") else paths.root / location
+    if record["kind"] == "generated" and (m := _STAND_IN.match(root.name)):
+        # wherever DATA_DIR is now: the stand-in is named by its seed, pairs and generator version
+        return _generated(paths.moon_synth_dir / root.name, int(m.group(2)), int(m.group(1)), int(m.group(3) or 1),
+                          True, paths)
+    if not is_moon_root(root):
+        raise MoonDataError(f"the runs were trained on {record['kind']} data at {location}, which is not there "
+                            f"({_layout_problem(root)}); put it back, or retrain with make run FORCE=\"02 03\"")
+    return Source(NAME, record["kind"], root)
+
+
+def locate_check(paths: Paths | None = None) -> Source | None:
+    """The real check set (real renders with *cleaned* masks: larger rocks only), or None when it is
+    not there (the real-render sections then skip, saying so). For evaluation only: never trained on.
+    A ``MOON_CHECK_ROOT`` that is set but not in the layout is an error."""
+    paths = paths or get_paths()
+    root = paths.moon_check_root
+    if is_moon_root(root):
+        return Source(NAME, "check", root)
+    if paths.is_explicit("MOON_CHECK_ROOT"):
+        raise MoonDataError(f"MOON_CHECK_ROOT={root} {_layout_problem(root)}. Point it at the real check set "
+                            "(images/render, images/ground) or unset it.")
+    print(f"real check set not found at {paths.relative(root)} (set MOON_CHECK_ROOT): the real-render "
+          "evaluation is skipped")
+    return None
 
 
 def _layout_problem(root: Path) -> str:

@@ -163,16 +163,17 @@ def plot_segmentation_curves(runs: dict[str, Run]):
 
 
 def pick_examples(masks: torch.Tensor, n: int = 5) -> list[int]:
-    """``n`` validation images chosen without looking at any model: evenly spread over the rock-share
-    quantiles (from few rocks to many), so every model is shown on the same, representative images."""
+    """``n`` images chosen without looking at any model: evenly spread over the rock-share quantiles of the
+    images that show rock (from few rocks to many), so every model is shown on the same, representative images."""
     share = masks.float().mean(dim=(1, 2, 3)).numpy()
-    order = np.argsort(share, kind="stable")
+    order = [int(i) for i in np.argsort(share, kind="stable") if share[i] > 0] or list(range(len(share)))
     positions = np.linspace(0.1, 0.9, n) * (len(order) - 1)
-    return [int(order[round(p)]) for p in positions]
+    return [order[round(p)] for p in positions]
 
 
 def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, torch.Tensor], indices: Sequence[int],
-                  labels: dict[str, str], threshold: float = 0.5):
+                  labels: dict[str, str], threshold: float = 0.5,
+                  title: str = "The same validation images through every model: TP green, FP red, FN blue"):
     """Rows: the chosen images; columns: input, ground truth, then every model's errors
     (TP green, FP red, FN blue) with its IoU on that image; ``labels``: run → column title."""
     names = list(probs)
@@ -193,6 +194,24 @@ def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, to
             axes[r, 1].set_title("ground truth", fontsize=9)
     for ax in axes.flat:
         ax.axis("off")
-    fig.suptitle("The same validation images through every model: TP green, FP red, FN blue", y=1.0)
+    fig.suptitle(title, y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def per_image_iou_figure(evaluations: dict[str, dict], labels: dict[str, str], title: str):
+    """The distribution of per-image IoU of every model (box plot with the images as dots)."""
+    names = list(evaluations)
+    fig, ax = plt.subplots(figsize=(1.9 * len(names) + 2.5, 3.4))
+    data = [evaluations[n]["per_image_iou"] for n in names]
+    ax.boxplot(data, showfliers=False, widths=0.5)
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(data, start=1):
+        ax.plot(i + rng.uniform(-0.15, 0.15, len(values)), values, ".", color="0.3", alpha=0.5, markersize=4)
+    ax.set_xticks(range(1, len(names) + 1), [labels.get(n, n) for n in names], fontsize=9)
+    ax.set_ylabel("IoU per image")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

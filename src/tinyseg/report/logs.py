@@ -12,10 +12,12 @@ from dataclasses import dataclass
 import torch
 
 from .. import runs as run_table
+from .. import segment
 from ..data import moon
 from ..data.moon import MoonData
 from ..models import load_model
 from ..paths import Paths
+from ..device import Runtime
 from ..runlog import FINISHED, RunLog
 from ..runs import RunSpec
 
@@ -90,21 +92,44 @@ def load_segmentation_models(paths: Paths, names: Sequence[str] | None = None) -
 
 
 def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, str]:
-    """The moon data and validation indices the segmentation runs used (their saved ``split.json``).
+    """The moon data and validation indices the segmentation runs used: the data their logs name and
+    their saved ``split.json`` (generated again with the recorded generator version when missing).
 
-    Returns ``(data, val_indices, note)``; the note says which data it is and whether it is the
-    data the runs were trained on.
+    Returns ``(data, val_indices, note)``; the note says which data it is. Runs trained on different
+    data are an error: they cannot share one validation table.
     """
-    source = moon.locate(paths, n=moon.PAIRS[profile])
+    logs = {s.name: RunLog(paths.run_dir(s.name)) for s in run_table.of_task("segmentation")}
+    records = {n: (log.summary() or {}).get("data") for n, log in logs.items() if log.summary() is not None}
+    locations = {(r["kind"], r["location"]) for r in records.values() if r}
+    if len(locations) > 1:
+        raise ValueError(f"the segmentation runs were trained on different data ({sorted(locations)}); "
+                         "retrain them together (make run FORCE=\"02 03\")")
+    record = next((r for r in records.values() if r), None)
+    source = moon.locate_recorded(paths, record) if record else moon.locate(paths, n=moon.PAIRS[profile])
     data = moon.load(source, paths)
-    names = [s.name for s in run_table.of_task("segmentation")]
-    split_file = next((paths.run_dir(r) / "split.json" for r in names
-                       if (paths.run_dir(r) / "split.json").exists()), None)
+    split_file = next((log.dir / "split.json" for log in logs.values() if (log.dir / "split.json").exists()), None)
     split = moon.Split.read(split_file) if split_file else moon.make_split(data)
     val_idx = split.indices(data)[1]  # names the pair numbers: fails clearly if the data differ
-    logged = {(s.get("data") or {}).get("kind") for n in names if (s := RunLog(paths.run_dir(n)).summary()) is not None}
     origin = paths.relative(split_file) if split_file else "a fresh split"
-    note = f"{data.where}; {len(val_idx)} validation pairs from {origin}"
-    if logged and logged != {source.kind}:
-        note += f" — WARNING: the runs were trained on {', '.join(map(str, logged))} data, this is {source.kind}"
-    return data, val_idx, note
+    return data, val_idx, f"{data.where}; {len(val_idx)} validation pairs from {origin}"
+
+
+@dataclass
+class CheckEvaluation:
+    """Models evaluated zero-shot on the real check set (cleaned masks: larger rocks only)."""
+
+    data: MoonData
+    evaluations: dict[str, dict]   # run → segment.evaluate_models result
+
+    def probs(self) -> dict[str, torch.Tensor]:
+        return {name: ev["probs"] for name, ev in self.evaluations.items()}
+
+
+def check_evaluation(paths: Paths, models: dict[str, torch.nn.Module], runtime: Runtime) -> CheckEvaluation | None:
+    """Every model on the real check set at threshold 0.5, or None (said in one line) when the set is absent."""
+    source = moon.locate_check(paths)
+    if source is None:
+        return None
+    data = moon.load(source, paths)
+    print(f"{data.where}: {len(data.numbers)} renders, evaluation only")
+    return CheckEvaluation(data, segment.evaluate_models(models, data.images, data.masks, runtime))
