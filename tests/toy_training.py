@@ -83,6 +83,9 @@ def main() -> int:
     parser.add_argument("--signal", choices=("INT", "KILL"))
     parser.add_argument("--at", default="")
     args = parser.parse_args()
+    # Ctrl-C raises KeyboardInterrupt as in a terminal, even when this process was started with SIGINT
+    # ignored (a background job of a non-interactive shell, as in some CI runners)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     paths = get_paths(env={}, root=args.root)
