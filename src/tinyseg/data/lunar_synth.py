@@ -13,15 +13,17 @@ rock surface. What is modelled:
   hills beyond), so detail shrinks with distance;
 * rocks: power-law sizes (many pebbles, few boulders, sometimes one large foreground
   boulder), each an irregular faceted solid (the lower envelope of random tilted planes
-  under a rounded cap), partly buried;
-* light: a low sun (5–30° elevation, any azimuth), Lommel–Seeliger reflectance (the Moon's
-  law: no darkening towards grazing views), hard cast shadows (a shadow test along the sun's
-  azimuth on every grid cell), no atmosphere: black sky, no haze;
+  under a rounded cap, with lumps from version 2), partly buried;
+* light: the sun at any azimuth (elevation 5–30° in version 1, 15–55° from version 2),
+  Lommel–Seeliger reflectance for the ground (the Moon's law: no darkening towards grazing
+  views; rocks by Lambert's law from version 2), hard cast shadows (a shadow test along the
+  sun's azimuth on every grid cell), no atmosphere: black sky, no haze;
 * camera: random heading, pitch (horizon in the upper 10–40% of the frame on flat ground),
   roll, field of view and exposure; a little sensor noise.
 
 Scenes render at 2× the output size and are box-downsampled (anti-aliasing); the mask keeps
-the pixels that are at least half rock.
+the pixels that are at least half rock. What differs between generator versions is a
+:class:`Style` (``STYLES``); each version's output is fixed, so a stand-in is named after it.
 """
 
 from __future__ import annotations
@@ -59,10 +61,21 @@ class Style:
     burial: float = 0.15                           # share of a rock's height below the ground
     albedo_noise: float = 0.08                     # per-cell albedo speckle of the regolith
     ambient: float = 0.01                          # light in shadows (earthshine, scattered light)
+    rock_lumps: float = 0.0                        # irregular, lumpy rock surfaces (relative height of the lumps)
+    rock_lambert: float = 0.0                      # rocks shaded by Lambert's law instead of Lommel–Seeliger
+                                                   # (0–1 blend): stronger light/shade contrast on rock faces
 
 
-STYLES = {1: Style()}
-VERSION = 1  # the generator version the project's stand-in is made with
+STYLES = {
+    1: Style(),
+    # version 2 (probes against the real check set: README, "The generated stand-in"): a higher sun with
+    # some light in the shadows, rounder, lumpier, taller and brighter rocks shaded by Lambert's law, and
+    # a speckled regolith; terrain relief and camera as in version 1 (smoother terrain made models mark
+    # real rough ground as rock)
+    2: Style(sun_elevation=(15, 55), ambient=0.04, facet_slope=(0.9, 1.6), burial=0.2, rock_height=(0.6, 1.2),
+             rock_albedo=(1.2, 1.8), rock_lambert=1.0, rock_lumps=0.35, albedo_noise=0.15),
+}
+VERSION = 2  # the generator version the project's stand-in is made with
 
 
 # ---------------------------------------------------------------- scene parameters
@@ -223,7 +236,7 @@ class Level:
         self.ground = torch.from_numpy(ground.astype(np.float32))[None, None]
         albedo = scene.albedo * (1 + 0.18 * fbm(n, rng, [(6, 1.0), (24, 0.5)])) \
             * (1 + scene.style.albedo_noise * rng.standard_normal((n, n)).astype(np.float32))
-        rock_h, rock_albedo = self._rasterise(rocks, ground, cell, min_rock_cells, rng, scene.style.burial)
+        rock_h, rock_albedo = self._rasterise(rocks, ground, cell, min_rock_cells, rng, scene.style)
         is_rock = rock_h > 0.004
         height = ground + rock_h
         albedo = np.where(is_rock, albedo * rock_albedo, albedo)
@@ -242,7 +255,7 @@ class Level:
         self.grid = torch.from_numpy(np.stack([height, albedo, lit, *normal, is_rock]).astype(np.float32))[None]
 
     @staticmethod
-    def _rasterise(rocks: Rocks, ground: np.ndarray, cell: float, min_cells: float, rng, burial: float):
+    def _rasterise(rocks: Rocks, ground: np.ndarray, cell: float, min_cells: float, rng, style: Style):
         n = ground.shape[0]
         half = n * cell / 2
         rock_h = np.zeros_like(ground)
@@ -268,7 +281,13 @@ class Level:
             proj = (u[..., None] * np.cos(ang) + v[..., None] * np.sin(ang)) / a  # one value per face
             faceted = top * (1.5 - np.max(rocks.facet_slope[i] * proj, axis=-1))  # flat faces cut the body
             rounded = top * 1.05 * np.sqrt(np.clip(1 - (u ** 2 + v ** 2) / (1.2 * a) ** 2, 0, None))
-            h = np.minimum(faceted, rounded) - burial * top  # partly buried
+            h = np.minimum(faceted, rounded)
+            if style.rock_lumps:  # a few random waves across the rock: knobs and hollows
+                k = rng.uniform(1.5, 4.0, 3) / a
+                phi = rng.uniform(0, 2 * np.pi, (3, 2))
+                lumps = sum(np.sin(k[j] * u + phi[j, 0]) * np.sin(k[j] * v + phi[j, 1]) for j in range(3)) / 3
+                h = h * (1 + style.rock_lumps * lumps)
+            h = h - style.burial * top  # partly buried
             region = (slice(r0, r1), slice(c0, c1))
             base = ground[region]
             h = np.where(h > 0, np.maximum(h + (base.mean() - base), 0), 0)  # sits level on sloping ground
@@ -365,7 +384,13 @@ def render(scene: Scene, rng: np.random.Generator, width: int = WIDTH, height: i
     to_cam = np.stack([-px_hit, -py_hit, cam_z - sample[0]])
     to_cam /= np.linalg.norm(to_cam, axis=0, keepdims=True) + 1e-6
     mu = np.clip((normal * to_cam).sum(0), 0.05, None)
-    radiance = albedo * 2 * lit / (lit + mu + 1e-6) + scene.style.ambient * albedo  # light in shadows
+    shade = 2 * lit / (lit + mu + 1e-6)
+    if scene.style.rock_lambert:
+        # Lambert, scaled to equal Lommel–Seeliger on flat ground seen like the ground around it
+        lambert = 2 * lit / (math.sin(math.radians(scene.sun_elevation)) + mu + 1e-6)
+        w = scene.style.rock_lambert
+        shade = np.where(rock > 0.5, (1 - w) * shade + w * lambert, shade)
+    radiance = albedo * shade + scene.style.ambient * albedo  # ambient: light in shadows
     radiance[sky] = 0.0
     rock_cov = np.where(sky, 0.0, (rock > 0.5).astype(np.float32))
 

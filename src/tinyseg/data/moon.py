@@ -256,11 +256,10 @@ def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: b
                             "or unset it to use the generated stand-in.")
     from . import lunar_synth
 
-    root = stand_in_dir(paths, n, seed, lunar_synth.VERSION)
     print(f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)} (MOON_ROOT is not set): "
           f"using the GENERATED stand-in ({n} pairs, seed {seed}, generator version {lunar_synth.VERSION}) "
-          f"at {paths.relative(root)}")
-    return _generated(root, n, seed, lunar_synth.VERSION, generate, paths)
+          f"at {paths.relative(stand_in_dir(paths, n, seed, lunar_synth.VERSION))}")
+    return stand_in(paths, n, seed, lunar_synth.VERSION, generate)
 
 
 def stand_in_dir(paths: Paths, n: int, seed: int, version: int) -> Path:
@@ -271,7 +270,9 @@ def stand_in_dir(paths: Paths, n: int, seed: int, version: int) -> Path:
 _STAND_IN = re.compile(r"^seed(\d+)-n(\d+)(?:-v(\d+))?$")
 
 
-def _generated(root: Path, n: int, seed: int, version: int, generate: bool, paths: Paths) -> Source:
+def stand_in(paths: Paths, n: int, seed: int, version: int, generate: bool = True) -> Source:
+    """The generated stand-in of (pairs, seed, generator version), generated first when it is missing."""
+    root = stand_in_dir(paths, n, seed, version)
     if not (root / "GENERATED.txt").exists():
         if not generate:
             raise MoonDataError(f"no moon data: {paths.moon_root} is not in the MOON_SEGMENTATION_BINARY layout "
@@ -290,8 +291,7 @@ def locate_recorded(paths: Paths, record: dict) -> Source:
     root = paths.data_dir / location[len("$DATA_DIR/"):] if location.startswith("$DATA_DIR/") else paths.root / location
     if record["kind"] == "generated" and (m := _STAND_IN.match(root.name)):
         # wherever DATA_DIR is now: the stand-in is named by its seed, pairs and generator version
-        return _generated(paths.moon_synth_dir / root.name, int(m.group(2)), int(m.group(1)), int(m.group(3) or 1),
-                          True, paths)
+        return stand_in(paths, int(m.group(2)), int(m.group(1)), int(m.group(3) or 1))
     if not is_moon_root(root):
         raise MoonDataError(f"the runs were trained on {record['kind']} data at {location}, which is not there "
                             f"({_layout_problem(root)}); put it back, or retrain with make run FORCE=\"02 03\"")
