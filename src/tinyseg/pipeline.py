@@ -247,8 +247,9 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
     if not pending:
         print("nothing to execute")
         return
-    prepare_data(profile, tiny_imagenet_needed=NOTEBOOKS[0] in pending,
-                 moon_needed=any(n != NOTEBOOKS[0] for n in pending))
+    # the data of the notebooks that train (the report finds the data its runs' logs name by itself)
+    tasks = {spec.task for name in pending for spec in run_table.of_notebook(name)}
+    prepare_data(profile, tiny_imagenet_needed="classification" in tasks, moon_needed="segmentation" in tasks)
     for name in pending:
         with _step(f"execute {name}"):
             try:
