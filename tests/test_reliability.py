@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from PIL import Image
 
 from tinyseg import pipeline, runlog
-from tinyseg.data import Source, moon
+from tinyseg.data import Source, lunar_synth, moon
 from tinyseg.data import tiny_imagenet as ti
 from tinyseg.data.fixtures import write_tiny_imagenet
 from tinyseg.paths import get_paths
@@ -107,9 +107,10 @@ def test_a_wrong_moon_root_is_an_error_not_the_stand_in(tmp_path, wrong):
 
 def test_the_stand_in_is_announced_when_moon_root_is_unset(tmp_path, capsys):
     paths = get_paths(env={}, root=tmp_path)
-    (paths.moon_synth_dir / "seed0-n1000").mkdir(parents=True)
-    (paths.moon_synth_dir / "seed0-n1000" / "GENERATED.txt").write_text("cached")
-    source = moon.locate(paths)
+    cached = moon.stand_in_dir(paths, 1000, 0, lunar_synth.VERSION)   # as if generated earlier
+    cached.mkdir(parents=True)
+    (cached / "GENERATED.txt").write_text("cached")
+    source = moon.locate(paths, generate=False)
     assert source.kind == "generated"
     assert "MOON_ROOT is not set): using the GENERATED stand-in" in capsys.readouterr().out
 
