@@ -10,7 +10,7 @@ A run's recipe (epochs, learning rate, augmentation, ...) is its task's recipe f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 CLASSIFIER = "classifier"   # the part-1 run; its checkpoint is the U-Net backbones' encoder
 
@@ -71,9 +71,6 @@ class RunSpec:
         return {"model": self.model, "model_args": self.model_args, "encoder_from": self.encoder_from,
                 "init": self.init, "frozen": self.frozen, "unfreeze_epoch": self.unfreeze_epoch(epochs),
                 "encoder_lr_scale": self.encoder_lr_scale, "recipe_overrides": self.recipe_overrides}
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 RUNS: dict[str, RunSpec] = {}

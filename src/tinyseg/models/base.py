@@ -19,9 +19,6 @@ class FeatureInfo(list):
     def reduction(self) -> tuple[int, ...]:
         return tuple(f["reduction"] for f in self)
 
-    def module_name(self) -> tuple[str, ...]:
-        return tuple(f["module"] for f in self)
-
 
 class Model(nn.Module):
     """Base of the project's models: ``.train()`` keeps frozen BatchNorm layers in eval mode.

@@ -14,10 +14,11 @@ from .figures import (compare_masks, draw_embedding, error_overlay, per_image_io
                       plot_classifier_curves, plot_segmentation_curves)
 from .logs import (CheckEvaluation, Run, check_evaluation, compare_runs, load_runs, load_segmentation_models,
                    summary_row, validation_set)
-from .tables import (CHECK_CAVEAT, architecture_tables, classification_table, describe_data, evaluation_table,
+from .tables import (architecture_tables, classification_table, describe_data, evaluation_table,
                      overview, parameter_table, recheck_table, segmentation_table)
 
-__all__ = ["Run", "CheckEvaluation", "check_evaluation", "load_runs", "summary_row", "compare_runs", "load_segmentation_models", "validation_set",
-           "overview", "classification_table", "segmentation_table", "architecture_tables", "parameter_table",
-           "recheck_table", "describe_data", "evaluation_table", "CHECK_CAVEAT", "per_image_iou_figure", "compare_masks", "draw_embedding", "error_overlay", "pick_examples",
+__all__ = ["Run", "CheckEvaluation", "check_evaluation", "load_runs", "summary_row", "compare_runs",
+           "load_segmentation_models", "validation_set", "overview", "classification_table", "segmentation_table",
+           "architecture_tables", "parameter_table", "recheck_table", "describe_data", "evaluation_table",
+           "per_image_iou_figure", "compare_masks", "draw_embedding", "error_overlay", "pick_examples",
            "plot_classifier_curves", "plot_segmentation_curves", "conclusions"]

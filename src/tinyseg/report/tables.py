@@ -104,12 +104,6 @@ def recheck_table(runs: dict[str, Run], evaluations: dict[str, dict]) -> pd.Data
     return pd.DataFrame(rows).set_index("model")
 
 
-CHECK_CAVEAT = ("Real check set: real renders with *cleaned* masks that mark the larger rocks only, so a model that "
-                "also finds small rocks is charged false positives in IoU, Dice and pixel accuracy; the rock recall "
-                "by size (share of marked rocks with at least half of their pixels found) is not distorted by that. "
-                "Zero-shot: no model was trained or tuned on these images; threshold 0.5 for all.")
-
-
 def evaluation_table(evaluations: dict[str, dict], labels: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per model: IoU, Dice, pixel accuracy over all pixels, median per-image IoU and the rock
     recall per size class (from :func:`tinyseg.segment.evaluate_models`)."""
