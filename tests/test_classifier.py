@@ -6,7 +6,14 @@ import torch.nn.functional as F
 
 from tinyseg import classify, runlog, runs
 from tinyseg.data import tiny_imagenet as ti
-from tinyseg.data.augment import ClassifyAugment, denormalize, normalize, random_affine, resize, warp
+from tinyseg.data.augment import (
+    ClassifyAugment,
+    denormalize,
+    normalize,
+    random_affine,
+    resize,
+    warp,
+)
 from tinyseg.data.fixtures import write_tiny_imagenet
 from tinyseg.device import select_runtime
 from tinyseg.models import PARAM_LIMITS, count_macs, create_model
@@ -82,10 +89,18 @@ def test_flip_and_crop_geometry():
     assert crops.min() >= 0 and crops.max() <= 1 and crops.std() > 0
 
 
-def test_progressive_resize_schedule():
-    aug = ClassifyAugment(train=True)
-    resize_cb = classify.ProgressiveResize(aug, ((1, 64), (9, 96), (11, 128)))
+def test_progressive_resize_schedule_moves_validation_too():
+    train_aug, val_aug = ClassifyAugment(train=True), ClassifyAugment(train=False)
+    resize_cb = classify.ProgressiveResize(train_aug, val_aug, ((1, 64), (9, 96), (11, 128)))
     assert [resize_cb.size_at(e) for e in (1, 8, 9, 10, 11, 12)] == [64, 64, 96, 96, 128, 128]
+    assert train_aug.size == val_aug.size == 64 and resize_cb.final_from == 11
+    state = type("State", (), {"epoch": 9})()
+    resize_cb.on_epoch_start(state)
+    record = {}
+    resize_cb.on_epoch_record(state, record)
+    assert train_aug.size == val_aug.size == record["size"] == 96
+    with pytest.raises(ValueError, match="end at 128"):
+        classify.ProgressiveResize(train_aug, val_aug, ((1, 64), (5, 96)))
 
 
 def test_smoke_training_run(tmp_path):
@@ -106,11 +121,53 @@ def test_smoke_training_run(tmp_path):
     assert len(identity) == 16 and int(identity, 16) >= 0  # a content hash of the tensors: resume checks it
     assert summary["profile"] == "smoke" and summary["weights"] == "weights/classifier.pt"
     assert log.config()["info"]["recipe"]["epochs"] == recipe.epochs  # the recipe is recorded with the run
+    history = log.metrics()
+    assert [r["size"] for r in history] == [64, 128]  # validation at the size being trained
+    assert summary["best_epoch"] == 2  # only epochs at the final 128 px compete for the best
     ckpt = runlog.load_weights(paths.weights(spec.name))
     assert ckpt["config"]["name"] == "Classifier128" and ckpt["config"]["num_classes"] == 5
+    assert ckpt["classes"] == {"wnids": data.wnids, "names": data.names}
+    assert ckpt["preprocessing"]["input_size"] == 128 and len(ckpt["preprocessing"]["mean"]) == 3
     logits = classify.predict(model, data.val_x, runtime)
     ev = classify.evaluate_classifier(logits, data.val_y, data.names)
     assert set(ev.metrics) == {"top1", "top5", "macro_f1"}
     assert ev.metrics["top1"] == pytest.approx(float((logits.argmax(1) == data.val_y).float().mean()))
     assert ev.confusion.sum() == len(data.val_y)
     assert len(ev.class_table(3)) == 3 and len(ev.confused_pairs(3)) == 3
+
+
+def test_flip_test_time_augmentation_averages_the_mirror_images():
+    torch.manual_seed(0)
+    model = create_model("Classifier128", num_classes=7, widths=(8, 8, 8, 8), depths=(1, 1, 1, 1), stem=(8, 8))
+    runtime = select_runtime("cpu", "fp32", channels_last=False, verbose=False)
+    x = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
+    plain, mirrored = classify.predict(model, x, runtime), classify.predict(model, x.flip(-1), runtime)
+    both = classify.predict(model, x, runtime, flip=True)
+    assert torch.allclose(both.exp(), (plain.softmax(1) + mirrored.softmax(1)) / 2, atol=1e-5)
+    assert torch.allclose(both.exp().sum(1), torch.ones(4), atol=1e-5)
+
+
+def test_predictor_names_the_top5_classes_of_files_and_tensors(tmp_path):
+    from PIL import Image
+
+    source = write_tiny_imagenet(tmp_path / "src", classes=6, train_per_class=4, val_per_class=2)
+    paths = get_paths(env={"TINY_IMAGENET": str(source)}, root=tmp_path)
+    data = ti.load(ti.locate(paths), paths, expected=None)
+    model = create_model("Classifier128", num_classes=6, widths=(8, 8, 8, 8), depths=(1, 1, 1, 1), stem=(8, 8))
+    path = runlog.save_weights(tmp_path / "c.pt", model, **classify.checkpoint_meta(data))
+    predictor = classify.Predictor.load(path, select_runtime("cpu", verbose=False))
+    picture = tmp_path / "big.png"
+    Image.fromarray(data.val_x[0].permute(1, 2, 0).numpy()).resize((200, 150)).save(picture)
+    from_file = predictor.top5([picture, Image.open(picture)])
+    from_tensor = predictor.top5(data.val_x[:3])
+    assert len(from_file) == 2 and len(from_tensor) == 3
+    for row in from_file + from_tensor:
+        assert len(row) == 5 and {name for name, _ in row} <= set(data.names)
+        probs = [p for _, p in row]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    assert from_file[0] == from_file[1]  # a path and the same picture opened give the same answer
+    with pytest.raises(ValueError, match="uint8"):
+        predictor.top5(data.val_x[:2].float())
+    runlog.save_weights(tmp_path / "old.pt", model)
+    with pytest.raises(runlog.CheckpointError, match="class names"):
+        classify.Predictor.load(tmp_path / "old.pt")

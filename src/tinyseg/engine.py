@@ -61,6 +61,7 @@ class TrainConfig:
     grad_clip: float | None = None    # max gradient norm
     monitor: str = "val_loss"         # the record key that picks the best epoch
     mode: str = "min"                 # "min" | "max"
+    monitor_from: int = 1             # epochs before this one do not compete for the best epoch
     patience: int | None = None       # early stopping after this many epochs without improvement
     max_steps_per_epoch: int | None = None  # cut epochs short (smoke profile)
     train_metrics: bool = True        # also compute the metrics on training batches
@@ -205,7 +206,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
         to_preds: Callable[[torch.Tensor], torch.Tensor] = _unchanged,
         train_transform: Transform | None = None, val_transform: Transform | None = None,
         runtime: Runtime | None = None, callbacks: Sequence[Any] = (), info: RunInfo | None = None,
-        paths: Paths | None = None, resume: bool = False) -> FitState:
+        paths: Paths | None = None, resume: bool = False, checkpoint_meta: dict | None = None) -> FitState:
     """Train ``model``; log to ``runs/<run>/``; keep the best epoch in ``weights/<run>.pt``.
 
     ``loss_fn(logits, target)`` is the training loss; ``metrics`` are updated with
@@ -213,12 +214,15 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
     (and over the training batches when ``cfg.train_metrics``). ``info`` (profile, seed, data,
     recipe, the run's spec) goes into ``config.json``; its profile, seed and data into ``summary.json``.
     Callbacks are objects with any of the methods ``on_fit_start(state)``,
-    ``on_epoch_start(state)``, ``on_epoch_end(state, record)`` and ``on_fit_end(state)``.
+    ``on_epoch_start(state)``, ``on_epoch_record(state, record)`` (may add fields to the epoch's
+    record before it is logged), ``on_epoch_end(state, record)`` and ``on_fit_end(state)``.
 
     ``resume=True`` continues from ``runs/<run>/last.pt`` (saved after every epoch) when it
     exists and was made with the same config. Ctrl-C stops cleanly: the last finished epoch
-    stays resumable. A non-finite loss raises :class:`NonFiniteLossError`. On return the
-    model holds the best epoch's weights.
+    stays resumable. ``checkpoint_meta`` is stored in the weights file beside the state_dict and
+    the model config (what a user of the checkpoint needs: class names, preprocessing). A
+    non-finite loss raises :class:`NonFiniteLossError`. On return the model holds the best
+    epoch's weights.
     """
     runtime = runtime or select_runtime(verbose=False)
     paths = paths or get_paths()
@@ -302,10 +306,12 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
             record.update({f"val_{k}": v for k, v in val.items()})
             record["seconds_val"] = time.time() - t0
             record["seconds"] = record["seconds_train"] + record["seconds_val"]
+            call("on_epoch_record", record)
             improved = _update_best(state, record)
             if improved:
                 save_weights(weights_path, model, run=cfg.run, epoch=state.epoch,
-                             metrics={k: v for k, v in record.items() if k.startswith("val_")})
+                             metrics={k: v for k, v in record.items() if k.startswith("val_")},
+                             **(checkpoint_meta or {}))
             stop_early = cfg.patience is not None and state.bad_epochs >= cfg.patience
             state.history.append(record)
             if stop_early:
@@ -393,6 +399,8 @@ def _update_best(state: FitState, record: dict) -> bool:
     cfg = state.cfg
     if cfg.monitor not in record:
         raise KeyError(f"monitor {cfg.monitor!r} is not among the logged values: {sorted(record)}")
+    if state.epoch < cfg.monitor_from:
+        return False
     value = record[cfg.monitor]
     better = (state.best_value is None or (value > state.best_value if cfg.mode == "max"
                                            else value < state.best_value))
