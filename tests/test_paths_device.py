@@ -58,3 +58,32 @@ def test_cpu_runtime_picks_a_precision_and_reports_it(capsys):
     assert select_runtime("cpu", "fp32", verbose=False).amp_dtype is None
     with pytest.raises(ValueError, match="fp16"):
         select_runtime("cpu", "fp16", verbose=False)
+
+
+@pytest.mark.parametrize("where", ["repo", "parent"])
+def test_the_assignments_data_paths_are_found_without_variables(tmp_path, where):
+    from tinyseg.data import moon, tiny_imagenet
+    from tinyseg.data.fixtures import write_moon_check, write_tiny_imagenet
+
+    repo = tmp_path / "course" / "project"
+    base = repo if where == "repo" else repo.parent
+    source = write_tiny_imagenet(base / "sem2" / "data" / "src", classes=3, train_per_class=4, val_per_class=2)
+    (base / "sem2" / "data" / "src" / "tiny-imagenet-200").rename(base / "sem2" / "data" / "tiny-imagenet-200")
+    moon_dir = base / "designing_neural_network_architectures_2025_01" / "seminar_03" / "data" / "MOON_SEGMENTATION_BINARY"
+    write_moon_check(moon_dir, n=6)
+    paths = get_paths(env={}, root=repo)
+    assert paths.tiny_imagenet == base / "sem2" / "data" / "tiny-imagenet-200"
+    assert paths.moon_root == moon_dir
+    found = tiny_imagenet.locate(paths, download=False)
+    assert found.location == paths.tiny_imagenet and found.kind == "real"
+    assert tiny_imagenet.load(found, paths, expected=None).num_classes == 3
+    located = moon.locate(paths, generate=False)
+    assert located.kind == "real" and located.location == moon_dir
+    expected = "sem2/data/tiny-imagenet-200" if where == "repo" else "../sem2/data/tiny-imagenet-200"
+    assert paths.relative(found.location) == expected  # notebooks print it relative
+    # tiny-imagenet-200/ at the top level comes before sem2/data/
+    write_tiny_imagenet(base / "top", classes=2, train_per_class=2, val_per_class=1)
+    (base / "top" / "tiny-imagenet-200").rename(base / "tiny-imagenet-200")
+    assert get_paths(env={}, root=repo).tiny_imagenet == base / "tiny-imagenet-200"
+    # a variable still wins
+    assert get_paths(env={"TINY_IMAGENET": str(source)}, root=repo).tiny_imagenet == source

@@ -8,15 +8,21 @@ Defaults sit in the repository (``./data``, ``./weights``, ``./runs``,
 variable             meaning                                     default
 ===================  ==========================================  =======================================
 ``DATA_DIR``         downloads, extracted data sets, caches      ``<repo>/data``
-``TINY_IMAGENET``    Tiny ImageNet-200: a folder or the zip      ``$DATA_DIR/tiny-imagenet-200``
-``MOON_ROOT``        a folder in the MOON_SEGMENTATION_BINARY    ``$DATA_DIR/MOON_SEGMENTATION_BINARY``
-                     layout (``images/render``, ``images/ground``)
+``TINY_IMAGENET``    Tiny ImageNet-200: a folder or the zip      ``$DATA_DIR/tiny-imagenet-200``, else the
+                                                                 assignment's paths (below)
+``MOON_ROOT``        a folder in the MOON_SEGMENTATION_BINARY    ``$DATA_DIR/MOON_SEGMENTATION_BINARY``,
+                     layout (``images/render``, ``images/ground``) else the assignment's path (below)
 ``MOON_CHECK_ROOT``  real renders with cleaned masks, same       ``$DATA_DIR/moon_real_check``, else
                      layout: evaluation only (never trained on)  ``<repo>/../shared/data/moon_real_check``
 ``WEIGHTS_DIR``      final checkpoints ``<run>.pt``              ``<repo>/weights``
 ``RUNS_DIR``         run logs ``<run>/{config,metrics,summary}``  ``<repo>/runs``
 ``REPORTS_DIR``      exported report (HTML/PDF)                  ``<repo>/reports``
 ===================  ==========================================  =======================================
+
+The assignment's own locations are found without any variable, relative to the repository and
+to its parent folder (the first that exists wins, after ``$DATA_DIR``): ``tiny-imagenet-200/`` or
+``sem2/data/tiny-imagenet-200/``; ``designing_neural_network_architectures_2025_01/seminar_03/data/
+MOON_SEGMENTATION_BINARY/``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+ASSIGNMENT_TINY_IMAGENET = ("tiny-imagenet-200", "sem2/data/tiny-imagenet-200")
+ASSIGNMENT_MOON = ("designing_neural_network_architectures_2025_01/seminar_03/data/MOON_SEGMENTATION_BINARY",)
 
 ENV_VARS = ("DATA_DIR", "TINY_IMAGENET", "MOON_ROOT", "MOON_CHECK_ROOT", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR")
 
@@ -93,6 +102,11 @@ def _first_existing(*candidates: Path) -> Path:
     return next((c for c in candidates if c.exists()), candidates[0])
 
 
+def _assignment(root: Path, relative: tuple[str, ...]) -> list[Path]:
+    """The assignment's locations, relative to the repository, then to its parent folder."""
+    return [base / r for base in (root, root.parent) for r in relative]
+
+
 def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) -> Paths:
     """Resolve all locations; ``env`` (default ``os.environ``) overrides the defaults.
 
@@ -111,8 +125,10 @@ def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) ->
     return Paths(
         root=root,
         data_dir=data_dir,
-        tiny_imagenet=get("TINY_IMAGENET", data_dir / "tiny-imagenet-200"),
-        moon_root=get("MOON_ROOT", data_dir / "MOON_SEGMENTATION_BINARY"),
+        tiny_imagenet=get("TINY_IMAGENET", _first_existing(data_dir / "tiny-imagenet-200",
+                                                           *_assignment(root, ASSIGNMENT_TINY_IMAGENET))),
+        moon_root=get("MOON_ROOT", _first_existing(data_dir / "MOON_SEGMENTATION_BINARY",
+                                                   *_assignment(root, ASSIGNMENT_MOON))),
         moon_check_root=get("MOON_CHECK_ROOT", _first_existing(data_dir / "moon_real_check",
                                                                root.parent / "shared" / "data" / "moon_real_check")),
         weights_dir=get("WEIGHTS_DIR", root / "weights"),
