@@ -3,10 +3,10 @@
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from torch import nn
 
 from tinyseg import pipeline, runs
 from tinyseg.runlog import RunLog, save_weights
-from torch import nn
 
 
 def finish_run(paths, name, profile="cpu", status="completed"):
@@ -70,3 +70,23 @@ def test_without_chromium_the_pdf_step_says_what_to_install(tmp_path, monkeypatc
     html.write_text("<html><body>отчёт</body></html>", encoding="utf-8")
     assert pipeline.export_pdf(html) is None
     assert "apt-get install chromium" in capsys.readouterr().out
+
+
+def test_the_report_export_has_no_code(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("PROFILE = 'auto'", metadata={"tags": ["parameters"]})
+    shown = nbformat.v4.new_code_cell("secret_code_line = 1\nprint('visible output')", execution_count=2,
+                                      outputs=[nbformat.v4.new_output("stream", text="visible output\n")])
+    hidden = nbformat.v4.new_code_cell("session.finish()", execution_count=3, metadata={"tags": ["hide-in-report"]},
+                                       outputs=[nbformat.v4.new_output("stream", text="notebook finished\n")])
+    nb.cells = [nbformat.v4.new_markdown_cell("# Отчёт"), params, shown, hidden]
+    path = tmp_path / "04_report.ipynb"
+    nbformat.write(nb, path)
+    html = pipeline.export_html(path, tmp_path / "out", name="report", code=False).read_text()
+    assert "Отчёт" in html and "visible output" in html
+    assert "secret_code_line" not in html and "PROFILE" not in html and "notebook finished" not in html
+    assert "jp-InputArea-editor" not in html.split("</style>")[-1]  # no code input blocks at all
+    with_code = pipeline.export_html(path, tmp_path / "out", name="nb").read_text()
+    assert "secret_code_line" in with_code  # the notebooks' own exports keep their code

@@ -89,15 +89,26 @@ def execute_notebook(path: Path, profile: str, seed: int = 0, output: Path | Non
     return output
 
 
-def export_html(notebook: Path, out_dir: Path, name: str | None = None) -> Path:
+HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}  # cells left out of a code-free export
+
+
+def export_html(notebook: Path, out_dir: Path, name: str | None = None, code: bool = True) -> Path:
     """Export an executed notebook to self-contained HTML (images embedded), without the code cells' prompts.
 
-    A print style sheet is added, so the PDF printed from it (landscape A4) keeps wide tables and
-    figures inside the page.
+    ``code=False`` (the report): no code at all, only prose and outputs; cells tagged as papermill
+    parameters or ``hide-in-report`` are left out entirely. A print style sheet is added, so the PDF
+    printed from it (landscape A4) keeps wide tables and figures inside the page.
     """
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets.config import Config
 
-    body, _ = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_filename(str(notebook))
+    config = Config()
+    config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_TAGS if not code else set()
+    exporter = HTMLExporter(config=config, exclude_input_prompt=True, exclude_output_prompt=True,
+                            exclude_input=not code)
+    exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
+    body, _ = exporter.from_filename(str(notebook))
     body = body.replace("</head>", PRINT_CSS + "</head>", 1)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name or notebook.stem.split('_', 1)[-1]}.html"
@@ -149,7 +160,7 @@ def export_pdf(html: Path, pdf: Path | None = None, timeout: int = 300) -> Path 
 
 def export_report(notebook: Path, out_dir: Path) -> list[Path]:
     """``report.html`` and, where Chromium is installed, ``report.pdf``."""
-    html = export_html(notebook, out_dir, name="report")
+    html = export_html(notebook, out_dir, name="report", code=False)
     pdf = export_pdf(html)
     return [html] + ([pdf] if pdf else [])
 
