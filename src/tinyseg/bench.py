@@ -5,20 +5,24 @@
 Prints training throughput (images/s) in fp32 and in bf16 autocast + channels_last (on a GPU:
 its autocast dtype), the batched augmentation alone (batches/s) and the resulting minutes per
 Tiny ImageNet epoch (100,000 images). Synthetic data: nothing is read from disk.
+
+It also says how close training runs to what the processor can do: the FLOPs of one training
+step (forward + backward, counted by torch's ``FlopCounterMode``) times images/s give the achieved
+GFLOP/s; the reference is the GFLOP/s of a large matrix product in the same precision on the same
+threads (``--gemm``), the best a dense kernel reaches on this machine in practice.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import torch
 from torch import nn
 
 from .data.augment import ClassifyAugment
-from .device import select_runtime
+from .device import cpu_name, select_runtime
 from .models import count_macs, create_model
 
 TRAIN_IMAGES = 100_000
@@ -56,6 +60,32 @@ def train_throughput(model_kwargs: dict, runtime, batch: int, steps: int, warmup
     return batch / _timed(step, steps, warmup)
 
 
+def train_flops_per_image(model_kwargs: dict, size: int = 128) -> float:
+    """FLOPs of one training step per image (forward and backward), counted by torch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = create_model("Classifier128", **model_kwargs)
+    x = torch.zeros(2, 3, size, size)
+    y = torch.zeros(2, dtype=torch.long)
+    with FlopCounterMode(display=False) as counter:
+        nn.functional.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops() / 2
+
+
+def gemm_gflops(runtime, n: int = 2048, steps: int = 10) -> float:
+    """GFLOP/s of an n×n by n×n matrix product in the runtime's precision (the practical peak)."""
+    dtype = runtime.amp_dtype or torch.float32
+    a = torch.randn(n, n, device=runtime.device, dtype=dtype)
+    b = torch.randn(n, n, device=runtime.device, dtype=dtype)
+
+    def step():
+        a @ b
+        if runtime.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return 2 * n ** 3 / _timed(step, steps, 2) / 1e9
+
+
 def augment_throughput(runtime, batch: int, steps: int) -> float:
     aug = ClassifyAugment(train=True)
     x = torch.randint(0, 256, (batch, 3, 64, 64), dtype=torch.uint8, device=runtime.device)
@@ -75,7 +105,7 @@ def main(argv=None) -> dict:
     fast = select_runtime(verbose=False)
     model = create_model("Classifier128", **args.model)
     params = sum(p.numel() for p in model.parameters())
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+    print(f"machine: {cpu_name()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}")
     print(f"Classifier128 {model.config}: {params / 1e6:.2f}M parameters, "
           f"{count_macs(model) / 1e9:.2f} GMACs per 128×128 image; batch {args.batch}")
@@ -92,8 +122,18 @@ def main(argv=None) -> dict:
     # the cpu recipe trains its first epochs on smaller inputs (progressive resizing)
     for size in (96, 64):
         ips = train_throughput(args.model, fast, args.batch, args.steps, size=size)
+        results[f"{fast.precision}@{size}"] = ips
         print(f"train step {fast.precision}, input {size}×{size}  : {ips:7.1f} images/s "
               f"({TRAIN_IMAGES / ips / 60:.1f} min per epoch)")
+    peak = gemm_gflops(fast)
+    print(f"matrix product {fast.precision} 2048³     : {peak:7.1f} GFLOP/s (the practical peak)")
+    for size in (128, 96, 64):
+        key = f"{fast.precision}+channels_last" if size == 128 else f"{fast.precision}@{size}"
+        if key in results:
+            achieved = train_flops_per_image(args.model, size) * results[key] / 1e9
+            print(f"training at {size}×{size}: {train_flops_per_image(args.model, size) / 1e9:.2f} GFLOP per image "
+                  f"-> {achieved:6.1f} GFLOP/s = {achieved / peak:.0%} of the matrix-product peak")
+    results["gemm_gflops"] = peak
     aug = augment_throughput(fast, args.batch, args.steps)
     print(f"augmentation alone          : {aug:7.1f} batches/s ({aug * args.batch:.0f} images/s)")
     best = max(results.values())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -65,13 +66,25 @@ class Runtime:
         if self.device.type == "cuda":
             name = torch.cuda.get_device_name(self.device)
         else:
-            name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+            name = f"{cpu_name()}, {torch.get_num_threads()} threads"
         layout = "channels_last" if self.channels_last else "contiguous"
         return f"{self.device.type} ({name}), {self.precision}, {layout}, torch {torch.__version__}"
 
     def as_dict(self) -> dict[str, object]:
         return {"device": str(self.device), "precision": self.precision,
                 "channels_last": self.channels_last, "description": self.describe()}
+
+
+def cpu_name() -> str:
+    """The processor's model name and family from /proc/cpuinfo (machines of one name differ by family:
+    AMD family 25 is Zen 3/4, 26 is Zen 5), else the architecture."""
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines()[:30]
+                    if ":" in line)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        return f"{info['model name']}, family {info['cpu family']} model {info['model']}"
+    except (OSError, KeyError, ValueError):
+        return platform.processor() or platform.machine()
 
 
 def select_runtime(device: str = "auto", precision: str = "auto", channels_last: bool = True,
