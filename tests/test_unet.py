@@ -52,6 +52,24 @@ def test_backbone_uses_the_classifier_stages():
     assert not any(k.startswith("encoder.backbone.fc") for k in model.state_dict())  # reset_classifier(0)
 
 
+@pytest.mark.parametrize("stem_channels", [16, 0])
+def test_the_classifier_can_see_the_image_upsampled_twice(stem_channels):
+    import torch.nn.functional as F
+
+    model = create_model("UNetBackbone", input_scale=2, stem_channels=stem_channels).eval()
+    enc = model.encoder
+    x = torch.randn(1, 3, 64, 64)
+    features = enc(x)
+    assert enc.reductions == ((1,) if stem_channels else ()) + (1, 2, 4, 8, 16)
+    for f, r, c in zip(features, enc.reductions, enc.out_channels):
+        assert f.shape == (1, c, 64 // r, 64 // r)
+    stages = enc.backbone.forward_intermediates(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+    assert torch.allclose(enc.adapters[-1](stages[-1]), features[-1])
+    assert model(x).shape == (1, 1, 64, 64)
+    with pytest.raises(ValueError, match="input_scale=2"):
+        create_model("UNetBackbone", stem_channels=0)
+
+
 def test_frozen_batchnorm_stays_frozen_whatever_calls_train():
     model = create_model("UNetBackbone")
     set_trainable(model.backbone, False)

@@ -150,18 +150,25 @@ def predict(model: nn.Module, images: torch.Tensor, runtime: Runtime, batch_size
                           transform=lambda x: to_input(x, torch.zeros(1, 1, 1, 1))[0])
 
 
+def overlap_counts(pred: torch.Tensor, truth: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: rock pixels in both masks (intersection) and in either (union); N×1×H×W boolean masks,
+    or one H×W / 1×H×W mask → arrays of one. Summed over images they give the whole-set IoU."""
+    pred, truth = pred.bool(), truth.bool()
+    while pred.ndim < 4:
+        pred, truth = pred.unsqueeze(0), truth.unsqueeze(0)
+    inter = (pred & truth).sum(dim=(1, 2, 3)).double()
+    union = (pred | truth).sum(dim=(1, 2, 3)).double()
+    return inter.numpy(), union.numpy()
+
+
 def per_image_iou(pred: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
     """IoU of each image (N×1×H×W boolean masks, or one H×W / 1×H×W mask → an array of one).
 
     Rule for empty masks: an image with no rock in the prediction *and* the truth is a perfect
     answer, IoU 1; rock in only one of them gives IoU 0.
     """
-    pred, truth = pred.bool(), truth.bool()
-    while pred.ndim < 4:
-        pred, truth = pred.unsqueeze(0), truth.unsqueeze(0)
-    inter = (pred & truth).sum(dim=(1, 2, 3)).double()
-    union = (pred | truth).sum(dim=(1, 2, 3)).double()
-    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)).numpy()
+    inter, union = overlap_counts(pred, truth)
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
 
 
 def evaluate_masks(probs: torch.Tensor, masks: torch.Tensor, threshold: float = 0.5) -> dict:

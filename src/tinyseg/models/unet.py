@@ -61,39 +61,52 @@ class ClassifierEncoder(Encoder):
     has no full-resolution map, so a light stem (two 3×3 convs on the input image,
     ``stem_channels``) provides the stride-1 skip. ``backbone`` is the pretrained part: freezing
     it is ``set_trainable(encoder.backbone, False)``.
+
+    ``input_scale=2`` feeds the classifier the image upsampled 2× (bilinear): its stages then see
+    scales like the 2×-upsampled 64-px photos it was trained on, and their reductions relative to
+    the U-Net input halve (1, 2, 4, 8, 16). ``stem_channels=0`` leaves the light stem out (with
+    ``input_scale=2`` the classifier's own first map is already at full resolution).
     """
 
     def __init__(self, backbone: Classifier128, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
-                 stem_channels: int = 16, in_channels: int = 3):
+                 stem_channels: int = 16, in_channels: int = 3, input_scale: int = 1):
         super().__init__()
         stages = backbone.feature_info
         if len(adapter_channels) != len(stages):
             raise ValueError(f"need one adapter width per classifier stage ({len(stages)}), "
                              f"got {len(adapter_channels)}")
+        if input_scale not in (1, 2):
+            raise ValueError(f"input_scale must be 1 or 2, not {input_scale}")
+        if not stem_channels and stages[0]["reduction"] // input_scale != 1:
+            raise ValueError("without the light stem (stem_channels=0) the classifier's first map must be at full "
+                             "resolution: use input_scale=2")
         backbone.reset_classifier(0)  # the head is not part of the encoder
         self.backbone = backbone
-        self.stem = DoubleConv(in_channels, stem_channels)
+        self.input_scale = input_scale
+        self.stem = DoubleConv(in_channels, stem_channels) if stem_channels else None
         self.adapters = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c, a, 1, bias=False), nn.BatchNorm2d(a), nn.ReLU(inplace=True))
             for c, a in zip(stages.channels(), adapter_channels))
         self.classifier_channels = stages.channels()
         self.feature_info = FeatureInfo(
-            [{"num_chs": stem_channels, "reduction": 1, "module": "stem"}]
-            + [{"num_chs": a, "reduction": f["reduction"], "module": f"adapters.{i}"}
+            ([{"num_chs": stem_channels, "reduction": 1, "module": "stem"}] if stem_channels else [])
+            + [{"num_chs": a, "reduction": f["reduction"] // input_scale, "module": f"adapters.{i}"}
                for i, (a, f) in enumerate(zip(adapter_channels, stages))])
 
     def levels(self) -> list[tuple[str, list[nn.Module]]]:
         b = self.backbone
-        rows = [("new light stem: 2× conv 3×3", [self.stem]),
-                ("stem1 (conv, s2) → 1×1", [b.stem1, self.adapters[0]]),
+        first = "input ×2 (bilinear), stem1 (conv, s2) → 1×1" if self.input_scale == 2 else "stem1 (conv, s2) → 1×1"
+        rows = ([("new light stem: 2× conv 3×3", [self.stem])] if self.stem is not None else []) + [
+                (first, [b.stem1, self.adapters[0]]),
                 ("stem2 (s2) + stage1 → 1×1", [b.stem2, b.stages[0], self.adapters[1]])]
         for i in range(1, len(b.stages)):
             rows.append((f"stage{i + 1} (s2) → 1×1", [b.stages[i], self.adapters[i + 1]]))
         return rows
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        stages = self.backbone.forward_intermediates(x)
-        return [self.stem(x)] + [adapt(f) for adapt, f in zip(self.adapters, stages)]
+        inner = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) if self.input_scale == 2 else x
+        features = [adapt(f) for adapt, f in zip(self.adapters, self.backbone.forward_intermediates(inner))]
+        return ([self.stem(x)] if self.stem is not None else []) + features
 
 
 class UNetDecoder(nn.Module):
@@ -167,8 +180,10 @@ def UNetBase(channels: Sequence[int] = (32, 64, 128, 144, 176), classes: int = 1
 
 
 def UNetBackbone(classifier_config: dict | None = None, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
-                 stem_channels: int = 16, classes: int = 1) -> UNet:
+                 stem_channels: int = 16, classes: int = 1, input_scale: int = 1) -> UNet:
     """The U-Net on Classifier128's stages (``classifier_config``: the classifier's stored config;
-    load its weights into ``model.backbone``)."""
+    load its weights into ``model.backbone``). ``input_scale``/``stem_channels``: see
+    :class:`ClassifierEncoder`."""
     kwargs = {k: v for k, v in (classifier_config or {}).items() if k != "name"}
-    return UNet(ClassifierEncoder(Classifier128(**kwargs), adapter_channels, stem_channels), classes)
+    return UNet(ClassifierEncoder(Classifier128(**kwargs), adapter_channels, stem_channels,
+                                  input_scale=input_scale), classes)

@@ -1,0 +1,36 @@
+"""The statistics of the part-3 comparison: mean ± sd and the paired bootstrap of the IoU difference."""
+
+import numpy as np
+import pytest
+import torch
+
+from tinyseg.report.stats import mean_sd, paired_iou_difference
+from tinyseg.segment import overlap_counts, per_image_iou
+
+
+def test_mean_sd_uses_the_sample_standard_deviation():
+    assert mean_sd([0.5, 0.6, 0.7]) == pytest.approx((0.6, 0.1))
+    assert mean_sd([0.42]) == (0.42, 0.0)
+
+
+def test_overlap_counts_sum_to_the_whole_set_iou():
+    g = torch.Generator().manual_seed(0)
+    pred, truth = torch.rand(6, 1, 16, 16, generator=g) > 0.6, torch.rand(6, 1, 16, 16, generator=g) > 0.7
+    inter, union = overlap_counts(pred, truth)
+    assert inter.sum() / union.sum() == pytest.approx(float((pred & truth).sum() / (pred | truth).sum()))
+    assert per_image_iou(pred, truth) == pytest.approx(inter / union)
+
+
+def test_paired_bootstrap_separates_a_real_difference_from_none():
+    rng = np.random.default_rng(1)
+    union = rng.integers(50, 200, size=80).astype(float)
+    inter_a = union * rng.uniform(0.4, 0.6, size=80)
+    same = paired_iou_difference((inter_a, union), (inter_a, union))
+    assert same.value == 0 and same.low == pytest.approx(0) and same.high == pytest.approx(0)
+    better = paired_iou_difference((inter_a, union), (inter_a * 1.1, union))  # +10% overlap on every image
+    expected = (inter_a * 1.1).sum() / union.sum() - inter_a.sum() / union.sum()
+    assert better.value == pytest.approx(expected) and better.excludes_zero and better.low > 0
+    noisy = paired_iou_difference((inter_a, union), (union * rng.uniform(0.4, 0.6, size=80), union))
+    assert noisy.low < noisy.value < noisy.high and noisy.images == 80
+    with pytest.raises(ValueError, match="same images"):
+        paired_iou_difference((inter_a, union), (inter_a[:5], union[:5]))
