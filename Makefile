@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine (see README):
 #   make run    set up .venv, prepare the data, execute the four notebooks in place, export the report
 #   make test   set up .venv, run the test suite
-# Others: make smoke (whole chain on tiny data in a temporary folder), make report (04 + HTML/PDF export).
+# Others: make smoke (whole chain on tiny data in a temporary folder), make report (04 + HTML/PDF export),
+# make lab (JupyterLab in the project's environment: "Run All" in any notebook works from a fresh clone).
 # make run skips a training notebook whose runs are finished; make run FORCE="02 03" redoes them
 # (the old runs are moved to runs/.previous/).
 
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= auto
 FORCE   ?=
 
-.PHONY: setup run test smoke report clean-venv
+.PHONY: setup run test smoke report lab clean-venv
 
 setup: $(STAMP)
 
@@ -33,6 +34,10 @@ smoke: setup
 
 report: setup
 	$(PY) -m tinyseg.pipeline run --only 04
+
+# the kernel "Python 3" of this JupyterLab is .venv's Python, where tinyseg is installed
+lab: setup
+	$(VENV)/bin/jupyter lab
 
 clean-venv:
 	rm -rf $(VENV)
