@@ -18,7 +18,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from . import engine
-from .data.augment import MEAN, STD, ClassifyAugment
+from .data.augment import MEAN, STD, ClassifyAugment, resize
 from .data.cache import tensor_identity
 from .data.loaders import tensor_loader
 from .data.tiny_imagenet import TinyImageNet
@@ -137,13 +137,13 @@ def train(spec: RunSpec, model: nn.Module, data: TinyImageNet, recipe: Recipe, s
     """Train with the recipe; logs go to runs/<run>, the best epoch to weights/<run>.pt."""
     train_aug = ClassifyAugment(train=True, scale=recipe.crop_scale, jitter=recipe.jitter)
     val_aug = ClassifyAugment(train=False)
-    resize = ProgressiveResize(train_aug, val_aug, recipe.resolutions)
+    schedule = ProgressiveResize(train_aug, val_aug, recipe.resolutions)
     cfg = TrainConfig(run=spec.name, epochs=recipe.epochs, lr=recipe.lr, optimizer="sgd", momentum=0.9,
                       weight_decay=recipe.weight_decay, schedule="onecycle", warmup=recipe.warmup,
-                      monitor="val_top1", mode="max", monitor_from=resize.final_from,
+                      monitor="val_top1", mode="max", monitor_from=schedule.final_from,
                       max_steps_per_epoch=recipe.max_steps_per_epoch,
                       seed=session.seed)
-    callbacks = [resize] + ([LivePlot(["loss", "top1", "top5"])] if live else [])
+    callbacks = [schedule] + ([LivePlot(["loss", "top1", "top5"])] if live else [])
     return fit(model, tensor_loader(data.train_x, data.train_y, batch_size=recipe.batch_size, shuffle=True,
                                     drop_last=True),
                tensor_loader(data.val_x, data.val_y, batch_size=256, shuffle=False),
@@ -165,12 +165,12 @@ def predict(model: nn.Module, x: torch.Tensor, runtime: Runtime, batch_size: int
     ``flip=False``: the logits. ``flip=True``: test-time augmentation, the log of the softmax averaged over
     the image and its mirror image (argmax, top-k and the metrics read both alike).
     """
-    resize = ClassifyAugment(train=False, size=size)
-    logits = engine.predict(model, x, runtime=runtime, transform=lambda xb: resize(xb, None)[0],
+    to_input = ClassifyAugment(train=False, size=size)
+    logits = engine.predict(model, x, runtime=runtime, transform=lambda xb: to_input(xb, None)[0],
                             batch_size=batch_size)
     if not flip:
         return logits
-    mirrored = engine.predict(model, x, runtime=runtime, transform=lambda xb: resize(xb.flip(-1), None)[0],
+    mirrored = engine.predict(model, x, runtime=runtime, transform=lambda xb: to_input(xb.flip(-1), None)[0],
                               batch_size=batch_size)
     return ((logits.softmax(1) + mirrored.softmax(1)) / 2).log()
 
@@ -211,9 +211,7 @@ class Predictor:
                 raise ValueError(f"expected uint8 images N×3×H×W, got {images.dtype} {tuple(images.shape)}")
             if images.shape[-2:] == (size, size):
                 return images
-            small = nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear",
-                                              align_corners=False, antialias=True)
-            return small.round().clamp(0, 255).to(torch.uint8)
+            return resize(images.float(), size).round().clamp(0, 255).to(torch.uint8)
         out = []
         for item in images:
             im = item if isinstance(item, Image.Image) else Image.open(item)
