@@ -41,7 +41,7 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
     for run in ("unet_base", "unet_backbone_frozen", "unet_backbone_finetune", "unet_backbone_scratch"):
         best = RunLog(workdir / "runs" / run).summary()["best"]
         assert f"{best['val_iou']:.3f}" in seg_table and f"{best['val_dice']:.3f}" in seg_table, run
-    real = [t for t in tables if "rocks found" in t]
+    real = [t for t in tables if "найдено камней" in t]
     assert len(real) == 1 and all(runs_name in real[0] for runs_name in ("UNetBase", "Backbone B: fine-tuned"))
     top1 = RunLog(workdir / "runs" / "classifier").summary()["best"]["val_top1"]
     assert any(f"{top1:.2%}" in t for t in tables)

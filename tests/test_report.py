@@ -131,7 +131,7 @@ def test_real_check_table_and_figure_from_evaluations():
     ev = segment.evaluate_models({"a": Perfect()}, images, masks, select_runtime("cpu", "fp32", verbose=False))
     table = report.evaluation_table(ev, {"a": "model A"})
     row = table.loc["model A"]
-    assert row["IoU"] == pytest.approx(1.0) and row["median per-image IoU"] == pytest.approx(1.0)
-    assert row["rocks found, ≥ 200 px (n=4)"] == 1.0 and np.isnan(row["rocks found, 1–9 px (n=0)"])
+    assert row["IoU"] == pytest.approx(1.0) and row["медиана IoU по снимкам"] == pytest.approx(1.0)
+    assert row["найдено камней ≥ 200 px (n=4)"] == 1.0 and np.isnan(row["найдено камней 1–9 px (n=0)"])
     fig = report.per_image_iou_figure(ev, {"a": "model A"}, "t")
     assert fig.axes[0].get_ylabel() == "IoU per image"

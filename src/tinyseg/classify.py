@@ -6,7 +6,6 @@ The notebook calls :func:`train` and :func:`evaluate_classifier`; the recipe liv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -27,7 +26,7 @@ from .engine import FitState, TrainConfig, fit
 from .models import create_model, load_model
 from .notebook import Session
 from .plots import LivePlot
-from .runlog import CheckpointError, DataRecord, RunInfo, load_weights
+from .runlog import CheckpointError, DataRecord, RunInfo, load_weights, read_jsonl
 from .runs import RunSpec
 
 
@@ -337,10 +336,7 @@ def recipe_table(recipe: Recipe):
 
 def load_probes(paths) -> list[dict]:
     """The recipe probes (one dict per line of :data:`PROBES`); empty when the file is absent."""
-    path = paths.root / PROBES
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(paths.root / PROBES)
 
 
 def probe_table(probes: Sequence[dict]):

@@ -183,13 +183,13 @@ def predict(model: nn.Module, inputs: torch.Tensor, *, runtime: Runtime,
 def evaluate(model: nn.Module, loader: Iterable, *, loss_fn: Callable, metrics: MetricCollection,
              runtime: Runtime, transform: Transform | None = None,
              to_preds: Callable[[torch.Tensor], torch.Tensor] = _unchanged,
-             max_steps: int | None = None, desc: str = "val") -> dict[str, float]:
+             max_steps: int | None = None, desc: str = "val", verbose: bool = True) -> dict[str, float]:
     """Loss and metrics over the whole loader, accumulated (not averaged over batches)."""
     model.eval()
     metrics = metrics.to(runtime.device)
     metrics.reset()
     loss_sum, count = 0.0, 0
-    for step, batch in enumerate(progress(loader, desc=desc, leave=False)):
+    for step, batch in enumerate(progress(loader, desc=desc, leave=False, disable=not verbose)):
         if max_steps is not None and step >= max_steps:
             break
         x, y, out, loss = _forward(model, batch, transform, loss_fn, runtime)
@@ -206,7 +206,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
         to_preds: Callable[[torch.Tensor], torch.Tensor] = _unchanged,
         train_transform: Transform | None = None, val_transform: Transform | None = None,
         runtime: Runtime | None = None, callbacks: Sequence[Any] = (), info: RunInfo | None = None,
-        paths: Paths | None = None, resume: bool = False, checkpoint_meta: dict | None = None) -> FitState:
+        paths: Paths | None = None, resume: bool = False, checkpoint_meta: dict | None = None,
+        verbose: bool = True) -> FitState:
     """Train ``model``; log to ``runs/<run>/``; keep the best epoch in ``weights/<run>.pt``.
 
     ``loss_fn(logits, target)`` is the training loss; ``metrics`` are updated with
@@ -222,7 +223,8 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
     stays resumable. ``checkpoint_meta`` is stored in the weights file beside the state_dict and
     the model config (what a user of the checkpoint needs: class names, preprocessing). A
     non-finite loss raises :class:`NonFiniteLossError`. On return the model holds the best
-    epoch's weights.
+    epoch's weights. ``verbose=False`` shows no progress bars and no epoch lines (repeats of a run
+    with other seeds, whose curves are not watched).
     """
     runtime = runtime or select_runtime(verbose=False)
     paths = paths or get_paths()
@@ -299,10 +301,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
             state.epoch += 1
             call("on_epoch_start")
             record = _train_one_epoch(state, train_loader, steps_per_epoch, scheduler, scaler, loss_fn,
-                                      train_metrics, to_preds, train_transform, runtime)
+                                      train_metrics, to_preds, train_transform, runtime, verbose)
             t0 = time.time()
             val = evaluate(model, val_loader, loss_fn=loss_fn, metrics=val_metrics, runtime=runtime,
-                           transform=val_transform, to_preds=to_preds)
+                           transform=val_transform, to_preds=to_preds, verbose=verbose)
             record.update({f"val_{k}": v for k, v in val.items()})
             record["seconds_val"] = time.time() - t0
             record["seconds"] = record["seconds_train"] + record["seconds_val"]
@@ -322,11 +324,13 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
             _save_last(log, state, scheduler, scaler, config)
             saved = state.epoch
             log.write_summary(summary())
-            write(_epoch_line(cfg, record, improved))
+            if verbose:
+                write(_epoch_line(cfg, record, improved))
             call("on_epoch_end", record)
             if stop_early:
-                write(f"early stop: {cfg.monitor} has not improved for {cfg.patience} epochs "
-                      f"(best {state.best_value:.4f} at epoch {state.best_epoch})")
+                if verbose:
+                    write(f"early stop: {cfg.monitor} has not improved for {cfg.patience} epochs "
+                          f"(best {state.best_value:.4f} at epoch {state.best_epoch})")
                 break
     except KeyboardInterrupt:
         state.status = "interrupted"
@@ -347,14 +351,15 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
 
 
 def _train_one_epoch(state: FitState, loader: Iterable, steps: int, scheduler, scaler, loss_fn,
-                     metrics: MetricCollection | None, to_preds, transform, runtime: Runtime) -> dict:
+                     metrics: MetricCollection | None, to_preds, transform, runtime: Runtime,
+                     verbose: bool = True) -> dict:
     cfg, model, optimizer = state.cfg, state.model, state.optimizer
     train_mode(model)
     if metrics is not None:
         metrics.reset()
     loss_sum, count, t0 = 0.0, 0, time.time()
     lr = _peak_lr(optimizer)
-    bar = progress(total=steps, desc=f"epoch {state.epoch}/{cfg.epochs}", leave=False)
+    bar = progress(total=steps, desc=f"epoch {state.epoch}/{cfg.epochs}", leave=False, disable=not verbose)
     for step, batch in enumerate(loader):
         if step >= steps:
             break

@@ -53,11 +53,12 @@ class UnfreezeAt:
     ``TrainConfig.lr_scales`` so that fine-tuning does not wreck the pretrained weights.
     """
 
-    def __init__(self, module: nn.Module, epoch: int):
-        self.module, self.epoch = module, epoch
+    def __init__(self, module: nn.Module, epoch: int, verbose: bool = True):
+        self.module, self.epoch, self.verbose = module, epoch, verbose
 
     def on_epoch_start(self, state) -> None:
         if state.epoch >= self.epoch and is_frozen(self.module):
             set_trainable(self.module, True)
             total = sum(p.numel() for p in self.module.parameters())
-            print(f"epoch {state.epoch}: unfroze {type(self.module).__name__} ({total:,} parameters)")
+            if self.verbose:
+                print(f"epoch {state.epoch}: unfroze {type(self.module).__name__} ({total:,} parameters)")

@@ -193,12 +193,14 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
     """Why a training notebook need not run again (all its runs finished in this profile and the
     notebook carries their outputs), or None when it must run. A run finished in another profile
     stops the job: retraining it is a decision (``--force``), not a side effect."""
-    runs = [spec.name for spec in run_table.of_notebook(notebook.name)]
+    specs = run_table.of_notebook(notebook.name)
+    runs = [run for spec in specs for run in spec.ids()]
     if not runs:
         return None
     logs = [RunLog(paths.run_dir(r)) for r in runs]
-    lost = [paths.relative(paths.weights(log.name)) for log in logs
-            if log.is_finished() and not paths.weights(log.name).exists()]
+    # only seed 0's weights are final checkpoints; the other seeds keep their logs
+    lost = [paths.relative(paths.weights(spec.name)) for spec in specs
+            if RunLog(paths.run_dir(spec.name)).is_finished() and not paths.weights(spec.name).exists()]
     if lost:
         raise SystemExit(f"{notebook.name}: finished run(s) without their weights: {', '.join(lost)} missing. "
                          f"Restore them (git checkout -- <file>, or check WEIGHTS_DIR), or retrain on purpose "
@@ -220,7 +222,7 @@ def archive_runs(notebook: Path, paths: Paths) -> Path | None:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = paths.runs_dir / ".previous" / stamp
     moved = []
-    for run in (spec.name for spec in run_table.of_notebook(notebook.name)):
+    for run in (run for spec in run_table.of_notebook(notebook.name) for run in spec.ids()):
         for src, dst in ((paths.run_dir(run), target / "runs" / run),
                          (paths.weights(run), target / "weights" / f"{run}.pt")):
             if src.exists():

@@ -6,6 +6,10 @@ the report read this table; no code compares run names. Adding a run is adding a
 
 A run's recipe (epochs, learning rate, augmentation, ...) is its task's recipe for the profile
 (``classify.RECIPES`` / ``segment.RECIPES``), with ``recipe_overrides`` applied.
+
+A run trained with several seeds (``seeds``) logs each under its own id (:func:`run_id`):
+``runs/unet_base/`` for seed 0, ``runs/unet_base-seed1/`` for seed 1, ... Only seed 0's weights
+are final checkpoints (committed); the other seeds' weights are working files (``.gitignore``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class RunSpec:
     unfreeze_at: float | None = None  # unfreeze after this share of the epochs (None: never)
     encoder_lr_scale: float = 1.0   # the encoder's learning rate relative to the rest, once it trains
     recipe_overrides: dict = field(default_factory=dict)
+    seeds: int = 1                  # trained with seeds 0 .. seeds-1 (mean ± sd, confidence intervals)
 
     def __post_init__(self):
         if self.task not in ("classification", "segmentation"):
@@ -41,6 +46,12 @@ class RunSpec:
             raise ValueError(f"{self.name}: a pretrained or frozen encoder needs encoder_from (the run it comes from)")
         if self.unfreeze_at is not None and not self.frozen:
             raise ValueError(f"{self.name}: unfreeze_at only makes sense for a frozen encoder")
+        if self.seeds < 1:
+            raise ValueError(f"{self.name}: seeds must be at least 1, not {self.seeds}")
+
+    def ids(self) -> list[str]:
+        """The run ids of all its seeds (seed 0 first): the folders under runs/."""
+        return [run_id(self.name, seed) for seed in range(self.seeds)]
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -74,6 +85,11 @@ class RunSpec:
 
 
 RUNS: dict[str, RunSpec] = {}
+
+
+def run_id(name: str, seed: int) -> str:
+    """Where seed ``seed`` of run ``name`` logs: the name itself for seed 0, ``<name>-seed<k>`` otherwise."""
+    return name if seed == 0 else f"{name}-seed{seed}"
 
 
 def register(spec: RunSpec) -> RunSpec:
@@ -122,13 +138,14 @@ def dependents(name: str) -> list[RunSpec]:
 register(RunSpec(CLASSIFIER, "Classifier128 on Tiny ImageNet-200", "Classifier128", "tab:purple",
                  "01_classifier.ipynb", "classification", "Classifier128"))
 register(RunSpec("unet_base", "UNetBase (plain encoder)", "UNetBase", "tab:gray",
-                 "02_unet_base.ipynb", "segmentation", "UNetBase"))
+                 "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=3))
 register(RunSpec("unet_backbone_frozen", "UNetBackbone A: pretrained encoder, frozen", "Backbone A: frozen",
                  "tab:blue", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
                  encoder_from=CLASSIFIER, init="pretrained", frozen=True))
 register(RunSpec("unet_backbone_finetune", "UNetBackbone B: pretrained encoder, unfrozen later with a lower LR",
                  "Backbone B: fine-tuned", "tab:red", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
-                 encoder_from=CLASSIFIER, init="pretrained", frozen=True, unfreeze_at=0.25, encoder_lr_scale=0.1))
+                 encoder_from=CLASSIFIER, init="pretrained", frozen=True, unfreeze_at=0.25, encoder_lr_scale=0.1,
+                 seeds=3))
 register(RunSpec("unet_backbone_scratch", "UNetBackbone control: randomly initialised encoder",
                  "Backbone: random init", "tab:green", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
                  encoder_from=CLASSIFIER))

@@ -22,16 +22,18 @@ from . import engine
 from .data.augment import SegmentAugment
 from .data.cache import tensor_identity
 from .data.loaders import tensor_loader
+from .data import moon
 from .data.moon import MoonData, Split
 from .device import Runtime
-from .engine import FitState, TrainConfig, fit
+from .engine import FitState, TrainConfig, fit, seed_everything
 from .freeze import UnfreezeAt, set_trainable
 from .models import UNet, create_model
 from .notebook import Session
 from .paths import Paths
 from .plots import LivePlot
-from .runlog import DataRecord, RunInfo, load_weights
-from .runs import RunSpec
+from .progress import progress, write
+from .runlog import FINISHED, DataRecord, RunInfo, RunLog, load_weights, read_jsonl, write_json
+from .runs import RunSpec, run_id
 
 
 @dataclass
@@ -58,6 +60,44 @@ RECIPES = {
     "gpu": SegRecipe(epochs=80, batch_size=32, patience=20),
     "smoke": SegRecipe(epochs=2, batch_size=4, max_steps_per_epoch=2),
 }
+
+
+RECIPE_LABELS = {
+    "epochs": "эпох",
+    "batch_size": "размер батча",
+    "lr": "пиковый шаг обучения (AdamW, one-cycle)",
+    "weight_decay": "weight decay",
+    "bce_weight": "вес BCE в функции потерь",
+    "dice_weight": "вес Dice в функции потерь",
+    "pos_weight": "вес пикселей камня в BCE",
+    "patience": "ранняя остановка: эпох без улучшения val IoU",
+    "max_steps_per_epoch": "батчей в эпохе (— = все)",
+}
+
+
+def recipe_table(recipe: SegRecipe, spec: RunSpec | None = None):
+    """The recipe as a two-column table with Russian labels; with ``spec``, also what the run does with a
+    pretrained encoder (only for runs that have one)."""
+    import pandas as pd
+
+    values = {k: "—" if v is None else str(v) for k, v in asdict(recipe).items()}
+    rows = {label: values[k] for k, label in RECIPE_LABELS.items()}
+    if spec is not None and spec.encoder_from is not None:
+        unfreeze = spec.unfreeze_epoch(recipe.epochs)
+        rows["энкодер"] = "предобученный (Classifier128)" if spec.init == "pretrained" else "случайная инициализация"
+        rows["энкодер заморожен"] = ("нет" if not spec.frozen else "весь запуск" if unfreeze is None
+                                     else f"эпохи 1–{unfreeze - 1}, с эпохи {unfreeze} обучается")
+        if unfreeze is not None or not spec.frozen:
+            rows["шаг обучения энкодера"] = f"× {spec.encoder_lr_scale:g} от общего"
+    return pd.DataFrame({"значение": list(rows.values())}, index=pd.Index(list(rows), name="параметр"))
+
+
+def training_line(spec: RunSpec, state: FitState, paths: Paths, seed: int = 0) -> str:
+    """One line after training, with the time from the run's summary.json (the number every table shows)."""
+    summary = RunLog(paths.run_dir(run_id(spec.name, seed))).summary()
+    best = summary["best"]
+    return (f"{run_id(spec.name, seed)}: {state.status}; best epoch {state.best_epoch} of {summary['epochs_run']} "
+            f"(val IoU {best['val_iou']:.3f}); training with validation {summary['wall_time_s'] / 60:.1f} min")
 
 
 def recipe_for(spec: RunSpec, profile: str) -> SegRecipe:
@@ -112,35 +152,93 @@ def load_backbone(model: UNet, classifier_state: dict) -> None:
 
 
 def train(spec: RunSpec, model: UNet, data: MoonData, split: Split, recipe: SegRecipe, session: Session,
-          resume: bool = True, live: bool = True) -> FitState:
-    """Train one run on the split; logs in runs/<run>/ (with split.json), best epoch in weights/<run>.pt."""
+          resume: bool = True, live: bool = True, seed: int | None = None, callbacks: tuple = ()) -> FitState:
+    """Train one run with one seed (default: the session's) on the split; logs in runs/<id>/ (with
+    split.json), best epoch in weights/<id>.pt, where id is :func:`~tinyseg.runs.run_id`. At the end
+    the best epoch's per-image overlaps on the validation pairs and on the real check set are
+    written to runs/<id>/overlaps.json (see :func:`record_overlaps`)."""
     paths = session.paths
+    seed = session.seed if seed is None else seed
+    run = run_id(spec.name, seed)
     train_idx, val_idx = split.indices(data)
     if len(train_idx) < recipe.batch_size:
         raise ValueError(f"{spec.name}: {len(train_idx)} training pairs are fewer than one batch ({recipe.batch_size}) "
                          f"of {data.where}; use more pairs or a smaller batch_size")
-    split.save(paths.run_dir(spec.name) / "split.json")
+    split.save(paths.run_dir(run) / "split.json")
     unfreeze = spec.unfreeze_epoch(recipe.epochs)
-    cfg = TrainConfig(run=spec.name, epochs=recipe.epochs, lr=recipe.lr, optimizer="adamw", momentum=0.9,
+    cfg = TrainConfig(run=run, epochs=recipe.epochs, lr=recipe.lr, optimizer="adamw", momentum=0.9,
                       weight_decay=recipe.weight_decay, schedule="onecycle", warmup=0.2,
                       lr_scales={"encoder.backbone.": spec.encoder_lr_scale} if spec.encoder_lr_scale != 1 else {},
                       monitor="val_iou", mode="max", patience=recipe.patience,
-                      max_steps_per_epoch=recipe.max_steps_per_epoch, seed=session.seed)
-    callbacks = [UnfreezeAt(model.backbone, unfreeze)] if unfreeze is not None else []
+                      max_steps_per_epoch=recipe.max_steps_per_epoch, seed=seed)
+    callbacks = list(callbacks) + ([UnfreezeAt(model.backbone, unfreeze, verbose=live)] if unfreeze is not None else [])
     if live:
         callbacks.append(LivePlot(["loss", "iou", "dice", "pixel_acc"], title=spec.title))
     train_x, train_y, val_x, val_y = data.images[train_idx], data.masks[train_idx], data.images[val_idx], data.masks[val_idx]
-    return fit(model,
+    state = fit(model,
                tensor_loader(train_x, train_y, batch_size=recipe.batch_size, shuffle=True, drop_last=True),
                tensor_loader(val_x, val_y, batch_size=32, shuffle=False),
                cfg=cfg, loss_fn=BCEDiceLoss(recipe.bce_weight, recipe.dice_weight, recipe.pos_weight),
                metrics=segmentation_metrics(), to_preds=torch.sigmoid,
                train_transform=SegmentAugment(train=True), val_transform=SegmentAugment(train=False),
-               runtime=session.runtime, paths=paths, callbacks=callbacks, resume=resume,
-               info=RunInfo(session.profile, session.seed,
+               runtime=session.runtime, paths=paths, callbacks=callbacks, resume=resume, verbose=live,
+               info=RunInfo(session.profile, seed,
                             DataRecord.of(data.source, paths, len(train_idx), len(val_idx),
                                           tensor_identity(train_x, train_y, val_x, val_y)),
                             asdict(recipe), spec.training(recipe.epochs)))
+    if state.status in FINISHED and not (paths.run_dir(run) / OVERLAPS).exists():
+        record_overlaps(run, model, data, val_idx, session)
+    return state
+
+
+def train_seeds(spec: RunSpec, data: MoonData, split: Split, recipe: SegRecipe, session: Session) -> list[FitState]:
+    """The run's other seeds (all of ``range(spec.seeds)`` except the session's), one after another,
+    quietly: one progress bar over their epochs and one line per seed. Each is a run of its own
+    (:func:`train`); a finished one is reused, an interrupted one resumes."""
+    seeds = [s for s in range(spec.seeds) if s != session.seed]
+    states = []
+    with progress(total=len(seeds) * recipe.epochs, desc=f"{spec.short}: seeds {seeds}") as bar:
+        for i, seed in enumerate(seeds):
+            seed_everything(seed)
+            model = build_model(spec, session.paths)
+            state = train(spec, model, data, split, recipe, session, live=False, seed=seed,
+                          callbacks=[_Advance(bar)])
+            bar.update((i + 1) * recipe.epochs - bar.n)  # early stop, or epochs reused from a finished run
+            states.append(state)
+            best = next(r for r in state.history if r["epoch"] == state.best_epoch)
+            write(f"{run_id(spec.name, seed)}: {state.status}, best epoch {state.best_epoch}, val IoU "
+                  f"{best['val_iou']:.3f}, {sum(r['seconds'] for r in state.history) / 60:.1f} min")
+    return states
+
+
+class _Advance:
+    """Engine callback: one step of ``bar`` per finished epoch."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def on_epoch_end(self, state, record) -> None:
+        self.bar.update(1)
+
+
+OVERLAPS = "overlaps.json"
+
+
+def record_overlaps(run: str, model: nn.Module, data: MoonData, val_idx: torch.Tensor, session: Session) -> dict:
+    """Per-image rock-pixel intersection and union of the model (threshold 0.5) on the validation pairs
+    and, when it is present, on the real check set → ``runs/<run>/overlaps.json``. The report's paired
+    confidence intervals are computed from these counts, so they need no weights (other seeds' are not kept)."""
+    sets = {"val": (data.images[val_idx], data.masks[val_idx], [data.numbers[i] for i in val_idx.tolist()])}
+    source = moon.locate_check(session.paths)
+    if source is not None:
+        check = moon.load(source, session.paths)
+        sets["check"] = (check.images, check.masks, list(check.numbers))
+    out = {}
+    for name, (images, masks, numbers) in sets.items():
+        inter, union = overlap_counts(predict(model, images, session.runtime) >= 0.5, masks)
+        out[name] = {"pairs": numbers, "intersection": inter.astype(int).tolist(), "union": union.astype(int).tolist()}
+    write_json(session.paths.run_dir(run) / OVERLAPS, out)
+    return out
 
 
 def predict(model: nn.Module, images: torch.Tensor, runtime: Runtime, batch_size: int = 32) -> torch.Tensor:
@@ -221,3 +319,61 @@ def evaluate_models(models: dict[str, nn.Module], images: torch.Tensor, masks: t
         ev["probs"] = probs
         out[name] = ev
     return out
+
+
+PROBES = "docs/seg_probes.jsonl"  # written by tools/seg_probe.py, relative to the repository
+
+PROBE_LABELS = {  # what each probe changed, in words (tools/seg_probe.py names)
+    "input_scale": "вход энкодера ×{}", "stem_channels": "лёгкий стем {} каналов",
+    "encoder_lr_scale": "шаг энкодера × {}", "unfreeze_at": "разморозка после доли эпох {}",
+}
+
+
+def load_probes(paths: Paths) -> list[dict]:
+    """The integration probes (one dict per line of :data:`PROBES`); empty when the file is absent."""
+    return read_jsonl(paths.root / PROBES)
+
+
+def probe_table(probes: list[dict]):
+    """The integration probes as a table: the run they vary, what changed, budget, best val IoU."""
+    import pandas as pd
+
+    rows = []
+    for p in probes:
+        changes = {**p["changes"].get("model_args", {}), **{k: v for k, v in p["changes"].items() if k != "model_args"}}
+        rows.append({"проба": p["name"], "запуск-основа": p["run"],
+                     "изменение": "; ".join(PROBE_LABELS.get(k, k + " {}").format(v) for k, v in changes.items())
+                     or "— (как в таблице запусков до проб)",
+                     "эпоха разморозки": p["unfreeze_epoch"] or "—", "шаг энкодера": p["encoder_lr_scale"],
+                     "параметров": f"{p['params']:,}", "эпох": p["epochs"], "минут": p["minutes"],
+                     "лучший val IoU": p["val_iou"], "эпоха лучшего": p["best_epoch"]})
+    return (pd.DataFrame(rows).set_index("проба").style
+            .format({"минут": "{:.1f}", "лучший val IoU": "{:.3f}", "шаг энкодера": "{:g}"}))
+
+
+def probe_summary(probes: list[dict], chosen: RunSpec, tie: float = 0.01) -> str:
+    """What the integration probes say, in a few sentences (Markdown, Russian) built from the probe log: the
+    previous design, the best probe and the probe of the design the run table gives ``chosen``. Probes within
+    ``tie`` IoU of the best count as equal (one seed, a short budget), and the simplest of them is chosen."""
+    trials = [p for p in probes if p["run"] == chosen.name]
+    if not trials:
+        return "Проб для этого запуска в журнале нет."
+    first, best = trials[0], max(trials, key=lambda p: p["val_iou"])
+    mine = next((p for p in trials if p["model_args"] == chosen.model_args
+                 and p["encoder_lr_scale"] == chosen.encoder_lr_scale
+                 and p["unfreeze_epoch"] == chosen.unfreeze_epoch(p["epochs"])), None)
+    text = (f"Прежний способ встраивания («{first['name']}») дал IoU {first['val_iou']:.3f} за {first['minutes']:.1f} "
+            f"мин, лучшая проба «{best['name']}» — {best['val_iou']:.3f} за {best['minutes']:.1f} мин.")
+    reference = [p for p in probes if p["run"] != chosen.name]
+    if reference:
+        text += " При том же бюджете " + ", ".join(
+            f"{r['run']} — {r['val_iou']:.3f} за {r['minutes']:.1f} мин" for r in reference) + "."
+    if mine is None:
+        return text + " Способ, записанный для B в таблице запусков, пробами не измерялся."
+    if mine is best:
+        return text + f" B в таблице запусков использует этот способ («{mine['name']}»)."
+    gap = best["val_iou"] - mine["val_iou"]
+    verdict = (f"отстаёт от лучшей на {gap:.3f} IoU — меньше принятого порога {tie:.2f} для одного сида и короткого "
+               f"бюджета, то есть считается равным ей, а из равных выбирается более простой и быстрый"
+               if gap < tie else f"отстаёт от лучшей на {gap:.3f} IoU")
+    return text + f" B в таблице запусков использует способ пробы «{mine['name']}» (IoU {mine['val_iou']:.3f}): она {verdict}."

@@ -86,3 +86,79 @@ def conclusions(runs: dict[str, Run], background_share: float | None = None) -> 
     lines.append("**Время обучения** (включая валидацию каждой эпохи): "
                  + ", ".join(f"{short[n]} {m:.1f} мин" for n, m in minutes.items()) + ".")
     return "\n\n".join(lines)
+
+
+def _verdict(d, what: str) -> str:
+    """What a paired interval says, in words."""
+    if d.low > 0:
+        return f"интервал целиком выше нуля: {what} не объясняется тем, какие снимки попали в выборку"
+    if d.high < 0:
+        return "интервал целиком ниже нуля: здесь модель уступает"
+    return "интервал содержит ноль: на этих снимках разница не отличима от случайной"
+
+
+def part3(seeds: dict) -> str:
+    """Part 3's conclusions (Markdown, Russian) from the seeds' logs: mean ± sd, paired 95% intervals against
+    UNetBase on the stand-in validation and on the real renders, what pretraining adds over the random-init
+    control, and the equal-time reading. Every number is computed from the logs (see :mod:`.seeds`)."""
+    from .seeds import differences, equal_time_budget, iou_within
+    from .stats import mean_sd
+
+    roles = by_role(seeds)
+    if "plain" not in roles:
+        return "Журнала UNetBase нет: выполните `02_unet_base.ipynb`."
+    plain = seeds[roles["plain"]]
+
+    def pm(s, which="val") -> str:
+        values = s.iou(which)
+        mean, sd = mean_sd(values)
+        return f"{mean:.3f} ± {sd:.3f} ({s.n} сид{'а' if 1 < s.n < 5 else 'ов' if s.n >= 5 else ''})" \
+            if s.n > 1 else f"{mean:.3f} (1 сид)"
+
+    lines = []
+    vs_plain = {w: differences(seeds, w) for w in ("val", "check")}
+    for role, what in (("finetuned", "преимущество"), ("frozen", "разница")):
+        if role not in roles:
+            continue
+        s = seeds[roles[role]]
+        parts = []
+        for which, label in (("val", "на валидации сгенерированной замены"), ("check", "на реальных рендерах")):
+            d = vs_plain[which].get(s.spec.name)
+            if d is None:
+                continue
+            parts.append(f"{label}: {s.spec.short} {pm(s, which)} против {plain.spec.short} {pm(plain, which)}; "
+                         f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам [{d.low:+.3f}; {d.high:+.3f}] "
+                         f"({d.images} снимков) — {_verdict(d, what)}")
+        if parts:
+            lines.append(f"**{s.spec.short} против {plain.spec.short}.** " + "; ".join(parts) + ".")
+
+    if "control" in roles:
+        control = seeds[roles["control"]]
+        pre = []
+        for role in ("frozen", "finetuned"):
+            if role in roles:
+                d = differences(seeds, "val", reference_role="control").get(roles[role])
+                if d is not None:
+                    pre.append(f"{seeds[roles[role]].spec.short} {d.value:+.3f} IoU [{d.low:+.3f}; {d.high:+.3f}]")
+        if pre:
+            lines.append(f"**Что дают веса Tiny ImageNet.** Та же архитектура со случайной инициализацией энкодера "
+                         f"({control.spec.short}) даёт на валидации {pm(control)}. Разность с ней: "
+                         + "; ".join(pre) + " (95% ДИ по снимкам).")
+
+    if len(seeds) > 1:
+        budget = equal_time_budget(seeds)
+        at = {n: mean_sd([iou_within(r, budget)[0] for r in s.runs])[0] for n, s in seeds.items()}
+        full = {n: mean_sd(s.iou("val"))[0] for n, s in seeds.items()}
+        minutes = {n: mean_sd(s.minutes())[0] for n, s in seeds.items()}
+        lines.append("**Равное время.** Время обучения (с валидацией) на сид: "
+                     + ", ".join(f"{s.spec.short} {minutes[n]:.1f} мин" for n, s in seeds.items())
+                     + f". Если читать каждый запуск на отметке {budget:.1f} мин (самый короткий запуск), "
+                     + ", ".join(f"{s.spec.short} {at[n]:.3f}" for n, s in seeds.items())
+                     + " (против " + ", ".join(f"{full[n]:.3f}" for n in seeds) + " за все эпохи). "
+                     "Оборванный запуск читается посреди своего one-cycle расписания, поэтому эта оценка для "
+                     "более медленных моделей занижена.")
+    single = [s.spec.short for s in seeds.values() if s.n == 1]
+    if single:
+        lines.append(f"Для {', '.join(single)} — по одному сиду: их разброс между сидами не измерен, и выводы о них "
+                     "опираются только на интервал по снимкам.")
+    return "\n\n".join(lines)

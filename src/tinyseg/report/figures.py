@@ -42,9 +42,28 @@ def show_samples(data: MoonData, indices: Sequence[int], ncols: int = 4):
         m = data.masks[i, 0].numpy().astype(bool)
         img[m] = 0.45 * img[m] + 0.55 * np.array([1.0, 0.15, 0.15])
         ax.imshow(img)
-        ax.set_title(f"#{data.numbers[i]}: rock {m.mean():.1%}", fontsize=9)
+        ax.set_title(f"#{data.numbers[i]}: камень {m.mean():.1%}", fontsize=9)
     for ax in axes.flat:
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def real_vs_generated(real: MoonData, generated: MoonData, n: int = 4, seed: int = 0):
+    """``n`` real renders (top row) and ``n`` generated scenes (bottom row), chosen at random without
+    looking at any model, each with its rock mask overlaid in red and its rock share."""
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 7.0), squeeze=False)
+    for row, (data, name) in enumerate(((real, "реальный рендер"), (generated, "сгенерированная сцена"))):
+        for ax, i in zip(axes[row], sorted(rng.choice(len(data.numbers), size=n, replace=False))):
+            img = _rgb(data.images[i]).astype(np.float32) / 255
+            m = data.masks[i, 0].numpy().astype(bool)
+            img[m] = 0.45 * img[m] + 0.55 * np.array([1.0, 0.15, 0.15])
+            ax.imshow(img)
+            ax.set_title(f"{name} #{data.numbers[i]}\nкамень {m.mean():.1%} пикселей", fontsize=9)
+            ax.axis("off")
+    fig.suptitle("Сверху — реальные рендеры (очищенные маски: только крупные камни), снизу — генератор; "
+                 "камень отмечен красным", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -53,9 +72,9 @@ def rock_fraction_hist(data: MoonData):
     frac = data.rock_fraction()
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.hist(frac * 100, bins=40, color="0.35")
-    ax.axvline(frac.mean() * 100, color="tab:red", label=f"mean {frac.mean():.1%}")
-    ax.set_xlabel("rock pixels per image, %")
-    ax.set_ylabel("images")
+    ax.axvline(frac.mean() * 100, color="tab:red", label=f"среднее {frac.mean():.1%}")
+    ax.set_xlabel("доля пикселей камня на снимке, %")
+    ax.set_ylabel("снимков")
     ax.legend()
     fig.tight_layout()
     return fig
@@ -64,8 +83,8 @@ def rock_fraction_hist(data: MoonData):
 def show_predictions(images: torch.Tensor, probs: torch.Tensor, masks: torch.Tensor, indices: Sequence[int],
                      titles: Sequence[str] | None = None, threshold: float = 0.5):
     """Per row: input, predicted probability, thresholded mask, ground truth, errors (TP green, FP red, FN blue)."""
-    cols = ["input", "rock probability", f"mask (p ≥ {threshold})", "ground truth",
-            "errors: TP green, FP red, FN blue"]
+    cols = ["вход", "вероятность камня", f"маска (p ≥ {threshold})", "разметка",
+            "ошибки: TP зелёный, FP красный, FN синий"]
     fig, axes = plt.subplots(len(indices), 5, figsize=(15, 3.1 * len(indices)), squeeze=False)
     for r, i in enumerate(indices):
         pred = probs[i] >= threshold
@@ -79,51 +98,74 @@ def show_predictions(images: torch.Tensor, probs: torch.Tensor, masks: torch.Ten
             if r == 0:
                 ax.set_title(cols[c], fontsize=10)
         label = titles[r] if titles else ""
-        axes[r, 0].text(-0.04, 0.5, f"{label}\nno rock" if empty else f"{label}\nIoU {per_image_iou(pred, masks[i])[0]:.2f}",
+        axes[r, 0].text(-0.04, 0.5, f"{label}\nкамней нет" if empty else f"{label}\nIoU {per_image_iou(pred, masks[i])[0]:.2f}",
                         transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=9)
     fig.tight_layout()
     return fig
 
 
+def example_picks(iou: np.ndarray, images: torch.Tensor, masks: torch.Tensor, min_rock: float = 0.02,
+                  dark_quantile: float = 0.2) -> dict[str, int]:
+    """Validation examples to show, by per-image IoU: the best, the median and the one a third of the way
+    up; the worst only among images with at least ``min_rock`` rock pixels that are not among the darkest
+    ``dark_quantile`` (an almost black frame with an invisible rock says nothing about the model).
+    Returns ``caption → index``."""
+    share = masks.float().mean(dim=(1, 2, 3)).numpy()
+    brightness = images.float().mean(dim=(1, 2, 3)).numpy()
+    order = np.argsort(iou, kind="stable")
+    visible = [int(i) for i in order if share[i] >= min_rock and brightness[i] >= np.quantile(brightness, dark_quantile)]
+    picks = {"лучший": int(order[-1]), "медианный": int(order[len(order) // 2]),
+             "треть снизу": int(order[len(order) // 3])}
+    if visible:
+        picks[f"худший (камня ≥ {min_rock:.0%}, не тёмный)"] = visible[0]
+    return picks
+
+
 def draw_embedding(model) -> plt.Figure:
-    """A diagram of UNetBackbone: classifier stages (left) → 1×1 adapters → decoder levels (right)."""
+    """A diagram of UNetBackbone: classifier maps (left) → 1×1 adapters → decoder levels (right), one row per
+    U-Net level, read from the encoder (its stages' ``feature_info``, ``input_scale`` and the optional light stem)."""
     enc = model.encoder
-    levels = enc.levels()
-    n = len(levels)
-    fig, ax = plt.subplots(figsize=(13, 0.95 * n + 1))
+    n = len(enc.out_channels)
+    scale = getattr(enc, "input_scale", 1)
+    stages = enc.backbone.feature_info
+    offset = 1 if getattr(enc, "stem", None) is not None else 0
+    names = ["stem1", "stem2 + stage1"] + [f"stage{k}" for k in range(2, len(stages))]
+    fig, ax = plt.subplots(figsize=(13, 0.95 * n + 1.3))
     ax.set_xlim(0, 13)
-    ax.set_ylim(-0.5, n - 0.4)
+    ax.set_ylim(-0.5, n + 0.45)
     ax.axis("off")
 
     def box(x, y, w, text, colour):
         ax.add_patch(FancyBboxPatch((x, y - 0.32), w, 0.64, boxstyle="round,pad=0.02", fc=colour, ec="0.3"))
         ax.text(x + w / 2, y, text, ha="center", va="center", fontsize=8.5)
 
-    def arrow(x0, y0, x1, y1, style="-|>"):
-        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle=style, mutation_scale=12, color="0.3"))
+    def arrow(x0, y0, x1, y1):
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color="0.3"))
 
     size = 128
-    cls_ch = (3, *enc.classifier_channels)
-    for i, (s, c) in enumerate(zip(enc.reductions, enc.out_channels)):
+    inner = size * scale
+    box(0.2, n, 3.6, f"вход 3×{size}×{size}" + (f" → ×{scale} билинейно → {inner}×{inner}" if scale > 1 else ""),
+        "#eeeeee")
+    for i, (r, c) in enumerate(zip(enc.reductions, enc.out_channels)):
         y = n - 1 - i
-        res = f"{size // s}×{size // s}"
-        if i == 0:
-            box(0.2, y, 3.6, f"input 3×{res} → light stem (new)", "#f4d9a6")
+        res = f"{size // r}×{size // r}"
+        j = i - offset
+        if j < 0:
+            box(0.2, y, 3.6, f"новый лёгкий стем: 2× conv 3×3, {c}×{res}", "#f4d9a6")
         else:
-            box(0.2, y, 3.6, f"Classifier128 {'stem1' if i == 1 else f'stage{i - 1}'}: {cls_ch[i]}×{res}", "#bcd4ee")
-            box(4.4, y, 2.2, f"1×1 adapter {cls_ch[i]}→{c}", "#d5ecc2")
+            ch = stages[j]["num_chs"]
+            box(0.2, y, 3.6, f"Classifier128 {names[j]}: {ch}×{res}", "#bcd4ee")
+            box(4.4, y, 2.2, f"адаптер 1×1: {ch}→{c}", "#d5ecc2")
             arrow(3.8, y, 4.4, y)
-            if i > 1:
-                arrow(2.0, y + 1 - 0.32, 2.0, y + 0.32)
-        decoder = "bottom (no decoder block)" if i == n - 1 else f"decoder: up ⊕ skip → {c} ch"
+            arrow(2.0, y + 1 - 0.32, 2.0, y + 0.32) if j > 0 or offset == 0 else None
+        decoder = "дно (без блока декодера)" if i == n - 1 else f"декодер: ↑ ⊕ skip → {c} кан."
         if i == 0:
-            decoder += " → 1×1 head"
+            decoder += " → голова 1×1"
         box(8.2, y, 3.6, f"{decoder}, {res}", "#e8d1ef")
-        arrow(6.6 if i else 3.8, y, 8.2, y)
+        arrow(6.6 if j >= 0 else 3.8, y, 8.2, y)
         if i < n - 1:
             arrow(10.0, y - 1 + 0.32, 10.0, y - 0.32)
-    arrow(2.0, n - 1 - 0.32, 2.0, n - 2 + 0.32)
-    ax.set_title("UNetBackbone: which classifier stage feeds which U-Net level", fontsize=11)
+    ax.set_title("UNetBackbone: какая карта классификатора питает какой уровень U-Net", fontsize=11)
     fig.tight_layout()
     return fig
 
