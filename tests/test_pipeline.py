@@ -31,7 +31,10 @@ def test_a_notebook_with_finished_runs_and_outputs_is_skipped(tmp_paths, tmp_pat
     finish_run(tmp_paths, "unet_base", status="interrupted")
     assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # not finished
     finish_run(tmp_paths, "unet_base")
-    assert "unet_base finished" in pipeline.skip_reason(nb, "cpu", tmp_paths)
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # its other seeds are not finished
+    for run in runs.get("unet_base").ids()[1:]:
+        finish_run(tmp_paths, run)
+    assert "unet_base-seed2 finished" in pipeline.skip_reason(nb, "cpu", tmp_paths)
     write_notebook(nb, executed=False)
     assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # outputs missing: run it (no retraining)
     report = write_notebook(tmp_path / "04_report.ipynb")
@@ -40,8 +43,8 @@ def test_a_notebook_with_finished_runs_and_outputs_is_skipped(tmp_paths, tmp_pat
 
 def test_a_run_of_another_profile_stops_the_job_with_the_way_out(tmp_paths, tmp_path):
     nb = write_notebook(tmp_path / "03_unet_backbone.ipynb")
-    for spec in runs.of_notebook(nb.name):
-        finish_run(tmp_paths, spec.name, profile="cpu")
+    for run in (run for spec in runs.of_notebook(nb.name) for run in spec.ids()):
+        finish_run(tmp_paths, run, profile="cpu")
     assert pipeline.skip_reason(nb, "cpu", tmp_paths)
     with pytest.raises(SystemExit, match="--force 03"):
         pipeline.skip_reason(nb, "gpu", tmp_paths)

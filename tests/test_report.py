@@ -61,33 +61,31 @@ def test_tables_equal_the_numbers_in_summary_json(logged):
         row = seg.loc[run_table.get(name).short]
         assert (row["IoU"], row["Dice"], row["pixel accuracy"]) == \
                (s["best"]["val_iou"], s["best"]["val_dice"], s["best"]["val_pixel_acc"])
-        assert row["best epoch"] == s["best_epoch"] and row["training, min"] == s["wall_time_s"] / 60
-    trivial = seg.loc["trivial: all background"]
+        assert row["лучшая эпоха"] == s["best_epoch"] and row["обучение, мин"] == s["wall_time_s"] / 60
+    trivial = seg.loc[report.tables.TRIVIAL]
     assert (trivial["IoU"], trivial["Dice"], trivial["pixel accuracy"]) == (0.0, 0.0, 0.88)
     overview = report.overview(runs)
-    assert "GENERATED stand-in" in overview.loc["unet_base", "data"]
-    assert "100,000 train / 10,000 val" in overview.loc["classifier", "data"]
+    assert "СГЕНЕРИРОВАННАЯ замена" in overview.loc["unet_base", "данные"]
+    assert "100,000 train / 10,000 val" in overview.loc["classifier", "данные"]
+    assert overview.loc["unet_base", "обучение, мин"] == "10.0"      # 600 s, as in summary.json
+    assert report.tables.devices(runs) == "cpu (test): " + ", ".join(runs)
 
 
 def test_conclusions_state_the_logged_numbers(logged):
     paths, _ = logged
-    text = report.conclusions(report.load_runs(paths), background_share=0.88)
+    runs = report.load_runs(paths)
+    text = report.conclusions(runs, report.segmentation_seeds(paths), background_share=0.88)
     assert "top-1 54.5%" in text and "цель" not in text  # no targets the assignment never set
-    assert "Backbone B: fine-tuned (IoU 0.561" in text           # the best model
-    assert "Backbone B: fine-tuned против UNetBase:** +0.049 IoU (+10%)" in text                          # fine-tuned − UNetBase = 0.561 − 0.512
-    assert "лучше обычного U-Net" in text and "сгенерированных" in text
-    assert "доля фона 0.880" in text
-    assert "уступает UNetBase 0.079 IoU" in text                # 0.512 − 0.433: pretraining closes all of it
-    assert "Предобучение перекрывает архитектурный разрыв целиком" in text
+    assert "10,000 изображениях валидации" in text and "сгенерированной замене" in text
+    assert "доля фона 0.880" in text and "(сид 0; Backbone: random init) имеет IoU 0.433" in text
+    assert "НЕ лучше" not in text and "(+10%)" not in text  # no template verdicts
 
 
-def test_conclusions_say_so_when_pretraining_does_not_pay(logged):
+def test_conclusions_on_different_data_say_they_cannot_be_compared(logged):
     paths, _ = logged
     runs = report.load_runs(paths)
-    runs["unet_backbone_finetune"].summary["best"]["val_iou"] = 0.5
-    text = report.conclusions(runs)
-    assert "-0.012 IoU" in text and "НЕ лучше обычного U-Net" in text
-    assert "возвращает +0.067 IoU, то есть 85% этого разрыва" in text  # (0.5 − 0.433) / (0.512 − 0.433)
+    runs["unet_base"].summary["data"] = {**runs["unet_base"].data, "kind": "real"}
+    assert "сравнивать их нельзя" in report.conclusions(runs)
 
 
 def test_figures_and_architecture_tables(logged):
@@ -100,11 +98,12 @@ def test_figures_and_architecture_tables(logged):
     save_weights(paths.weights("unet_backbone_finetune"), backbone)
     tables = report.architecture_tables(paths, runs)
     assert list(tables) == ["Classifier128", "UNetBase", "UNetBackbone"]
-    assert tables["UNetBase"]["encoder params"].sum() + tables["UNetBase"]["decoder params"].sum() == \
+    counts = tables["UNetBase"][["параметров энкодера", "параметров декодера"]].map(lambda v: int(v.replace(",", "")))
+    assert counts.to_numpy().sum() == \
         sum(p.numel() for p in create_model("UNetBase").parameters())
     fig = report.plot_segmentation_curves(runs)
     assert len(fig.axes) == 4 and len(fig.axes[1].lines) >= 4 * 2  # train + val per run
-    assert "Backbone B: fine-tuned unfrozen" in fig._suptitle.get_text()  # the logged unfreeze epoch is marked
+    assert "разморозка Backbone B: fine-tuned" in fig._suptitle.get_text()  # the logged unfreeze epoch is marked
     assert report.plot_classifier_curves(runs["classifier"]).axes
 
     models = report.load_segmentation_models(paths)
@@ -134,4 +133,4 @@ def test_real_check_table_and_figure_from_evaluations():
     assert row["IoU"] == pytest.approx(1.0) and row["медиана IoU по снимкам"] == pytest.approx(1.0)
     assert row["найдено камней ≥ 200 px (n=4)"] == 1.0 and np.isnan(row["найдено камней 1–9 px (n=0)"])
     fig = report.per_image_iou_figure(ev, {"a": "model A"}, "t")
-    assert fig.axes[0].get_ylabel() == "IoU per image"
+    assert fig.axes[0].get_ylabel() == "IoU снимка"

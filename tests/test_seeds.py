@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from tinyseg import runs as run_table
@@ -36,7 +37,7 @@ def write_seed(paths, run, ious, seconds, inter, union):
     (log.dir / OVERLAPS).write_text(json.dumps(counts))
 
 
-def test_seed_tables_read_every_seed_and_average_counts_before_the_bootstrap(tmp_paths):
+def test_seed_tables_read_every_seed_and_the_difference_is_that_of_the_seed_means(tmp_paths):
     base, tuned = run_table.get("unet_base"), run_table.get("unet_backbone_finetune")
     # UNetBase: 2 seeds, 60 s epochs; B: 2 seeds, 120 s epochs
     write_seed(tmp_paths, base.name, [0.50, 0.60], [60, 60], [5, 5, 5], [10, 10, 10])
@@ -47,17 +48,19 @@ def test_seed_tables_read_every_seed_and_average_counts_before_the_bootstrap(tmp
              if n in (base.name, tuned.name)}
     assert [s.n for s in seeds.values()] == [min(base.seeds, 2), min(tuned.seeds, 2)]
     b = seeds[base.name]
-    assert b.iou("val") == [0.60, 0.62][:b.n]
-    assert b.iou("check") == pytest.approx([0.5, 0.6][:b.n])                 # (5+5)/20, (7+5)/20
+    # IoU of each seed's best weights from its per-image counts: 15/30 and 17/30 on val, 10/20 and 12/20 on check
+    assert b.iou("val") == pytest.approx([15 / 30, 17 / 30][:b.n])
+    assert b.iou("check") == pytest.approx([0.5, 0.6][:b.n])
     table = seed_report.seed_table(seeds)
     if b.n == 2:
-        assert table.loc[base.short, "IoU, валидация"] == "0.610 ± 0.014"  # mean 0.61, sd 0.0141
+        assert table.loc[base.short, "IoU, валидация"] == "0.533 ± 0.047"  # mean 0.5333, sd 0.0471
 
     d = seed_report.differences(seeds, "val")[tuned.name]
     expected = paired_iou_difference(b.counts("val"), seeds[tuned.name].counts("val"))
     assert d == expected
     t = seeds[tuned.name]
-    assert d.value == pytest.approx(t.counts("val")[0].sum() / 30 - b.counts("val")[0].sum() / 30)
+    # the difference is that of the seed means of the whole-set IoUs from the counts
+    assert d.value == pytest.approx(sum([20 / 30, 18 / 30][:t.n]) / t.n - sum([15 / 30, 17 / 30][:b.n]) / b.n)
 
     # equal time: the shortest mean time is UNetBase's 2 minutes; B has finished one 2-minute epoch by then
     assert seed_report.equal_time_budget(seeds) == pytest.approx(2.0)
@@ -88,7 +91,7 @@ def test_part3_conclusions_quote_the_logged_numbers(tmp_paths):
     for which in ("val", "check"):
         d = seed_report.differences(seeds, which)[tuned.name]
         assert f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам [{d.low:+.3f}; {d.high:+.3f}]" in text
-    assert f"{tuned.short} 0.700 (1 сид) против {base.short} 0.600 (1 сид)" in text
+    assert f"{tuned.short} 0.833 (1 сид) против {base.short} 0.467 (1 сид)" in text  # 25/30 and 14/30
     assert "Равное время" in text and "2.0 мин" in text and "4.0 мин" in text
 
 
@@ -107,7 +110,7 @@ def test_probe_summary_names_the_probe_whose_design_b_uses():
     assert "«old») дал IoU 0.624" in text and "«best» — 0.664" in text
     assert "«simple» (IoU 0.659)" in text and "на 0.005 IoU" in text and "считается равным" in text
     text = segment.probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 16}))
-    assert "использует этот способ («best»)" in text
+    assert "использует этот способ («best»)" in text and b.short in text
 
 
 def test_skip_schema_follows_the_encoder():
@@ -123,3 +126,19 @@ def test_skip_schema_follows_the_encoder():
     assert schema["карта источника"].iloc[0].startswith("128×128 (вход классификатора 256×256)")
     with_stem = skip_schema(create_model("UNetBackbone", classifier_config=small))
     assert with_stem["адаптер"].iloc[0].startswith("—") and len(with_stem) == 6
+
+
+def test_the_worst_example_is_chosen_among_visible_rocks_only():
+    import torch
+
+    from tinyseg.report import example_picks
+
+    iou = np.array([0.0, 0.1, 0.5, 0.9, 0.3])
+    images = torch.full((5, 3, 8, 8), 120, dtype=torch.uint8)
+    images[0] = 2                                   # an almost black frame: the lowest IoU, but not shown as "worst"
+    masks = torch.zeros(5, 1, 8, 8, dtype=torch.uint8)
+    masks[:, :, :4, :4] = 1
+    masks[1] = 0                                    # no rock at all
+    picks = example_picks(iou, images, masks)
+    assert picks["лучший"] == 3 and picks["медианный"] == 4
+    assert [v for k, v in picks.items() if k.startswith("худший")] == [4]  # not 0 (dark) nor 1 (no rock)

@@ -34,3 +34,16 @@ def test_paired_bootstrap_separates_a_real_difference_from_none():
     assert noisy.low < noisy.value < noisy.high and noisy.images == 80
     with pytest.raises(ValueError, match="same images"):
         paired_iou_difference((inter_a, union), (inter_a[:5], union[:5]))
+
+
+def test_seed_rows_give_the_difference_of_seed_means_for_unequal_seed_counts():
+    rng = np.random.default_rng(1)
+    inter_a = rng.integers(0, 10, (3, 40)).astype(float)
+    inter_b = rng.integers(0, 10, (2, 40)).astype(float)
+    a, b = (inter_a, inter_a + 5), (inter_b, inter_b + 5)
+    d = paired_iou_difference(a, b, resamples=2000)
+    means = [np.mean(i.sum(1) / u.sum(1)) for i, u in (a, b)]
+    assert d.value == pytest.approx(means[1] - means[0])
+    assert d.low <= d.value <= d.high and d.images == 40
+    one = paired_iou_difference((inter_a[0], inter_a[0] + 5), (inter_b[0], inter_b[0] + 5), resamples=2000)
+    assert one == paired_iou_difference((inter_a[:1], inter_a[:1] + 5), (inter_b[:1], inter_b[:1] + 5), resamples=2000)

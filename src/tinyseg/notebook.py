@@ -22,8 +22,7 @@ class Session:
         return (time.time() - self.started) / 60
 
     def finish(self) -> None:
-        print(f"notebook finished: profile {self.profile}, {self.runtime.describe()}, "
-              f"wall time {self.elapsed_min():.1f} min")
+        print(f"notebook finished: wall time {self.elapsed_min():.1f} min (profile and machine: first cell)")
 
 
 def start(profile: str = "auto", seed: int = 0) -> Session:

@@ -121,12 +121,15 @@ PRINT_CSS = """<style>
 @media print {
   body { font-size: 11px; }
   .jp-Cell { break-inside: auto; }
+  /* a caption stays with the table or figure it introduces; a heading is never the last line of a page */
+  .jp-MarkdownCell, h1, h2, h3 { break-after: avoid-page; page-break-after: avoid; }
+  table { break-inside: avoid; page-break-inside: avoid; }
   /* a figure never taller than the page: Chromium would cut it across two pages */
   .jp-RenderedImage img, .jp-OutputArea-output img { max-width: 100% !important; max-height: 185mm !important;
                                                      width: auto !important; height: auto !important;
                                                      break-inside: avoid; }
   table { font-size: 9px !important; }
-  pre { white-space: pre-wrap !important; word-break: break-word; }
+  pre { white-space: pre-wrap !important; word-break: normal; overflow-wrap: break-word; }
 }
 </style>
 """

@@ -30,7 +30,8 @@ def plot_history(history: Sequence[dict], names: Sequence[str] | None = None, ti
             if points:
                 ax.plot(*zip(*points), style, marker="o", markersize=3, label=split)
         ax.set_title(name)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("эпоха")
+        ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:

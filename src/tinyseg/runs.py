@@ -139,13 +139,17 @@ register(RunSpec(CLASSIFIER, "Classifier128 on Tiny ImageNet-200", "Classifier12
                  "01_classifier.ipynb", "classification", "Classifier128"))
 register(RunSpec("unet_base", "UNetBase (plain encoder)", "UNetBase", "tab:gray",
                  "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=3))
+# The backbone U-Nets' integration design, chosen by the probes in docs/seg_probes.jsonl (tools/seg_probe.py):
+# the classifier sees the image upsampled 2× (the scale it learned at), no extra full-resolution stem.
+BACKBONE_ARGS = {"input_scale": 2, "stem_channels": 0}
+
 register(RunSpec("unet_backbone_frozen", "UNetBackbone A: pretrained encoder, frozen", "Backbone A: frozen",
-                 "tab:blue", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
+                 "tab:blue", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone", model_args=BACKBONE_ARGS,
                  encoder_from=CLASSIFIER, init="pretrained", frozen=True))
 register(RunSpec("unet_backbone_finetune", "UNetBackbone B: pretrained encoder, unfrozen later with a lower LR",
                  "Backbone B: fine-tuned", "tab:red", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
-                 encoder_from=CLASSIFIER, init="pretrained", frozen=True, unfreeze_at=0.25, encoder_lr_scale=0.1,
-                 seeds=3))
+                 model_args=BACKBONE_ARGS, encoder_from=CLASSIFIER, init="pretrained", frozen=True, unfreeze_at=0.25,
+                 encoder_lr_scale=0.3, seeds=3))
 register(RunSpec("unet_backbone_scratch", "UNetBackbone control: randomly initialised encoder",
                  "Backbone: random init", "tab:green", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
-                 encoder_from=CLASSIFIER))
+                 model_args=BACKBONE_ARGS, encoder_from=CLASSIFIER))

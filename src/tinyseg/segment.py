@@ -44,14 +44,23 @@ class SegRecipe:
     batch_size: int = 16
     lr: float = 2e-3                 # AdamW, one-cycle
     weight_decay: float = 1e-4
-    # measured (frozen backbone, 8 epochs, the 1,000-pair stand-in, best val IoU): BCE + Dice 0.465,
-    # BCE + Dice with pos_weight 3 0.452, BCE alone 0.417 — so plain BCE + Dice, equal weights
+    # chosen by LOSS_PROBES: plain BCE + Dice, equal weights
     bce_weight: float = 1.0
     dice_weight: float = 1.0
     pos_weight: float = 1.0          # BCE weight of rock pixels
     patience: int | None = None
     max_steps_per_epoch: int | None = None
 
+
+# How the loss weighting was chosen (an earlier round's probe, kept as data: UNetBackbone A with the previous
+# classifier, frozen, 8 epochs, stand-in version 1 with 1,000 pairs, seed 0; best val IoU).
+LOSS_PROBES = (
+    {"потери": "BCE + Dice (веса 1 и 1)", "val IoU": 0.465},
+    {"потери": "BCE + Dice, пиксели камня в BCE с весом 3", "val IoU": 0.452},
+    {"потери": "только BCE", "val IoU": 0.417},
+)
+LOSS_PROBE_SETUP = ("UNetBackbone A (энкодер — предыдущий Classifier128, заморожен), 8 эпох, сгенерированная замена "
+                    "версии 1 (1 000 пар), сид 0; лучший val IoU")
 
 RECIPES = {
     # UNetBase ≈ 46 s per epoch on a 2-core CPU (800 training pairs): 24 epochs ≈ 19 min; the backbone
@@ -92,11 +101,11 @@ def recipe_table(recipe: SegRecipe, spec: RunSpec | None = None):
     return pd.DataFrame({"значение": list(rows.values())}, index=pd.Index(list(rows), name="параметр"))
 
 
-def training_line(spec: RunSpec, state: FitState, paths: Paths, seed: int = 0) -> str:
+def training_line(state: FitState, paths: Paths) -> str:
     """One line after training, with the time from the run's summary.json (the number every table shows)."""
-    summary = RunLog(paths.run_dir(run_id(spec.name, seed))).summary()
+    summary = RunLog(paths.run_dir(state.cfg.run)).summary()
     best = summary["best"]
-    return (f"{run_id(spec.name, seed)}: {state.status}; best epoch {state.best_epoch} of {summary['epochs_run']} "
+    return (f"{state.cfg.run}: {state.status}; best epoch {state.best_epoch} of {summary['epochs_run']} "
             f"(val IoU {best['val_iou']:.3f}); training with validation {summary['wall_time_s'] / 60:.1f} min")
 
 
@@ -131,9 +140,13 @@ def segmentation_metrics(threshold: float = 0.5) -> MetricCollection:
                              "pixel_acc": BinaryAccuracy(threshold=threshold)})
 
 
-def build_model(spec: RunSpec, paths: Paths) -> UNet:
+def build_model(spec: RunSpec, paths: Paths, seed: int | None = None) -> UNet:
     """The model of a run, as its spec says: a backbone U-Net takes Classifier128's architecture from the
-    checkpoint of ``spec.encoder_from`` (and its weights when ``init == "pretrained"``), frozen if ``frozen``."""
+    checkpoint of ``spec.encoder_from`` (and its weights when ``init == "pretrained"``), frozen if ``frozen``.
+    With ``seed``, the random initialisation is seeded first (a run's seed k starts from the same weights
+    whatever was built before it)."""
+    if seed is not None:
+        seed_everything(seed)
     if spec.encoder_from is None:
         return create_model(spec.model, **spec.model_args)
     ckpt = load_weights(paths.weights(spec.encoder_from))
@@ -191,24 +204,30 @@ def train(spec: RunSpec, model: UNet, data: MoonData, split: Split, recipe: SegR
     return state
 
 
-def train_seeds(spec: RunSpec, data: MoonData, split: Split, recipe: SegRecipe, session: Session) -> list[FitState]:
+def train_seeds(spec: RunSpec, data: MoonData, split: Split, recipe: SegRecipe, session: Session) -> list[str]:
     """The run's other seeds (all of ``range(spec.seeds)`` except the session's), one after another,
     quietly: one progress bar over their epochs and one line per seed. Each is a run of its own
-    (:func:`train`); a finished one is reused, an interrupted one resumes."""
+    (:func:`train`, logged under :func:`~tinyseg.runs.run_id`). A finished seed is reused from its logs
+    (its weights are working files, not committed); an interrupted one resumes; Ctrl-C stops the loop.
+    Returns the run ids."""
     seeds = [s for s in range(spec.seeds) if s != session.seed]
-    states = []
+    ids = []
     with progress(total=len(seeds) * recipe.epochs, desc=f"{spec.short}: seeds {seeds}") as bar:
         for i, seed in enumerate(seeds):
-            seed_everything(seed)
-            model = build_model(spec, session.paths)
-            state = train(spec, model, data, split, recipe, session, live=False, seed=seed,
-                          callbacks=[_Advance(bar)])
-            bar.update((i + 1) * recipe.epochs - bar.n)  # early stop, or epochs reused from a finished run
-            states.append(state)
-            best = next(r for r in state.history if r["epoch"] == state.best_epoch)
-            write(f"{run_id(spec.name, seed)}: {state.status}, best epoch {state.best_epoch}, val IoU "
-                  f"{best['val_iou']:.3f}, {sum(r['seconds'] for r in state.history) / 60:.1f} min")
-    return states
+            run = run_id(spec.name, seed)
+            log = RunLog(session.paths.run_dir(run))
+            if not (log.is_finished() and (log.dir / OVERLAPS).exists()):
+                state = train(spec, build_model(spec, session.paths, seed=seed), data, split, recipe, session,
+                              live=False, seed=seed, callbacks=[_Advance(bar)])
+                if state.status not in FINISHED:
+                    write(f"{run}: {state.status} after epoch {state.epoch}; run the cell again to resume")
+                    break
+            bar.update((i + 1) * recipe.epochs - bar.n)  # early stop, or a finished run reused
+            s = log.summary()
+            write(f"{run}: {s['status']}, best epoch {s['best_epoch']} of {s['epochs_run']}, val IoU "
+                  f"{s['best']['val_iou']:.3f}, {s['wall_time_s'] / 60:.1f} min")
+            ids.append(run)
+    return ids
 
 
 class _Advance:
@@ -323,6 +342,10 @@ def evaluate_models(models: dict[str, nn.Module], images: torch.Tensor, masks: t
 
 PROBES = "docs/seg_probes.jsonl"  # written by tools/seg_probe.py, relative to the repository
 
+PROBE_NOTES = {  # the probe log's notes (English) as the table shows them
+    "timing overlapped a smoke test run on the same 2 cores: minutes too high":
+        "время завышено: шло параллельно с тестом",
+}
 PROBE_LABELS = {  # what each probe changed, in words (tools/seg_probe.py names)
     "input_scale": "вход энкодера ×{}", "stem_channels": "лёгкий стем {} каналов",
     "encoder_lr_scale": "шаг энкодера × {}", "unfreeze_at": "разморозка после доли эпох {}",
@@ -346,7 +369,8 @@ def probe_table(probes: list[dict]):
                      or "— (как в таблице запусков до проб)",
                      "эпоха разморозки": p["unfreeze_epoch"] or "—", "шаг энкодера": p["encoder_lr_scale"],
                      "параметров": f"{p['params']:,}", "эпох": p["epochs"], "минут": p["minutes"],
-                     "лучший val IoU": p["val_iou"], "эпоха лучшего": p["best_epoch"]})
+                     "лучший val IoU": p["val_iou"], "эпоха лучшего": p["best_epoch"],
+                     "примечание": PROBE_NOTES.get(p.get("note"), p.get("note") or "")})
     return (pd.DataFrame(rows).set_index("проба").style
             .format({"минут": "{:.1f}", "лучший val IoU": "{:.3f}", "шаг энкодера": "{:g}"}))
 
@@ -369,11 +393,11 @@ def probe_summary(probes: list[dict], chosen: RunSpec, tie: float = 0.01) -> str
         text += " При том же бюджете " + ", ".join(
             f"{r['run']} — {r['val_iou']:.3f} за {r['minutes']:.1f} мин" for r in reference) + "."
     if mine is None:
-        return text + " Способ, записанный для B в таблице запусков, пробами не измерялся."
+        return text + f" Способ, записанный для {chosen.short} в таблице запусков, пробами не измерялся."
     if mine is best:
-        return text + f" B в таблице запусков использует этот способ («{mine['name']}»)."
+        return text + f" {chosen.short} в таблице запусков использует этот способ («{mine['name']}»)."
     gap = best["val_iou"] - mine["val_iou"]
     verdict = (f"отстаёт от лучшей на {gap:.3f} IoU — меньше принятого порога {tie:.2f} для одного сида и короткого "
                f"бюджета, то есть считается равным ей, а из равных выбирается более простой и быстрый"
                if gap < tie else f"отстаёт от лучшей на {gap:.3f} IoU")
-    return text + f" B в таблице запусков использует способ пробы «{mine['name']}» (IoU {mine['val_iou']:.3f}): она {verdict}."
+    return text + f" {chosen.short} в таблице запусков использует способ пробы «{mine['name']}» (IoU {mine['val_iou']:.3f}): она {verdict}."

@@ -11,21 +11,23 @@ checkpoints in ``weights/``, and what a run *is* comes from the run table (:mod:
 """
 
 from .conclusions import conclusions
+from .conclusions import headline
 from .conclusions import part3 as part3_conclusions
 from .figures import (compare_masks, draw_embedding, error_overlay, example_picks, per_image_iou_figure, real_vs_generated,
                       pick_examples, plot_classifier_curves, plot_segmentation_curves)
 from .logs import (CheckEvaluation, Run, check_evaluation, compare_runs, load_runs, load_segmentation_models,
                    summary_row, validation_set)
 from .seeds import (Seeds, difference_table, differences, equal_time_table, iou_over_time, load_seeds, seed_table,
+                    summary_table,
                     segmentation_seeds)
 from .tables import (architecture_tables, classification_table, describe_data, design_table, evaluation_table,
                      facts_table, level_table, overview, parameter_table, recheck_table, segmentation_table,
-                     skip_schema)
+                     skip_schema, config_table, data_table, devices)
 
 __all__ = ["Run", "CheckEvaluation", "check_evaluation", "load_runs", "summary_row", "compare_runs",
            "load_segmentation_models", "validation_set", "overview", "classification_table", "segmentation_table",
            "architecture_tables", "parameter_table", "recheck_table", "describe_data", "evaluation_table",
            "per_image_iou_figure", "compare_masks", "draw_embedding", "error_overlay", "pick_examples",
            "plot_classifier_curves", "plot_segmentation_curves", "conclusions", "example_picks", "Seeds",
-           "difference_table", "differences", "equal_time_table", "iou_over_time", "load_seeds", "seed_table", "segmentation_seeds",
-           "part3_conclusions", "design_table", "facts_table", "level_table", "skip_schema", "real_vs_generated"]
+           "difference_table", "differences", "equal_time_table", "iou_over_time", "load_seeds", "summary_table", "seed_table", "segmentation_seeds",
+           "part3_conclusions", "headline", "design_table", "facts_table", "level_table", "skip_schema", "real_vs_generated", "config_table", "data_table", "devices"]

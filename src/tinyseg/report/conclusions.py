@@ -14,77 +14,64 @@ def _fmt_pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def conclusions(runs: dict[str, Run], background_share: float | None = None) -> str:
-    """The report's conclusions (Markdown, Russian), every number read from the logs."""
-    lines = []
+def _classifier(runs: dict[str, Run]) -> str | None:
     roles = by_role(runs)
-    if "classifier" in roles:
-        b = runs[roles["classifier"]].best
-        lines.append(f"**Классификатор.** Classifier128 на валидации Tiny ImageNet-200: top-1 "
-                     f"{_fmt_pct(b['val_top1'])}, top-5 {_fmt_pct(b['val_top5'])}, macro-F1 "
-                     f"{_fmt_pct(b['val_macro_f1'])}; обучение {runs[roles['classifier']].summary['wall_time_s'] / 60:.0f} мин.")
+    if "classifier" not in roles:
+        return None
+    run = runs[roles["classifier"]]
+    b = run.best
+    return (f"**Классификатор.** Classifier128 ({run.summary['params_total'] / 1e6:.2f} млн параметров), обученный с нуля "
+            f"на Tiny ImageNet-200, на {run.data.get('val', 0):,} изображениях валидации: top-1 {_fmt_pct(b['val_top1'])}, top-5 "
+            f"{_fmt_pct(b['val_top5'])}, macro-F1 {_fmt_pct(b['val_macro_f1'])}; обучение "
+            f"{run.summary['wall_time_s'] / 60:.0f} мин.")
+
+
+def _data(runs: dict[str, Run]) -> str | None:
+    seg = segmentation_runs(runs)
+    if not seg:
+        return None
+    sources = {r.data.get("kind") for r in seg.values()}
+    if sources == {"generated"}:
+        return ("**Данные сегментации.** Все модели сегментации обучены и проверены на **сгенерированной замене** "
+                "MOON_SEGMENTATION_BINARY (процедурный генератор `tinyseg.data.lunar_synth`; настоящий набор "
+                "недоступен); перенос на реальные снимки проверен на реальных рендерах с очищенными масками.")
+    if sources == {"real"}:
+        return "**Данные сегментации.** Все модели сегментации обучены и проверены на настоящем MOON_SEGMENTATION_BINARY."
+    return (f"**Данные сегментации.** Модели обучены на разных данных ({', '.join(map(str, sorted(sources, key=str)))}): "
+            "сравнивать их нельзя, переобучите их вместе.")
+
+
+def conclusions(runs: dict[str, Run], seeds: dict | None = None, background_share: float | None = None) -> str:
+    """The report's conclusions (Markdown, Russian), every number read from the logs: the classifier, the
+    data, part 3 over seeds (:func:`part3`), the trivial predictor, and how far the stand-in carries to
+    real renders."""
+    lines = [x for x in (_classifier(runs), _data(runs)) if x]
     seg = {n: r for n, r in segmentation_runs(runs).items() if r.best.get("val_iou") is not None}
     if not seg:
         return "\n\n".join(lines + ["Журналов сегментации пока нет: выполните `02_unet_base.ipynb` и "
                                     "`03_unet_backbone.ipynb`."])
-    iou = {n: r.best["val_iou"] for n, r in seg.items()}
-    sources = {r.data.get("kind") for r in seg.values()}
-    data = ("на **сгенерированных** данных (процедурный генератор `tinyseg.data.lunar_synth`, настоящий "
-            "MOON_SEGMENTATION_BINARY недоступен); на реальных снимках числа будут другими"
-            if sources == {"generated"} else "на настоящем MOON_SEGMENTATION_BINARY" if sources == {"real"}
-            else f"на разных данных ({', '.join(map(str, sorted(sources, key=str)))}) — сравнение некорректно")
-    lines.append(f"**Данные сегментации.** Все модели сегментации обучены и проверены {data}.")
-    short = {n: r.spec.short for n, r in seg.items()}
-    best = max(iou, key=iou.get)
-    ranking = ", ".join(f"{short[n]} {iou[n]:.3f}" for n in sorted(iou, key=iou.get, reverse=True))
-    lines.append(f"**Лучшая модель** по val IoU — {short[best]} (IoU {iou[best]:.3f}, Dice "
-                 f"{seg[best].best['val_dice']:.3f}). Порядок по IoU: {ranking}.")
-
-    def diff(a: str, b: str) -> str:
-        d = iou[a] - iou[b]
-        return f"{d:+.3f} IoU ({d / iou[b]:+.0%})" if iou[b] else f"{d:+.3f} IoU"
-
-    role = {r: n for r, n in by_role(seg).items()}  # role → run with a logged IoU
-    if {"finetuned", "plain"} <= role.keys():
-        wins = iou[role["finetuned"]] > iou[role["plain"]]
-        lines.append(f"**{short[role['finetuned']]} против {short[role['plain']]}:** "
-                     f"{diff(role['finetuned'], role['plain'])} — "
-                     + ("дообученный энкодер из Classifier128 лучше обычного U-Net." if wins else
-                        "дообученный энкодер из Classifier128 НЕ лучше обычного U-Net при том же бюджете эпох."))
-    pre = [role[r] for r in ("frozen", "finetuned") if r in role]
-    if "control" in role and pre:
-        control = role["control"]
-        parts = "; ".join(f"{short[n]}: {diff(n, control)}" for n in pre)
-        gain = all(iou[n] > iou[control] for n in pre)
-        lines.append(f"**Что дало предобучение** (та же архитектура со случайной инициализацией энкодера как "
-                     f"контроль): {parts}. " + ("Веса Tiny ImageNet помогают." if gain else
-                                                 "Выигрыш от весов Tiny ImageNet есть не во всех вариантах."))
-    if {"plain", "control", "finetuned"} <= role.keys():
-        gap = iou[role["plain"]] - iou[role["control"]]
-        closed = iou[role["finetuned"]] - iou[role["control"]]
-        if gap > 0:
-            lines.append(
-                f"**Архитектура против весов.** Без предобучения архитектура UNetBackbone уступает UNetBase "
-                f"{gap:.3f} IoU; предобучение с дообучением возвращает {closed:+.3f} IoU, то есть "
-                f"{closed / gap:.0%} этого разрыва. "
-                + ("Отставание B от UNetBase идёт от архитектуры энкодера, а не от весов. Вероятная причина: "
-                   "Classifier128 рассчитан "
-                   "на увеличенные 64-пиксельные снимки и уменьшает 128→32 двумя свёртками, так что на полном и "
-                   "половинном разрешении, где видны мелкие камни, у него мало слоёв, а UNetBase держит там по "
-                   "две свёртки." if closed < gap else "Предобучение перекрывает архитектурный разрыв целиком."))
-    if {"finetuned", "frozen"} <= role.keys():
-        lines.append(f"**Разморозка энкодера** (B против A): {diff(role['finetuned'], role['frozen'])}.")
+    if seeds:
+        lines.append(part3(seeds))
+        real = {n: s.iou("check") for n, s in seeds.items() if s.iou("check")}
+        if real and max(max(v) for v in real.values()) < min(min(seeds[n].iou("val")) for n in real):
+            val = {n: seeds[n].iou("val") for n in real}
+            lo_r, hi_r = min(min(v) for v in real.values()), max(max(v) for v in real.values())
+            lo_v, hi_v = min(min(v) for v in val.values()), max(max(v) for v in val.values())
+            lines.append(f"**Перенос на реальные рендеры.** На валидации замены IoU моделей и сидов лежит в пределах "
+                         f"{lo_v:.3f}–{hi_v:.3f}, на реальных рендерах — {lo_r:.3f}–{hi_r:.3f}. Часть разрыва — "
+                         "очищенная разметка проверочного набора (многих мелких камней в ней нет, и найденные моделью "
+                         "считаются ошибкой), часть — отличие сгенерированных сцен от реальных; это главный предел "
+                         "выводов о сегментации в этом проекте.")
     if background_share is not None:
+        short = {n: r.spec.short for n, r in seg.items()}
+        iou = {n: r.best["val_iou"] for n, r in seg.items()}
         acc = {n: r.best["val_pixel_acc"] for n, r in seg.items()}
         worst = min(acc, key=acc.get)
         lines.append(f"**Тривиальный предсказатель** «камней нет нигде»: IoU = Dice = 0, pixel accuracy = доля фона "
-                     f"{background_share:.3f}. Самая слабая по IoU модель ({short[min(iou, key=iou.get)]}) имеет IoU "
+                     f"{background_share:.3f}. Самая слабая по IoU модель (сид 0; {short[min(iou, key=iou.get)]}) имеет IoU "
                      f"{min(iou.values()):.3f}; наименьшая pixel accuracy среди моделей — {acc[worst]:.3f} "
-                     f"({short[worst]}), на {acc[worst] - background_share:+.3f} выше тривиальной: при доле камней "
+                     f"({short[worst]}), {'на ' + format(acc[worst] - background_share, '.3f') + ' выше' if acc[worst] > background_share else 'не выше'} тривиальной: при доле камней "
                      f"{1 - background_share:.1%} pixel accuracy мало что говорит, поэтому главная метрика — IoU.")
-    minutes = {n: r.summary["wall_time_s"] / 60 for n, r in seg.items()}
-    lines.append("**Время обучения** (включая валидацию каждой эпохи): "
-                 + ", ".join(f"{short[n]} {m:.1f} мин" for n, m in minutes.items()) + ".")
     return "\n\n".join(lines)
 
 
@@ -101,7 +88,7 @@ def part3(seeds: dict) -> str:
     """Part 3's conclusions (Markdown, Russian) from the seeds' logs: mean ± sd, paired 95% intervals against
     UNetBase on the stand-in validation and on the real renders, what pretraining adds over the random-init
     control, and the equal-time reading. Every number is computed from the logs (see :mod:`.seeds`)."""
-    from .seeds import differences, equal_time_budget, iou_within
+    from .seeds import differences, equal_time_budget, interval, iou_within, plural, seeds_word
     from .stats import mean_sd
 
     roles = by_role(seeds)
@@ -110,10 +97,8 @@ def part3(seeds: dict) -> str:
     plain = seeds[roles["plain"]]
 
     def pm(s, which="val") -> str:
-        values = s.iou(which)
-        mean, sd = mean_sd(values)
-        return f"{mean:.3f} ± {sd:.3f} ({s.n} сид{'а' if 1 < s.n < 5 else 'ов' if s.n >= 5 else ''})" \
-            if s.n > 1 else f"{mean:.3f} (1 сид)"
+        mean, sd = mean_sd(s.iou(which))
+        return f"{mean:.3f} ± {sd:.3f} ({seeds_word(s.n)})" if s.n > 1 else f"{mean:.3f} ({seeds_word(1)})"
 
     lines = []
     vs_plain = {w: differences(seeds, w) for w in ("val", "check")}
@@ -127,19 +112,17 @@ def part3(seeds: dict) -> str:
             if d is None:
                 continue
             parts.append(f"{label}: {s.spec.short} {pm(s, which)} против {plain.spec.short} {pm(plain, which)}; "
-                         f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам [{d.low:+.3f}; {d.high:+.3f}] "
-                         f"({d.images} снимков) — {_verdict(d, what)}")
+                         f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам {interval(d)} "
+                         f"({plural(d.images, 'снимок', 'снимка', 'снимков')}) — {_verdict(d, what)}")
         if parts:
-            lines.append(f"**{s.spec.short} против {plain.spec.short}.** " + "; ".join(parts) + ".")
+            text = "; ".join(parts)
+            lines.append(f"**{s.spec.short} против {plain.spec.short}.** {text[0].upper()}{text[1:]}.")
 
     if "control" in roles:
         control = seeds[roles["control"]]
-        pre = []
-        for role in ("frozen", "finetuned"):
-            if role in roles:
-                d = differences(seeds, "val", reference_role="control").get(roles[role])
-                if d is not None:
-                    pre.append(f"{seeds[roles[role]].spec.short} {d.value:+.3f} IoU [{d.low:+.3f}; {d.high:+.3f}]")
+        vs_control = differences(seeds, "val", reference_role="control")
+        pre = [f"{seeds[roles[r]].spec.short} {vs_control[roles[r]].value:+.3f} IoU {interval(vs_control[roles[r]])}"
+               for r in ("frozen", "finetuned") if r in roles and roles[r] in vs_control]
         if pre:
             lines.append(f"**Что дают веса Tiny ImageNet.** Та же архитектура со случайной инициализацией энкодера "
                          f"({control.spec.short}) даёт на валидации {pm(control)}. Разность с ней: "
@@ -148,17 +131,49 @@ def part3(seeds: dict) -> str:
     if len(seeds) > 1:
         budget = equal_time_budget(seeds)
         at = {n: mean_sd([iou_within(r, budget)[0] for r in s.runs])[0] for n, s in seeds.items()}
-        full = {n: mean_sd(s.iou("val"))[0] for n, s in seeds.items()}
+        full = {n: mean_sd(s.logged_iou())[0] for n, s in seeds.items()}
         minutes = {n: mean_sd(s.minutes())[0] for n, s in seeds.items()}
         lines.append("**Равное время.** Время обучения (с валидацией) на сид: "
                      + ", ".join(f"{s.spec.short} {minutes[n]:.1f} мин" for n, s in seeds.items())
-                     + f". Если читать каждый запуск на отметке {budget:.1f} мин (самый короткий запуск), "
-                     + ", ".join(f"{s.spec.short} {at[n]:.3f}" for n, s in seeds.items())
-                     + " (против " + ", ".join(f"{full[n]:.3f}" for n in seeds) + " за все эпохи). "
-                     "Оборванный запуск читается посреди своего one-cycle расписания, поэтому эта оценка для "
-                     "более медленных моделей занижена.")
+                     + f". Если читать каждый запуск на отметке {budget:.1f} мин суммарного времени эпох (самый быстрый "
+                     "запуск), лучший val IoU к этому моменту: "
+                     + ", ".join(f"{s.spec.short} {at[n]:.3f} (за все эпохи {full[n]:.3f})" for n, s in seeds.items())
+                     + ". Оборванный запуск читается посреди своего one-cycle расписания, поэтому для более "
+                     "медленных моделей эта оценка занижена.")
     single = [s.spec.short for s in seeds.values() if s.n == 1]
     if single:
         lines.append(f"Для {', '.join(single)} — по одному сиду: их разброс между сидами не измерен, и выводы о них "
                      "опираются только на интервал по снимкам.")
+    return "\n\n".join(lines)
+
+
+def headline(runs: dict[str, Run], seeds: dict) -> str:
+    """The report's opening in three or four sentences (Markdown, Russian), from the logs."""
+    from .seeds import differences, interval, seeds_word
+    from .stats import mean_sd
+
+    lines = [x for x in (_classifier(runs),) if x]
+    roles = by_role(seeds)
+    if "plain" in roles and "finetuned" in roles:
+        plain, tuned = seeds[roles["plain"]], seeds[roles["finetuned"]]
+        parts = []
+        for which, label in (("val", "на валидации сгенерированной замены"), ("check", "на реальных рендерах")):
+            d = differences(seeds, which).get(tuned.spec.name)
+            if d is None:
+                continue
+            word = "выше" if d.low > 0 else "ниже" if d.high < 0 else "не отличим от"
+            parts.append(f"{label} {tuned.spec.short} {word} {plain.spec.short}: "
+                         f"{mean_sd(tuned.iou(which))[0]:.3f} против {mean_sd(plain.iou(which))[0]:.3f} IoU "
+                         f"(разность {d.value:+.3f}, 95% ДИ {interval(d)})")
+        if parts:
+            lines.append("**Главный вопрос части 3** — помогает ли энкодер из Classifier128 сегментации: "
+                         + "; ".join(parts) + f" (средние: {seeds_word(tuned.n)} и {seeds_word(plain.n)}).")
+        if "control" in roles:
+            d = differences(seeds, "val", reference_role="control").get(tuned.spec.name)
+            if d is not None:
+                lines.append(f"**Вклад весов Tiny ImageNet** ({tuned.spec.short} против той же архитектуры со "
+                             f"случайным энкодером) на валидации замены: {d.value:+.3f} IoU, 95% ДИ {interval(d)}.")
+    data = _data(runs)
+    if data:
+        lines.append(data)
     return "\n\n".join(lines)

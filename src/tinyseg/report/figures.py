@@ -15,7 +15,7 @@ from ..data.moon import MoonData
 from ..segment import per_image_iou
 from .logs import Run
 
-SEG_METRICS = {"loss": "loss (BCE + Dice)", "iou": "IoU", "dice": "Dice", "pixel_acc": "pixel accuracy"}
+SEG_METRICS = {"loss": "потери (BCE + Dice)", "iou": "IoU", "dice": "Dice", "pixel_acc": "pixel accuracy"}
 
 
 def _rgb(image: torch.Tensor) -> np.ndarray:
@@ -60,10 +60,10 @@ def real_vs_generated(real: MoonData, generated: MoonData, n: int = 4, seed: int
             m = data.masks[i, 0].numpy().astype(bool)
             img[m] = 0.45 * img[m] + 0.55 * np.array([1.0, 0.15, 0.15])
             ax.imshow(img)
-            ax.set_title(f"{name} #{data.numbers[i]}\nкамень {m.mean():.1%} пикселей", fontsize=9)
+            ax.set_title(f"{name} #{data.numbers[i]}\nкамень {m.mean():.1%} пикселей", fontsize=10)
             ax.axis("off")
-    fig.suptitle("Сверху — реальные рендеры (очищенные маски: только крупные камни), снизу — генератор; "
-                 "камень отмечен красным", fontsize=10)
+    fig.suptitle("Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет), снизу — генератор; "
+                 "камень отмечен красным", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -195,11 +195,12 @@ def plot_segmentation_curves(runs: dict[str, Run]):
         for epoch, spec in unfrozen:
             ax.axvline(epoch - 0.5, color=spec.colour, ls=":", lw=1)
         ax.set_title(title)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("эпоха")
+        ax.set_ylabel(title)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Segmentation runs: val solid, train dashed, ★ best epoch by val IoU"
-                 + "".join(f", dotted: {spec.short} unfrozen" for _, spec in unfrozen))
+    fig.suptitle("Сегментация, сид 0: сплошная — валидация, пунктир — обучение, ★ лучшая эпоха по val IoU"
+                 + "".join(f"; точки: разморозка {spec.short}" for _, spec in unfrozen))
     fig.tight_layout()
     return fig
 
@@ -215,7 +216,7 @@ def pick_examples(masks: torch.Tensor, n: int = 5) -> list[int]:
 
 def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, torch.Tensor], indices: Sequence[int],
                   labels: dict[str, str], threshold: float = 0.5,
-                  title: str = "The same validation images through every model: TP green, FP red, FN blue"):
+                  title: str = "Одни и те же снимки через все модели: TP зелёный, FP красный, FN синий"):
     """Rows: the chosen images; columns: input, ground truth, then every model's errors
     (TP green, FP red, FN blue) with its IoU on that image; ``labels``: run → column title."""
     names = list(probs)
@@ -224,16 +225,16 @@ def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, to
     for r, i in enumerate(indices):
         truth = masks[i].bool()
         axes[r, 0].imshow(images[i].permute(1, 2, 0).numpy())
-        axes[r, 0].set_title(f"input (rock {truth.float().mean():.1%})" if r == 0 else
-                             f"rock {truth.float().mean():.1%}", fontsize=9)
+        axes[r, 0].set_title(f"вход (камень {truth.float().mean():.1%})" if r == 0 else
+                             f"камень {truth.float().mean():.1%}", fontsize=13)
         axes[r, 1].imshow(truth[0].numpy(), cmap="gray", vmin=0, vmax=1)
         for c, name in enumerate(names, start=2):
             pred = probs[name][i] >= threshold
             iou = per_image_iou(pred, truth)[0]
             axes[r, c].imshow(error_overlay(images[i], pred, truth))
-            axes[r, c].set_title(f"{labels[name]}\nIoU {iou:.2f}" if r == 0 else f"IoU {iou:.2f}", fontsize=9)
+            axes[r, c].set_title(f"{labels[name]}\nIoU {iou:.2f}" if r == 0 else f"IoU {iou:.2f}", fontsize=13)
         if r == 0:
-            axes[r, 1].set_title("ground truth", fontsize=9)
+            axes[r, 1].set_title("разметка", fontsize=13)
     for ax in axes.flat:
         ax.axis("off")
     fig.suptitle(title, y=1.0)
@@ -251,7 +252,7 @@ def per_image_iou_figure(evaluations: dict[str, dict], labels: dict[str, str], t
     for i, values in enumerate(data, start=1):
         ax.plot(i + rng.uniform(-0.15, 0.15, len(values)), values, ".", color="0.3", alpha=0.5, markersize=4)
     ax.set_xticks(range(1, len(names) + 1), [labels.get(n, n) for n in names], fontsize=9)
-    ax.set_ylabel("IoU per image")
+    ax.set_ylabel("IoU снимка")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title, fontsize=10)

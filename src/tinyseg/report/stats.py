@@ -40,19 +40,28 @@ def paired_iou_difference(counts_a: tuple[np.ndarray, np.ndarray], counts_b: tup
                           confidence: float = 0.95, resamples: int = 10_000, seed: int = 0) -> Difference:
     """Whole-set IoU of model b minus model a on the same images, with a paired percentile bootstrap CI.
 
-    ``counts_*`` are per-image (intersection, union) arrays (:func:`tinyseg.segment.overlap_counts`).
+    ``counts_*`` are per-image (intersection, union) arrays (:func:`tinyseg.segment.overlap_counts`): one
+    row per image (N), or one row per seed (seeds × N). With several seeds a model's IoU is the mean of
+    its seeds' whole-set IoUs, so the value equals the difference of the seed means in the tables; each
+    bootstrap resample draws the same images for every seed of both models.
     """
-    inter_a, union_a = (np.asarray(x, dtype=float) for x in counts_a)
-    inter_b, union_b = (np.asarray(x, dtype=float) for x in counts_b)
-    if not len(inter_a) == len(union_a) == len(inter_b) == len(union_b):
+    inter_a, union_a, inter_b, union_b = (np.atleast_2d(np.asarray(x, dtype=float))
+                                          for x in (*counts_a, *counts_b))
+    if inter_a.shape != union_a.shape or inter_b.shape != union_b.shape:
+        raise ValueError("intersection and union counts of a model must have the same shape")
+    if inter_a.shape[-1] != inter_b.shape[-1]:
         raise ValueError("the two models must be evaluated on the same images (per-image counts of equal length)")
 
-    def statistic(ia, ua, ib, ub, axis=-1):
-        return ib.sum(axis) / np.maximum(ub.sum(axis), 1) - ia.sum(axis) / np.maximum(ua.sum(axis), 1)
+    def iou(i, u):  # whole-set IoU per seed (and per resample), averaged over the seeds (axis 0)
+        return (i.sum(-1) / np.maximum(u.sum(-1), 1)).mean(0)
 
-    value = float(statistic(inter_a, union_a, inter_b, union_b))
-    result = stats.bootstrap((inter_a, union_a, inter_b, union_b), statistic, paired=True, vectorized=True,
+    def statistic(images, axis=-1):
+        # images: indices (N,) or resamples of them (B, N); every seed of both models sees the same images
+        return iou(inter_b[..., images], union_b[..., images]) - iou(inter_a[..., images], union_a[..., images])
+
+    value = float(statistic(np.arange(inter_a.shape[-1])))
+    result = stats.bootstrap((np.arange(inter_a.shape[-1]),), statistic, vectorized=True,
                              confidence_level=confidence, n_resamples=resamples, method="percentile",
                              rng=np.random.default_rng(seed))
     ci = result.confidence_interval
-    return Difference(value, float(ci.low), float(ci.high), confidence, len(inter_a))
+    return Difference(value, float(ci.low), float(ci.high), confidence, inter_a.shape[-1])

@@ -19,22 +19,31 @@ def describe_data(run: Run) -> str:
     if not d:
         return "?"
     if d["kind"] == "generated":
-        return (f"GENERATED stand-in for {d['dataset']} (tinyseg.data.lunar_synth), not the real data set: "
-                f"{d['train']:,} train / {d['val']:,} val pairs")
-    what = f"{d['dataset']} layout, small test fixture" if run.summary.get("profile") == "smoke" else d["dataset"]
+        return (f"СГЕНЕРИРОВАННАЯ замена {d['dataset']} ({d['location']}): "
+                f"{d['train']:,} train / {d['val']:,} val пар")
+    what = f"{d['dataset']}, маленький тестовый набор" if run.summary.get("profile") == "smoke" else d["dataset"]
     return f"{what}: {d['train']:,} train / {d['val']:,} val ({Path(d['location']).name})"
 
 
 def overview(runs: dict[str, Run]) -> pd.DataFrame:
-    """What was trained, on which data and machine, in which profile, and how long it took."""
+    """What was trained, on which data, in which profile, and how long it took (the device: :func:`devices`)."""
     rows = []
     for name, run in runs.items():
         s = run.summary
-        rows.append({"run": name, "model": run.spec.short, "data": describe_data(run), "device": s.get("device"),
-                     "profile": s.get("profile"), "status": s.get("status"),
-                     "epochs": f"{s.get('epochs_run')}/{s.get('epochs_planned')}", "best epoch": s.get("best_epoch"),
-                     "training, min": s["wall_time_s"] / 60, "finished at": str(s.get("finished_at", ""))[:16]})
-    return pd.DataFrame(rows).set_index("run")
+        rows.append({"запуск": name, "модель": run.spec.short, "данные": describe_data(run),
+                     "профиль": s.get("profile"), "статус": s.get("status"),
+                     "эпох": f"{s.get('epochs_run')}/{s.get('epochs_planned')}", "лучшая эпоха": s.get("best_epoch"),
+                     "обучение, мин": f"{s['wall_time_s'] / 60:.1f}",
+                     "закончен (UTC)": str(s.get("finished_at", ""))[:16].replace("T", " ")})
+    return pd.DataFrame(rows).set_index("запуск")
+
+
+def devices(runs: dict[str, Run]) -> str:
+    """The machines the runs were trained on, once each (with the runs of each)."""
+    by_device: dict[str, list[str]] = {}
+    for name, run in runs.items():
+        by_device.setdefault(str(run.summary.get("device")), []).append(name)
+    return "; ".join(f"{device}: {', '.join(names)}" for device, names in by_device.items())
 
 
 def classification_table(runs: dict[str, Run]) -> pd.DataFrame:
@@ -44,25 +53,37 @@ def classification_table(runs: dict[str, Run]) -> pd.DataFrame:
         if run.spec.task != "classification":
             continue
         b = run.best
-        rows.append({"model": run.spec.short, "top-1": b["val_top1"], "top-5": b["val_top5"],
+        rows.append({"модель": run.spec.short, "top-1": b["val_top1"], "top-5": b["val_top5"],
                      "macro-F1": b["val_macro_f1"], "val loss": b["val_loss"],
-                     "best epoch": run.summary["best_epoch"], "params": run.summary["params_total"],
-                     "training, min": run.summary["wall_time_s"] / 60})
-    return pd.DataFrame(rows).set_index("model")
+                     "лучшая эпоха": run.summary["best_epoch"], "параметров": run.summary["params_total"],
+                     "обучение, мин": run.summary["wall_time_s"] / 60})
+    return pd.DataFrame(rows).set_index("модель")
 
 
 def segmentation_table(runs: dict[str, Run], background_share: float | None = None) -> pd.DataFrame:
-    """IoU / Dice / pixel accuracy of each segmentation run's best epoch (from summary.json), and the
+    """IoU / Dice / pixel accuracy of each segmentation run's best epoch (from summary.json; seed 0), and the
     trivial all-background predictor (IoU = Dice = 0, pixel accuracy = background share)."""
-    columns = ["model", "run", "IoU", "Dice", "pixel accuracy", "best epoch", "epochs", "params total",
-               "params trained", "training, min"]
-    rows = [{**summary_row(run), "model": run.spec.short, "epochs": run.summary.get("epochs_run")}
-            for run in segmentation_runs(runs).values()]
-    rows = [{k: row[k] for k in columns} for row in rows]
+    rows = []
+    for run in segmentation_runs(runs).values():
+        r = summary_row(run)
+        rows.append({"модель": run.spec.short, "запуск": r["run"], "IoU": r["IoU"], "Dice": r["Dice"],
+                     "pixel accuracy": r["pixel accuracy"], "лучшая эпоха": r["best epoch"],
+                     "эпох": run.summary.get("epochs_run"), "параметров": r["params total"],
+                     "обучаемых": r["params trained"], "обучение, мин": r["training, min"]})
     if background_share is not None:
-        rows.append({"model": "trivial: all background", "run": "—", "IoU": 0.0, "Dice": 0.0,
-                     "pixel accuracy": background_share})
-    return pd.DataFrame(rows).set_index("model")
+        rows.append({"модель": TRIVIAL, "запуск": "—", "IoU": 0.0, "Dice": 0.0, "pixel accuracy": background_share})
+    return pd.DataFrame(rows).set_index("модель")
+
+
+TRIVIAL = "тривиальный: «камней нет нигде»"
+
+
+def _stage_table(model) -> pd.DataFrame:
+    df = pd.DataFrame(model.stage_table()).set_index("stage").rename_axis("часть сети")
+    df = df.rename(columns={"blocks": "блоки", "channels": "каналов", "params": "параметров",
+                            "stride": "шаг (stride)", "output": "выход"}).rename(index={"head": "голова"})
+    df["параметров"] = df["параметров"].map("{:,}".format)
+    return df
 
 
 def architecture_tables(paths: Paths, runs: dict[str, Run]) -> dict[str, pd.DataFrame]:
@@ -75,10 +96,7 @@ def architecture_tables(paths: Paths, runs: dict[str, Run]) -> dict[str, pd.Data
         if name is None or not paths.weights(name).exists():
             continue
         model = load_model(paths.weights(name))
-        if role == "classifier":
-            tables[runs[name].spec.model] = pd.DataFrame(model.stage_table()).set_index("stage")
-        else:
-            tables[runs[name].spec.model] = pd.DataFrame(model.level_table()).set_index("level")
+        tables[runs[name].spec.model] = _stage_table(model) if role == "classifier" else level_table(model)
     return tables
 
 
@@ -87,9 +105,10 @@ def parameter_table(runs: dict[str, Run]) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         limit = PARAM_LIMITS.get(run.spec.model)
-        rows.append({"run": name, "model": run.spec.short, "params total": run.summary["params_total"],
-                     "params trained": run.summary["params_trainable"], "limit": str(limit) if limit else "—"})
-    return pd.DataFrame(rows).set_index("run")
+        rows.append({"запуск": name, "модель": run.spec.short, "параметров": f"{run.summary['params_total']:,}",
+                     "обучаемых в конце": f"{run.summary['params_trainable']:,}",
+                     "ограничение задания": str(limit) if limit else "—"})
+    return pd.DataFrame(rows).set_index("запуск")
 
 
 def recheck_table(runs: dict[str, Run], evaluations: dict[str, dict]) -> pd.DataFrame:
@@ -141,7 +160,7 @@ def design_table(paths: Paths, runs: dict[str, Run]) -> pd.DataFrame:
             "skip-уровней": len(enc.out_channels) - 1,
             "ширины декодера": "-".join(str(c) for c in enc.out_channels[:-1]),
             "голова: вход, каналов": model.head.in_channels,
-            "мин на эпоху": f"{s['wall_time_s'] / 60 / max(s['epochs_run'], 1):.2f}"}
+            "мин на эпоху (сид 0)": f"{sum(r['seconds'] for r in runs[name].history) / 60 / max(s['epochs_run'], 1):.2f}"}
     return pd.DataFrame(rows)
 
 
@@ -195,3 +214,57 @@ def skip_schema(model, size: int = 128) -> pd.DataFrame:
                      "куда идёт": "дно: вход декодера" if i == last else
                      f"skip: конкатенация в блоке декодера {size // r}×{size // r}"})
     return pd.DataFrame(rows).set_index("уровень U-Net")
+
+
+def config_table(runs: dict[str, Run]) -> pd.DataFrame:
+    """Each run's configuration as logged in its ``config.json`` (what re-running it needs), one column per run."""
+    cols = {}
+    for name, run in runs.items():
+        c = run.config
+        t, info = c.get("train", {}), c.get("info", {})
+        recipe, spec = info.get("recipe", {}), info.get("spec", {})
+        model = {k: v for k, v in c.get("model", {}).items() if k in ("input_scale", "stem_channels")}
+        col = {"модель": c.get("model", {}).get("name", "—"),
+               "вход энкодера, стем": ", ".join(f"{k}={v}" for k, v in model.items()) or "—",
+               "профиль, сид": f"{info.get('profile')}, {info.get('seed')}",
+               "эпох": t.get("epochs"), "размер батча": c.get("batch_size") or recipe.get("batch_size"),
+               "оптимизатор": f"{t.get('optimizer')}" + (" (Нестеров)" if t.get("optimizer") == "sgd" else ""),
+               "пиковый шаг": t.get("lr"), "расписание": f"{t.get('schedule')}, разогрев {t.get('warmup', 0):.0%}",
+               "weight decay": t.get("weight_decay"),
+               "ранняя остановка": t.get("patience") or "—"}
+        if "resolutions" in recipe:
+            from ..classify import schedule_text
+
+            col["размер входа по эпохам"] = schedule_text(recipe["resolutions"], recipe["epochs"])
+            col["label smoothing"] = recipe.get("label_smoothing")
+        if "bce_weight" in recipe:
+            col["потери"] = f"{recipe['bce_weight']:g}·BCE + {recipe['dice_weight']:g}·Dice"
+        if spec.get("encoder_from"):
+            col["энкодер"] = f"{spec['encoder_from']}, {'предобучен' if spec['init'] == 'pretrained' else 'случайный'}"
+            col["разморозка"] = ("—" if not spec["frozen"] else "никогда" if spec["unfreeze_epoch"] is None
+                                 else f"с эпохи {spec['unfreeze_epoch']}, шаг × {spec['encoder_lr_scale']:g}")
+        cols[name] = {k: "—" if v is None else str(v) for k, v in col.items()}
+    return pd.DataFrame(cols).fillna("—")
+
+
+def data_table(runs: dict[str, Run], paths: Paths) -> pd.DataFrame:
+    """The data sets the runs used (from their logs) and the real check set: what, where, how many."""
+    from ..data import moon
+
+    rows, seen = [], set()
+    for run in runs.values():
+        d = run.data
+        if not d or (d["dataset"], d["location"]) in seen:
+            continue
+        seen.add((d["dataset"], d["location"]))
+        kind = {"real": "настоящий", "generated": "СГЕНЕРИРОВАННАЯ замена"}.get(d["kind"], d["kind"])
+        rows.append({"набор": d["dataset"], "что это": kind, "где (относительно репозитория)": d["location"],
+                     "train / val": f"{d['train']:,} / {d['val']:,}", "для чего": "обучение и валидация"})
+    check = moon.locate_check(paths)
+    if check is not None:
+        n = len(moon.find_pairs(check.location))
+        rows.append({"набор": "реальные рендеры (проверочный набор)",
+                     "что это": "настоящие рендеры, очищенная разметка (без многих мелких камней)",
+                     "где (относительно репозитория)": paths.relative(check.location),
+                     "train / val": f"— / {n}", "для чего": "только оценка, без обучения и настройки"})
+    return pd.DataFrame(rows).set_index("набор")
