@@ -63,8 +63,8 @@ LOSS_PROBE_SETUP = ("UNetBackbone A (энкодер — предыдущий Cla
                     "версии 1 (1 000 пар), сид 0; лучший val IoU")
 
 RECIPES = {
-    # UNetBase ≈ 46 s per epoch on a 2-core CPU (800 training pairs): 24 epochs ≈ 19 min; the backbone
-    # runs ≈ 15–25 s per epoch, so every run fits its budget (20 and 15 minutes) with the same epochs
+    # measured on the 2-core AMD family 26 (800 training pairs, with validation): UNetBase ≈ 25 s per epoch
+    # (24 epochs ≈ 10 min); the backbone U-Nets 24 s (encoder frozen) to 33 s (encoder trained), 10–13 min
     "cpu": SegRecipe(epochs=24, patience=8),
     "gpu": SegRecipe(epochs=80, batch_size=32, patience=20),
     "smoke": SegRecipe(epochs=2, batch_size=4, max_steps_per_epoch=2),
