@@ -93,6 +93,11 @@ class ClassifierEncoder(Encoder):
             + [{"num_chs": a, "reduction": f["reduction"] // input_scale, "module": f"adapters.{i}"}
                for i, (a, f) in enumerate(zip(adapter_channels, stages))])
 
+    def sources(self) -> list[tuple[int, dict] | None]:
+        """Per U-Net level, the classifier map that feeds it — (stage position, its ``feature_info`` entry) —
+        or None for the light stem's level."""
+        return ([None] if self.stem is not None else []) + list(enumerate(self.backbone.feature_info))
+
     def levels(self) -> list[tuple[str, list[nn.Module]]]:
         b = self.backbone
         first = "input ×2 (bilinear), stem1 (conv, s2) → 1×1" if self.input_scale == 2 else "stem1 (conv, s2) → 1×1"

@@ -126,10 +126,9 @@ def draw_embedding(model) -> plt.Figure:
     U-Net level, read from the encoder (its stages' ``feature_info``, ``input_scale`` and the optional light stem)."""
     enc = model.encoder
     n = len(enc.out_channels)
-    scale = getattr(enc, "input_scale", 1)
-    stages = enc.backbone.feature_info
-    offset = 1 if getattr(enc, "stem", None) is not None else 0
-    names = ["stem1", "stem2 + stage1"] + [f"stage{k}" for k in range(2, len(stages))]
+    scale = enc.input_scale
+    stem = enc.stem is not None
+    names = ["stem1", "stem2 + stage1"] + [f"stage{k}" for k in range(2, len(enc.backbone.feature_info))]
     fig, ax = plt.subplots(figsize=(13, 0.95 * n + 1.3))
     ax.set_xlim(0, 13)
     ax.set_ylim(-0.5, n + 0.45)
@@ -146,23 +145,23 @@ def draw_embedding(model) -> plt.Figure:
     inner = size * scale
     box(0.2, n, 3.6, f"вход 3×{size}×{size}" + (f" → ×{scale} билинейно → {inner}×{inner}" if scale > 1 else ""),
         "#eeeeee")
-    for i, (r, c) in enumerate(zip(enc.reductions, enc.out_channels)):
+    for i, (r, c, source) in enumerate(zip(enc.reductions, enc.out_channels, enc.sources())):
         y = n - 1 - i
         res = f"{size // r}×{size // r}"
-        j = i - offset
-        if j < 0:
+        if source is None:
             box(0.2, y, 3.6, f"новый лёгкий стем: 2× conv 3×3, {c}×{res}", "#f4d9a6")
         else:
-            ch = stages[j]["num_chs"]
+            j, ch = source[0], source[1]["num_chs"]
             box(0.2, y, 3.6, f"Classifier128 {names[j]}: {ch}×{res}", "#bcd4ee")
             box(4.4, y, 2.2, f"адаптер 1×1: {ch}→{c}", "#d5ecc2")
             arrow(3.8, y, 4.4, y)
-            arrow(2.0, y + 1 - 0.32, 2.0, y + 0.32) if j > 0 or offset == 0 else None
+            if j > 0 or not stem:
+                arrow(2.0, y + 1 - 0.32, 2.0, y + 0.32)
         decoder = "дно (без блока декодера)" if i == n - 1 else f"декодер: ↑ ⊕ skip → {c} кан."
         if i == 0:
             decoder += " → голова 1×1"
         box(8.2, y, 3.6, f"{decoder}, {res}", "#e8d1ef")
-        arrow(6.6 if j >= 0 else 3.8, y, 8.2, y)
+        arrow(6.6 if source is not None else 3.8, y, 8.2, y)
         if i < n - 1:
             arrow(10.0, y - 1 + 0.32, 10.0, y - 0.32)
     ax.set_title("UNetBackbone: какая карта классификатора питает какой уровень U-Net", fontsize=11)

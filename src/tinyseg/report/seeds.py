@@ -220,10 +220,8 @@ def iou_over_time(seeds: dict[str, Seeds], minutes: float | None = None):
             iou = [r["val_iou"] for r in run.history]
             epochs = [r["epoch"] for r in run.history]
             label = f"{s.spec.short} ({seeds_word(s.n)})" if k == 0 else None
-            axes[0].plot(elapsed, iou, color=s.spec.colour, lw=1.6 if k == 0 else 1, alpha=1 if k == 0 else 0.55,
-                         label=label)
-            axes[1].plot(epochs, iou, color=s.spec.colour, lw=1.6 if k == 0 else 1, alpha=1 if k == 0 else 0.55,
-                         label=label)
+            for ax, x in zip(axes, (elapsed, epochs)):
+                ax.plot(x, iou, color=s.spec.colour, lw=1.6 if k == 0 else 1, alpha=1 if k == 0 else 0.55, label=label)
     axes[0].axvline(minutes, color="0.3", ls=":", lw=1)
     axes[0].text(minutes, axes[0].get_ylim()[0], f" {minutes:.1f} мин", va="bottom", fontsize=9, color="0.3")
     axes[0].set(xlabel="минут эпох (обучение + валидация)", ylabel="IoU на валидации", title="IoU по времени обучения")

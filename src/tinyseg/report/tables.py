@@ -194,20 +194,17 @@ def skip_schema(model, size: int = 128) -> pd.DataFrame:
     """Which feature map feeds which level of the backbone U-Net's decoder, at which scale: read from the
     encoder itself (its classifier stages' ``feature_info``, ``input_scale``, adapters and the light stem)."""
     enc = model.encoder
-    scale = getattr(enc, "input_scale", 1)
-    stages = enc.backbone.feature_info
-    offset = 1 if getattr(enc, "stem", None) is not None else 0
+    scale = enc.input_scale
     last = len(enc.out_channels) - 1
     rows = []
-    for i, (how, _) in enumerate(enc.levels()):
+    for i, ((how, _), source) in enumerate(zip(enc.levels(), enc.sources())):
         r = enc.reductions[i]
-        j = i - offset
-        if j < 0:
-            source_map, before, adapter = f"{size}×{size} (вход U-Net)", 3, "— (стем сам даёт карту)"
+        if source is None:
+            source_map, adapter = f"{size}×{size} (вход U-Net)", "— (стем сам даёт карту)"
         else:
-            side = size * scale // stages[j]["reduction"]
-            source_map, before = f"{side}×{side} (вход классификатора {size * scale}×{size * scale})", stages[j]["num_chs"]
-            adapter = f"1×1 conv + BN + ReLU: {before} → {enc.out_channels[i]}"
+            side = size * scale // source[1]["reduction"]
+            source_map = f"{side}×{side} (вход классификатора {size * scale}×{size * scale})"
+            adapter = f"1×1 conv + BN + ReLU: {source[1]['num_chs']} → {enc.out_channels[i]}"
         rows.append({"уровень U-Net": i, "источник": how, "карта источника": source_map, "адаптер": adapter,
                      "каналов в декодер": enc.out_channels[i],
                      "разрешение в U-Net": f"{size // r}×{size // r}",
