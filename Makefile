@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (see README):
 #   make run    set up .venv, prepare the data, execute the four notebooks in place, export the report
-#   make test   set up .venv, run the test suite
+#   make test   set up .venv, run the test suite (make lint: ruff)
 # Others: make smoke (whole chain on tiny data in a temporary folder), make report (04 + HTML/PDF export),
 # make lab (JupyterLab in the project's environment: "Run All" in any notebook works from a fresh clone).
 # make run skips a training notebook whose runs are finished; make run FORCE="02 03" redoes them
@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= auto
 FORCE   ?=
 
-.PHONY: setup run test smoke report lab clean-venv
+.PHONY: setup run test lint smoke report lab clean-venv
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ run: setup
 
 test: setup
 	$(PY) -m pytest
+
+# ruff (configured in pyproject.toml): lint the code and the notebooks' code cells, check the formatting
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check src tests tools
 
 smoke: setup
 	$(PY) -m tinyseg.pipeline smoke

@@ -1,5 +1,7 @@
 """Classifier128, the batched augmentation and a smoke training run of part 1."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,9 +18,11 @@ from tinyseg.data.augment import (
 )
 from tinyseg.data.fixtures import write_tiny_imagenet
 from tinyseg.device import select_runtime
+from tinyseg.inference import Predictor, predict
+from tinyseg.metrics import evaluate_classifier
 from tinyseg.models import PARAM_LIMITS, count_macs, create_model
-from tinyseg.notebook import Session
 from tinyseg.paths import get_paths
+from tinyseg.session import Session
 
 
 def test_parameter_bound_and_cost():
@@ -26,7 +30,7 @@ def test_parameter_bound_and_cost():
     total = PARAM_LIMITS["Classifier128"].check(model, "Classifier128")
     assert total > 3_000_000  # not a toy either
     assert 0.3e9 < count_macs(model) < 0.6e9
-    assert sum(row["params"] for row in model.stage_table()) == total
+    assert sum(part["params"] for part in model.parts()) == total
 
 
 def test_timm_style_feature_interface():
@@ -93,7 +97,9 @@ def test_progressive_resize_schedule_moves_validation_too():
     train_aug, val_aug = ClassifyAugment(train=True), ClassifyAugment(train=False)
     resize_cb = classify.ProgressiveResize(train_aug, val_aug, ((1, 64), (9, 96), (11, 128)))
     assert [resize_cb.size_at(e) for e in (1, 8, 9, 10, 11, 12)] == [64, 64, 96, 96, 128, 128]
-    assert train_aug.size == val_aug.size == 64 and resize_cb.final_from == 11
+    assert train_aug.size == val_aug.size == 64
+    recipe = replace(classify.RECIPES["cpu"], resolutions=((1, 64), (9, 96), (11, 128)))
+    assert recipe.train_config("r", 0).monitor_from == 11  # only 128-px epochs compete for the best
     state = type("State", (), {"epoch": 9})()
     resize_cb.on_epoch_start(state)
     record = {}
@@ -106,30 +112,32 @@ def test_progressive_resize_schedule_moves_validation_too():
 def test_smoke_training_run(tmp_path):
     source = write_tiny_imagenet(tmp_path / "src", classes=5, train_per_class=12, val_per_class=4)
     paths = get_paths(env={"TINY_IMAGENET": str(source)}, root=tmp_path)
-    data = ti.load(ti.locate(paths), paths, expected=None)
+    runtime = select_runtime("cpu", verbose=False)
+    session = Session("smoke", 0, runtime, paths)
+    data = classify.load_data(session)  # a small fixture: no official counts
     spec = runs.get(runs.CLASSIFIER)
     recipe = classify.recipe_for(spec, "smoke")
-    model = classify.build_model(spec, data, recipe)
-    runtime = select_runtime("cpu", verbose=False)
-    state = classify.train(spec, model, data, recipe, Session("smoke", 0, runtime, paths), live=False)
+    model = classify.build_model(spec, session, data)
+    state = classify.train(spec, model, data, session, live=False)
     assert state.status == "completed" and len(state.history) == recipe.epochs
     log = runlog.RunLog(paths.run_dir(spec.name))
     summary = log.summary()
-    identity = summary["data"].pop("identity")
-    assert summary["data"] == {"dataset": "Tiny ImageNet-200", "kind": "real", "location": "src/tiny-imagenet-200",
-                               "train": 60, "val": 20}
+    identity = summary.data.identity
+    assert replace(summary.data, identity="") == runlog.DataRecord(
+        "Tiny ImageNet-200", "real", "src/tiny-imagenet-200", 60, 20)
     assert len(identity) == 16 and int(identity, 16) >= 0  # a content hash of the tensors: resume checks it
-    assert summary["profile"] == "smoke" and summary["weights"] == "weights/classifier.pt"
-    assert log.config()["info"]["recipe"]["epochs"] == recipe.epochs  # the recipe is recorded with the run
+    assert summary.profile == "smoke" and summary.weights == "weights/classifier.pt"
+    assert log.config().info.recipe == recipe.as_dict()  # the whole recipe is recorded with the run
+    assert log.config().signature["recipe"]["augment"]["jitter"] == recipe.augment.jitter
     history = log.metrics()
     assert [r["size"] for r in history] == [64, 128]  # validation at the size being trained
-    assert summary["best_epoch"] == 2  # only epochs at the final 128 px compete for the best
+    assert summary.best_epoch == 2  # only epochs at the final 128 px compete for the best
     ckpt = runlog.load_weights(paths.weights(spec.name))
     assert ckpt["config"]["name"] == "Classifier128" and ckpt["config"]["num_classes"] == 5
     assert ckpt["classes"] == {"wnids": data.wnids, "names": data.names}
     assert ckpt["preprocessing"]["input_size"] == 128 and len(ckpt["preprocessing"]["mean"]) == 3
-    logits = classify.predict(model, data.val_x, runtime)
-    ev = classify.evaluate_classifier(logits, data.val_y, data.names)
+    logits = predict(model, data.val_x, runtime)
+    ev = evaluate_classifier(logits, data.val_y, data.names)
     assert set(ev.metrics) == {"top1", "top5", "macro_f1"}
     assert ev.metrics["top1"] == pytest.approx(float((logits.argmax(1) == data.val_y).float().mean()))
     assert ev.confusion.sum() == len(data.val_y)
@@ -141,8 +149,8 @@ def test_flip_test_time_augmentation_averages_the_mirror_images():
     model = create_model("Classifier128", num_classes=7, widths=(8, 8, 8, 8), depths=(1, 1, 1, 1), stem=(8, 8))
     runtime = select_runtime("cpu", "fp32", channels_last=False, verbose=False)
     x = torch.randint(0, 256, (4, 3, 64, 64), dtype=torch.uint8)
-    plain, mirrored = classify.predict(model, x, runtime), classify.predict(model, x.flip(-1), runtime)
-    both = classify.predict(model, x, runtime, flip=True)
+    plain, mirrored = predict(model, x, runtime), predict(model, x.flip(-1), runtime)
+    both = predict(model, x, runtime, flip=True)
     assert torch.allclose(both.exp(), (plain.softmax(1) + mirrored.softmax(1)) / 2, atol=1e-5)
     assert torch.allclose(both.exp().sum(1), torch.ones(4), atol=1e-5)
 
@@ -152,10 +160,10 @@ def test_predictor_names_the_top5_classes_of_files_and_tensors(tmp_path):
 
     source = write_tiny_imagenet(tmp_path / "src", classes=6, train_per_class=4, val_per_class=2)
     paths = get_paths(env={"TINY_IMAGENET": str(source)}, root=tmp_path)
-    data = ti.load(ti.locate(paths), paths, expected=None)
+    data = ti.load(ti.locate(paths, profile="smoke"), paths)  # a small fixture: no official counts
     model = create_model("Classifier128", num_classes=6, widths=(8, 8, 8, 8), depths=(1, 1, 1, 1), stem=(8, 8))
     path = runlog.save_weights(tmp_path / "c.pt", model, **classify.checkpoint_meta(data))
-    predictor = classify.Predictor.load(path, select_runtime("cpu", verbose=False))
+    predictor = Predictor.load(path, select_runtime("cpu", verbose=False))
     picture = tmp_path / "big.png"
     Image.fromarray(data.val_x[0].permute(1, 2, 0).numpy()).resize((200, 150)).save(picture)
     from_file = predictor.top5([picture, Image.open(picture)])
@@ -170,4 +178,4 @@ def test_predictor_names_the_top5_classes_of_files_and_tensors(tmp_path):
         predictor.top5(data.val_x[:2].float())
     runlog.save_weights(tmp_path / "old.pt", model)
     with pytest.raises(runlog.CheckpointError, match="class names"):
-        classify.Predictor.load(tmp_path / "old.pt")
+        Predictor.load(tmp_path / "old.pt")

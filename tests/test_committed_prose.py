@@ -60,7 +60,7 @@ def test_readme_results_are_those_of_the_logs():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = report.summary_table(committed_seeds())
     for model, row in table.iterrows():
-        line = next((l for l in readme.splitlines() if l.startswith(f"| {model} |")), None)
+        line = next((x for x in readme.splitlines() if x.startswith(f"| {model} |")), None)
         assert line is not None, f"README has no results row for {model}"
         for value in row.astype(str):
             assert value in line, f"README row for {model} lacks {value} (from the logs)"

@@ -13,7 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from tinyseg import runlog
 from tinyseg.device import select_runtime
-from tinyseg.engine import NonFiniteLossError, TrainConfig, fit
+from tinyseg.engine import Callback, NonFiniteLossError, Objective, RunMeta, TrainConfig, fit
 from tinyseg.freeze import UnfreezeAt, set_trainable
 
 CLASSES = 4
@@ -55,7 +55,7 @@ def run(paths, cfg, model=None, runtime=FP32, **kw):
     torch.manual_seed(123)
     model = model or TinyNet()
     train, val = loaders()
-    state = fit(model, train, val, cfg=cfg, loss_fn=nn.functional.cross_entropy, metrics=metrics(),
+    state = fit(model, train, val, cfg=cfg, objective=Objective(nn.functional.cross_entropy, metrics()),
                 runtime=runtime, paths=paths, **kw)
     return model, state
 
@@ -65,21 +65,22 @@ def cfg(**kw):
     return TrainConfig(**{**base, **kw})
 
 
-class Snapshots:
+class Snapshots(Callback):
     """Copies of the model and optimizer state after every epoch (and at the start)."""
 
     def __init__(self):
-        self.models, self.optims, self.at_start = {}, {}, None
+        self.models, self.optims, self.at_start, self.model_at_start = {}, {}, None, None
 
     def on_fit_start(self, state):
         self.at_start = copy.deepcopy(state.optimizer.state_dict())
+        self.model_at_start = copy.deepcopy(state.model.state_dict())
 
     def on_epoch_end(self, state, record):
         self.models[state.epoch] = copy.deepcopy(state.model.state_dict())
         self.optims[state.epoch] = copy.deepcopy(state.optimizer.state_dict())
 
 
-class InterruptAt:
+class InterruptAt(Callback):
     def __init__(self, epoch):
         self.epoch = epoch
 
@@ -114,13 +115,16 @@ def test_it_learns_in_bf16_with_channels_last(tmp_paths):
 
 def test_logs_have_the_documented_fields(tmp_paths):
     data = runlog.DataRecord("toy quadrants", "generated", "$DATA_DIR/toy", train=256, val=128)
-    run(tmp_paths, cfg(epochs=2), info=runlog.RunInfo("smoke", 0, data, recipe={"batch_size": 32}, spec={}))
+    run(tmp_paths, cfg(epochs=2), meta=RunMeta(runlog.RunInfo("smoke", 0, data, recipe={"batch_size": 32}, spec={})))
     log = runlog.RunLog(tmp_paths.run_dir("toy"))
     config = log.config()
-    assert config["train"]["lr"] == 0.05 and config["train"]["epochs"] == 2
-    assert config["model"] == {"name": "TinyNet"} and config["info"]["data"]["dataset"] == "toy quadrants"
-    assert config["info"]["recipe"] == {"batch_size": 32}
-    assert config["runtime"]["precision"] == "fp32"
+    assert config.train.lr == 0.05 and config.train.epochs == 2
+    assert config.model == {"name": "TinyNet"} and config.info.data.dataset == "toy quadrants"
+    assert config.info.recipe == {"batch_size": 32}
+    assert config.runtime["precision"] == "fp32"
+    assert config.signature["batch_size"] == 32 and config.signature["train"]["lr"] == 0.05
+    raw = json.loads(log.config_path.read_text())
+    assert runlog.RunConfig.from_json(raw) == config  # written and read through the same record
     records = log.metrics()
     assert [r["epoch"] for r in records] == [1, 2]
     for r in records:
@@ -128,16 +132,15 @@ def test_logs_have_the_documented_fields(tmp_paths):
                 "seconds_train", "seconds_val"} <= r.keys()
         assert r["seconds"] > 0 and r["lr"] > 0
     summary = log.summary()
-    assert summary["status"] == "completed" and log.is_finished()
-    assert summary["best_epoch"] in (1, 2)
-    assert summary["best"]["val_acc"] == max(r["val_acc"] for r in records)
-    assert summary["params_total"] == sum(p.numel() for p in TinyNet().parameters())
-    assert summary["params_trainable"] == summary["params_total"]
-    assert summary["data"] == {"dataset": "toy quadrants", "kind": "generated", "location": "$DATA_DIR/toy",
-                               "train": 256, "val": 128, "identity": ""}
-    assert summary["profile"] == "smoke" and summary["seed"] == 0 and summary["weights"] == "weights/toy.pt"
-    assert summary["precision"] == "fp32" and "cpu" in summary["device"]
-    assert summary["wall_time_s"] >= sum(r["seconds"] for r in records) * 0.9
+    assert summary.status == "completed" and log.is_finished()
+    assert summary.best_epoch == max(records, key=lambda r: r["val_acc"])["epoch"]  # the first best epoch
+    assert summary.best["val_acc"] == max(r["val_acc"] for r in records)
+    assert summary.params_total == sum(p.numel() for p in TinyNet().parameters())
+    assert summary.params_trainable == summary.params_total
+    assert summary.data == data
+    assert summary.profile == "smoke" and summary.seed == 0 and summary.weights == "weights/toy.pt"
+    assert summary.precision == "fp32" and "cpu" in summary.device
+    assert summary.wall_time_s >= sum(r["seconds"] for r in records) * 0.9
     assert not list(tmp_paths.run_dir("toy").glob("*.tmp"))
 
 
@@ -153,7 +156,7 @@ def test_val_metrics_are_accumulated_over_the_whole_set(tmp_paths):
     x[:, 0] = 1  # always predicts class 0
     y = torch.tensor([0, 1, 1, 1, 0])  # batch 1 (4 items): 1/4 right; batch 2 (1 item): 1/1
     loader = DataLoader(TensorDataset(x, y), batch_size=4)
-    out = evaluate(Fixed(), loader, loss_fn=nn.functional.cross_entropy, metrics=metrics(), runtime=FP32)
+    out = evaluate(Fixed(), loader, Objective(nn.functional.cross_entropy, metrics()), FP32)
     assert out["acc"] == pytest.approx(2 / 5)
 
 
@@ -176,7 +179,7 @@ def test_resume_continues_where_it_stopped(tmp_paths):
 
     _, stopped = run(tmp_paths, cfg(run="cut"), callbacks=[InterruptAt(3)])
     assert stopped.status == "interrupted" and len(stopped.history) == 2
-    assert runlog.RunLog(tmp_paths.run_dir("cut")).summary()["status"] == "interrupted"
+    assert runlog.RunLog(tmp_paths.run_dir("cut")).summary().status == "interrupted"
 
     resumed_snaps = Snapshots()
     _, resumed = run(tmp_paths, cfg(run="cut"), callbacks=[resumed_snaps], resume=True)
@@ -241,7 +244,7 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_paths):
 
     train, val = loaders()
     with pytest.raises(NonFiniteLossError, match=r"became nan at epoch 1, step 3 of 8"):
-        fit(TinyNet(), train, val, cfg=cfg(run="nan"), loss_fn=loss_fn, metrics=metrics(),
+        fit(TinyNet(), train, val, cfg=cfg(run="nan"), objective=Objective(loss_fn, metrics()),
             runtime=FP32, paths=tmp_paths)
     summary = json.loads((tmp_paths.run_dir("nan") / "summary.json").read_text())
     assert summary["status"] == "diverged"
@@ -262,7 +265,8 @@ def test_frozen_part_stays_bit_identical_then_trains_with_its_own_lr(tmp_paths):
     run(tmp_paths, cfg(run="frozen", epochs=2), model=model, callbacks=[snaps])
     for k, v in before.items():
         assert torch.equal(snaps.models[2][f"body.{k}"], v), k
-    assert not torch.equal(snaps.models[1]["head.weight"], TinyNet().head.weight)
+    for k in ("head.weight", "head.bias"):  # the trainable part did train: compared with its weights at fit start
+        assert not torch.equal(snaps.models[1][k], snaps.model_at_start[k]), k
 
     # fine-tuning: frozen for epoch 1, unfrozen from epoch 2 with a 10x lower learning rate
     model = TinyNet()
@@ -278,4 +282,4 @@ def test_frozen_part_stays_bit_identical_then_trains_with_its_own_lr(tmp_paths):
     lrs = sorted({g["initial_lr"] for g in state.optimizer.param_groups})
     assert len(lrs) == 2 and lrs[0] == pytest.approx(lrs[1] * 0.1)
     summary = runlog.RunLog(tmp_paths.run_dir("finetune")).summary()
-    assert summary["params_trainable"] == summary["params_total"]
+    assert summary.params_trainable == summary.params_total

@@ -1,5 +1,7 @@
 """The procedural lunar-scene generator: determinism, layout, conventions, rock fractions, read-back."""
 
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,40 +9,54 @@ from PIL import Image
 from tinyseg.data import lunar_synth, moon
 from tinyseg.paths import get_paths
 
-
-def test_deterministic_from_the_seed():
-    a_rgb, a_mask = lunar_synth.render_index(7, 3, 180, 120)
-    b_rgb, b_mask = lunar_synth.render_index(7, 3, 180, 120)
-    assert np.array_equal(a_rgb, b_rgb) and np.array_equal(a_mask, b_mask)
-    c_rgb, _ = lunar_synth.render_index(8, 3, 180, 120)
-    assert not np.array_equal(a_rgb, c_rgb)
+# ``lunar_stand_in`` (tests/conftest.py): the smoke stand-in, written once per test run by generate()
 
 
-def test_writes_the_real_layout_and_conventions(tmp_path):
-    out = lunar_synth.generate(tmp_path / "set", n=3, seed=1, width=180, height=120)
+def read_pair(root, i):
+    """Pair ``i`` of a generated set as rendered: (H×W×3 uint8, H×W bool); PNG keeps every bit."""
+    rgb = np.asarray(Image.open(root / "images" / "render" / f"render{i:04d}.png"))
+    return rgb, np.asarray(Image.open(root / "images" / "ground" / f"ground{i:04d}.png")) == 255
+
+
+def test_deterministic_from_the_seed(lunar_stand_in):
+    """A scene is a function of (seed, index): rendered again, it is bit for bit the pair generate() wrote."""
+    rgb, mask = lunar_synth.render_index(moon.STAND_IN_SEED, 3)
+    written_rgb, written_mask = read_pair(lunar_stand_in, 3)
+    assert np.array_equal(rgb, written_rgb) and np.array_equal(mask, written_mask)
+    assert not np.array_equal(rgb, read_pair(lunar_stand_in, 4)[0])          # another index, another scene
+    style = lunar_synth.STYLES[lunar_synth.VERSION]
+    scene = lunar_synth.Scene.sample(lunar_synth.scene_seed(moon.STAND_IN_SEED, 3), style)
+    assert scene == lunar_synth.Scene.sample(lunar_synth.scene_seed(moon.STAND_IN_SEED, 3), style)
+    assert scene != lunar_synth.Scene.sample(lunar_synth.scene_seed(moon.STAND_IN_SEED + 1, 3), style)  # another seed
+
+
+def test_writes_the_real_layout_and_conventions(lunar_stand_in, tmp_path):
+    out, n = lunar_stand_in, moon.PAIRS["smoke"]
     renders = sorted(p.name for p in (out / "images" / "render").iterdir())
     grounds = sorted(p.name for p in (out / "images" / "ground").iterdir())
-    assert renders == ["render0000.png", "render0001.png", "render0002.png"]
-    assert grounds == ["ground0000.png", "ground0001.png", "ground0002.png"]
+    assert renders == [f"render{i:04d}.png" for i in range(n)]
+    assert grounds == [f"ground{i:04d}.png" for i in range(n)]
     for name in renders:
         render = Image.open(out / "images" / "render" / name)
         ground = Image.open(out / "images" / "ground" / name.replace("render", "ground"))
         assert render.mode == "RGB" and ground.mode == "L"
-        assert render.size == ground.size == (180, 120)  # 3:2 like the real 720×480
+        assert render.size == ground.size == (lunar_synth.WIDTH, lunar_synth.HEIGHT)
+        assert render.size[0] * 2 == render.size[1] * 3  # 3:2 like the real 720×480
         assert set(np.unique(np.asarray(ground)).tolist()) <= {0, 255}
     # read back by the same loader as the real data, labelled as generated
     paths = get_paths(env={"MOON_ROOT": str(out)}, root=tmp_path)
     source = moon.locate(paths)
     assert source.location == out and source.kind == "generated"
-    data = moon.load(source, paths, strict=True)
-    assert data.numbers == ["0000", "0001", "0002"] and data.images.shape == (3, 3, 128, 128)
+    moon.find_pairs(out, strict=True)  # every render has its mask
+    data = moon.load(source, paths)
+    assert data.numbers == [f"{i:04d}" for i in range(n)] and data.images.shape == (n, 3, 128, 128)
 
 
-def test_scenes_look_like_the_description():
+def test_scenes_look_like_the_description(lunar_stand_in):
     """Black sky above a horizon, grey ground, rock fractions mostly in the real data's range."""
     fractions, sky_top = [], []
-    for i in range(8):
-        rgb, mask = lunar_synth.render_index(0, i, 180, 120)
+    for i in range(moon.PAIRS["smoke"]):
+        rgb, mask = read_pair(lunar_stand_in, i)
         fractions.append(mask.mean())
         sky_top.append((rgb[:5].max(-1) < 8).mean())
         assert np.ptp(rgb[..., 0].astype(int) - rgb[..., 1].astype(int)) < 16  # grey, not coloured
@@ -51,12 +67,13 @@ def test_scenes_look_like_the_description():
     assert np.mean(np.array(sky_top) > 0.5) >= 0.6  # most frames show black sky at the top
 
 
-def test_generation_resumes(tmp_path):
-    out = lunar_synth.generate(tmp_path / "s", n=2, seed=0, width=120, height=80)
+def test_generation_resumes(lunar_stand_in, tmp_path):
+    out = shutil.copytree(lunar_stand_in, tmp_path / "s")
     first = (out / "images" / "render" / "render0000.png").stat().st_mtime_ns
+    lost = (out / "images" / "render" / "render0001.png").read_bytes()
     (out / "images" / "render" / "render0001.png").unlink()  # as if interrupted
-    lunar_synth.generate(out, n=2, seed=0, width=120, height=80)
-    assert (out / "images" / "render" / "render0001.png").exists()
+    lunar_synth.generate(out, n=moon.PAIRS["smoke"], seed=moon.STAND_IN_SEED, version=lunar_synth.VERSION)
+    assert (out / "images" / "render" / "render0001.png").read_bytes() == lost  # redone, the same scene
     assert (out / "images" / "render" / "render0000.png").stat().st_mtime_ns == first  # not redone
 
 
@@ -64,7 +81,6 @@ def test_versions_are_kept_and_the_report_finds_the_recorded_stand_in(tmp_path, 
     from dataclasses import replace
 
     v1 = lunar_synth.render_index(0, 2, 120, 80, lunar_synth.STYLES[1])
-    assert np.array_equal(v1[0], lunar_synth.render_index(0, 2, 120, 80, lunar_synth.STYLES[1])[0])
     brighter = replace(lunar_synth.STYLES[1], sun_elevation=(50, 60))
     assert not np.array_equal(v1[0], lunar_synth.render_index(0, 2, 120, 80, brighter)[0])
     # a run's log names its stand-in; a missing one is generated again with the recorded version

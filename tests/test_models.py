@@ -7,6 +7,7 @@ import torch
 from tinyseg.models import REGISTRY, create_model, load_model
 from tinyseg.models.base import Encoder
 from tinyseg.paths import project_root
+from tinyseg.runs import RUNS
 
 SMALL = {"Classifier128": {"num_classes": 7, "stem": (8, 8), "widths": (8, 16, 16, 24), "depths": (1, 1, 1, 1)},
          "UNetBase": {"channels": (8, 16, 16, 24, 24)},
@@ -38,15 +39,15 @@ def test_every_model_runs_forward_and_backward(name):
         assert dict(encoder.named_modules())[i["module"]] is not None  # the module the map comes from
 
 
-@pytest.mark.parametrize("run", ["classifier", "unet_base", "unet_backbone_frozen", "unet_backbone_finetune",
-                                 "unet_backbone_scratch"])
+@pytest.mark.parametrize("run", [s.name for s in RUNS.values()])
 def test_committed_checkpoints_load(run):
     path = project_root() / "weights" / f"{run}.pt"
     if not path.exists():
         pytest.skip(f"{path} is not in this checkout")
     model = load_model(path).eval()
+    assert model.config["name"] == RUNS[run].model              # the architecture the run table names
     out = model(torch.zeros(1, 3, 128, 128))
-    assert out.shape in {(1, 200), (1, 1, 128, 128)}
+    assert out.shape == ((1, 200) if RUNS[run].task == "classification" else (1, 1, 128, 128))
 
 
 def test_unknown_model_and_bad_argument_are_named():
@@ -54,3 +55,26 @@ def test_unknown_model_and_bad_argument_are_named():
         create_model("UNet3D")
     with pytest.raises(TypeError, match="UNetBase: .*width"):
         create_model("UNetBase", width=3)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_models_describe_themselves_in_plain_facts(name):
+    """Parts (classifier) and levels (U-Nets) are numbers under English keys; their parameters add up to the
+    model's, so a table built from them (tinyseg.report.tables) cannot drift from the model."""
+    from tinyseg.models import count_parameters
+
+    model = create_model(name, **SMALL[name])
+    total = count_parameters(model)[0]
+    if name == "Classifier128":
+        parts = model.parts()
+        assert [p["name"] for p in parts] == ["stem1", "stem2", "stage1", "stage2", "stage3", "stage4", "head"]
+        assert [p["reduction"] for p in parts] == [2, 4, 4, 8, 16, 32, None]
+        assert sum(p["params"] for p in parts) == total
+        return
+    levels = model.levels()
+    assert [lv["reduction"] for lv in levels] == list(model.encoder.reductions)
+    assert [lv["encoder_channels"] for lv in levels] == list(model.encoder.out_channels)
+    assert levels[-1]["decoder_channels"] is None and levels[-1]["decoder_params"] == 0    # the bottom
+    assert all(isinstance(v, (int, str, tuple, list, dict, type(None))) for lv in levels for v in lv["encoder"].values())
+    head = model.head_facts()
+    assert sum(lv["encoder_params"] + lv["decoder_params"] for lv in levels) + head["params"] == total

@@ -5,10 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from tinyseg import segment
-from tinyseg.data import Source, moon
+from tinyseg.data import Dataset, Source, lunar_synth, moon
 from tinyseg.data.augment import SegmentAugment, denormalize
 from tinyseg.data.fixtures import write_moon_check
+from tinyseg.metrics import rock_recall
 from tinyseg.paths import get_paths
 
 
@@ -184,6 +184,21 @@ def test_the_real_check_set_is_located_read_and_never_guessed(tmp_path, capsys):
     assert source == Source(moon.NAME, "check", root)
     data = moon.load(source, absent)
     assert data.images.shape == (3, 3, 128, 128) and "REAL renders with cleaned masks" in data.where
+    assert isinstance(data, Dataset) and data.kind == "check" and data.facts()["data"] == data.where
+
+
+def test_the_profile_decides_the_size_of_the_stand_in(tmp_path, monkeypatch, capsys):
+    paths = get_paths(env={}, root=tmp_path)          # MOON_ROOT unset and nothing at the default location
+    calls = []
+    monkeypatch.setattr(lunar_synth, "generate", lambda root, n, seed, version: calls.append((n, seed, version))
+                        or (root.mkdir(parents=True), (root / "GENERATED.txt").write_text("x")))
+    source = moon.locate(paths, profile="smoke")
+    assert calls == [(moon.PAIRS["smoke"], moon.STAND_IN_SEED, lunar_synth.VERSION)]
+    assert source.kind == "generated"
+    assert source.location == moon.stand_in_dir(paths, moon.PAIRS["smoke"], moon.STAND_IN_SEED, lunar_synth.VERSION)
+    assert f"GENERATED stand-in ({moon.PAIRS['smoke']} pairs" in capsys.readouterr().out
+    with pytest.raises(moon.MoonDataError, match="does not exist"):
+        moon.locate(paths, profile="cpu", generate=False)  # the cpu profile's 1,000 pairs were never generated
 
 
 def test_rock_recall_counts_rocks_with_half_their_pixels_found():
@@ -196,6 +211,6 @@ def test_rock_recall_counts_rocks_with_half_their_pixels_found():
     pred[0, 0, 40, 40:44] = True
     pred[0, 0, 80:90, 80:100] = True
     pred[0, 0, 0:5, 0:5] = True            # a rock the (cleaned) truth does not mark: no effect on recall
-    rows = {r["size"]: (r["rocks"], r["found"]) for r in segment.rock_recall(pred, truth)}
+    rows = {r["size"]: (r["rocks"], r["found"]) for r in rock_recall(pred, truth)}
     assert rows["10–49 px"] == (2, 0.5) and rows["≥ 200 px"] == (1, 1.0)
     assert rows["1–9 px"][0] == 0 and np.isnan(rows["1–9 px"][1])

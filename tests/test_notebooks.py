@@ -1,19 +1,29 @@
 """The main job in smoke profile: every notebook runs top to bottom on tiny data, in a temporary folder."""
 
 import json
+import shutil
 
 import nbformat
 import pytest
 
 from tinyseg import pipeline
+from tinyseg import runs as run_table
+from tinyseg.data import lunar_synth, moon
+from tinyseg.paths import get_paths
 from tinyseg.runlog import RunLog, load_weights
 
 
 @pytest.mark.slow
-def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
+def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch, lunar_stand_in):
     for var in ("DATA_DIR", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR", "TINY_IMAGENET", "MOON_ROOT"):
         monkeypatch.delenv(var, raising=False)
-    workdir = pipeline.smoke(tmp_path / "smoke")
+    workdir = tmp_path / "smoke"
+    # the smoke stand-in, rendered once per test run (tests/conftest.py), where the smoke job looks for it
+    with pipeline.smoke_environ(workdir):
+        stand_in = moon.stand_in_dir(get_paths(), moon.PAIRS["smoke"], moon.STAND_IN_SEED, lunar_synth.VERSION)
+    assert stand_in.name == lunar_stand_in.name and stand_in.is_relative_to(workdir)
+    shutil.copytree(lunar_stand_in, stand_in)
+    assert pipeline.smoke(workdir) == workdir
     for name in pipeline.NOTEBOOKS:
         nb = nbformat.read(workdir / name, as_version=4)
         counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
@@ -23,12 +33,14 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
         widgets = [c for c in nb.cells if c.cell_type == "code" for o in c.outputs
                    if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
         assert not widgets, f"{name}: widget outputs cannot be shown in the exported HTML"
-    for run in ("classifier", "unet_base", "unet_backbone_frozen", "unet_backbone_finetune",
-                "unet_backbone_scratch"):
-        summary = RunLog(workdir / "runs" / run).summary()
-        assert summary["status"] == "completed" and summary["profile"] == "smoke", run
-        assert load_weights(workdir / "weights" / f"{run}.pt")["state_dict"]
-    assert json.loads((workdir / "runs" / "unet_base" / "summary.json").read_text())["data"]["kind"] == "generated"
+    for spec in run_table.RUNS.values():
+        for run in spec.ids():                                       # every seed of every run in the table
+            summary = RunLog(workdir / "runs" / run).summary()
+            assert summary.status == "completed" and summary.profile == "smoke", run
+        assert load_weights(workdir / "weights" / f"{spec.name}.pt")["state_dict"]
+    for spec in run_table.of_task("segmentation"):
+        data = json.loads((workdir / "runs" / spec.name / "summary.json").read_text())["data"]
+        assert data["kind"] == "generated" and data["location"].endswith(stand_in.name), spec.name
     assert (workdir / "reports" / "report.html").stat().st_size > 10_000
     if pipeline.find_chromium():
         assert (workdir / "reports" / "report.pdf").read_bytes().startswith(b"%PDF")
@@ -38,12 +50,13 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch):
     tables = [o["data"]["text/html"] for c in report.cells if c.cell_type == "code" for o in c.outputs
               if "text/html" in o.get("data", {})]
     seg_table = next(t for t in tables if "камней нет нигде" in t)
-    for run in ("unet_base", "unet_backbone_frozen", "unet_backbone_finetune", "unet_backbone_scratch"):
-        best = RunLog(workdir / "runs" / run).summary()["best"]
-        assert f"{best['val_iou']:.3f}" in seg_table and f"{best['val_dice']:.3f}" in seg_table, run
+    for spec in run_table.of_task("segmentation"):
+        best = RunLog(workdir / "runs" / spec.name).summary().best
+        assert f"{best['val_iou']:.3f}" in seg_table and f"{best['val_dice']:.3f}" in seg_table, spec.name
+    roles = run_table.by_role(run_table.RUNS)
     real = [t for t in tables if "найдено камней" in t]
-    assert len(real) == 1 and all(runs_name in real[0] for runs_name in ("UNetBase", "Backbone B: fine-tuned"))
-    top1 = RunLog(workdir / "runs" / "classifier").summary()["best"]["val_top1"]
+    assert len(real) == 1 and all(run_table.get(roles[r]).short in real[0] for r in ("plain", "finetuned"))
+    top1 = RunLog(workdir / "runs" / roles["classifier"]).summary().best["val_top1"]
     assert any(f"{top1:.2%}" in t for t in tables)
 
     # run again: every training notebook is skipped (its runs are finished and it is executed)

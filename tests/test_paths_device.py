@@ -74,9 +74,9 @@ def test_the_assignments_data_paths_are_found_without_variables(tmp_path, where)
     paths = get_paths(env={}, root=repo)
     assert paths.tiny_imagenet == base / "sem2" / "data" / "tiny-imagenet-200"
     assert paths.moon_root == moon_dir
-    found = tiny_imagenet.locate(paths, download=False)
+    found = tiny_imagenet.locate(paths, profile="smoke", download=False)  # a small fixture
     assert found.location == paths.tiny_imagenet and found.kind == "real"
-    assert tiny_imagenet.load(found, paths, expected=None).num_classes == 3
+    assert tiny_imagenet.load(found, paths).num_classes == 3
     located = moon.locate(paths, generate=False)
     assert located.kind == "real" and located.location == moon_dir
     expected = "sem2/data/tiny-imagenet-200" if where == "repo" else "../sem2/data/tiny-imagenet-200"

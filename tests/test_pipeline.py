@@ -6,13 +6,14 @@ from nbformat.v4 import new_code_cell, new_notebook
 from torch import nn
 
 from tinyseg import pipeline, runs
-from tinyseg.runlog import RunLog, save_weights
+from tinyseg.runlog import RunLog, RunSummary, save_weights
 
 
 def finish_run(paths, name, profile="cpu", status="completed"):
     log = RunLog(paths.run_dir(name))
-    log.start({"train": {"run": name}})
-    log.write_summary({"run": name, "status": status, "profile": profile})
+    log.dir.mkdir(parents=True, exist_ok=True)
+    log.write_summary(RunSummary(run=name, status=status, best_epoch=None, best={}, epochs_run=1, epochs_planned=1,
+                                 params_total=6, params_trainable=6, wall_time_s=1.0, profile=profile))
     save_weights(paths.weights(name), nn.Linear(2, 2))
 
 
@@ -46,8 +47,13 @@ def test_a_run_of_another_profile_stops_the_job_with_the_way_out(tmp_paths, tmp_
     for run in (run for spec in runs.of_notebook(nb.name) for run in spec.ids()):
         finish_run(tmp_paths, run, profile="cpu")
     assert pipeline.skip_reason(nb, "cpu", tmp_paths)
-    with pytest.raises(SystemExit, match="--force 03"):
+    with pytest.raises(pipeline.PipelineError, match="--force 03"):
         pipeline.skip_reason(nb, "gpu", tmp_paths)
+
+
+def test_main_turns_errors_into_a_message_and_an_exit_status(capsys):
+    assert pipeline.main(["run", "--only", "5"]) == 1
+    assert "no notebook starts with '5'" in capsys.readouterr().err
 
 
 def test_force_archives_the_old_runs_instead_of_deleting_them(tmp_paths, tmp_path):

@@ -1,13 +1,17 @@
 """The report's tables, figures and conclusions are read from the run logs, number for number."""
 
+from dataclasses import replace
+
 import matplotlib
 import numpy as np
 import pytest
 import torch
+from run_logs import write_finished_run
 
-from tinyseg import report, segment
+from tinyseg import report
 from tinyseg import runs as run_table
 from tinyseg.device import select_runtime
+from tinyseg.inference import evaluate_models
 from tinyseg.models import create_model
 from tinyseg.runlog import RunLog, save_weights
 
@@ -18,18 +22,11 @@ SEG_IOU = {"unet_base": 0.512, "unet_backbone_frozen": 0.498, "unet_backbone_fin
            "unet_backbone_scratch": 0.433}
 
 
-def write_run(paths, name, best, epochs=3, **summary):
-    log = RunLog(paths.run_dir(name))
-    history = [{"epoch": e, "lr": 0.1, "seconds": 10.0,
+def write_run(paths, name, best, epochs=3, data=None):
+    history = [{"epoch": e, "lr": 0.1, "seconds": 200.0,
                 **{k: v * e / epochs for k, v in best.items()},
                 **{k.replace("val_", "train_"): v * e / epochs for k, v in best.items()}} for e in range(1, epochs + 1)]
-    log.start({"train": {"run": name}, "info": {"spec": {"unfreeze_epoch": 2}}})
-    for record in history:
-        log.append_metrics(record)
-    log.write_summary({"run": name, "status": "completed", "best_epoch": epochs, "best": history[-1],
-                       "epochs_run": epochs, "epochs_planned": epochs, "params_total": 1000,
-                       "params_trainable": 400, "device": "cpu (test)", "wall_time_s": 600.0,
-                       "profile": "cpu", **summary})
+    write_finished_run(paths, name, history, spec={"unfreeze_epoch": 2}, data=data)
     return history[-1]
 
 
@@ -53,15 +50,15 @@ def test_tables_equal_the_numbers_in_summary_json(logged):
     assert list(runs) == ["classifier", *SEG_IOU]
     cls = report.classification_table(runs).iloc[0]
     summary = RunLog(paths.run_dir("classifier")).summary()
-    assert cls["top-1"] == summary["best"]["val_top1"] == best["classifier"]["val_top1"]
-    assert cls["top-5"] == summary["best"]["val_top5"] and cls["macro-F1"] == summary["best"]["val_macro_f1"]
+    assert cls["top-1"] == summary.best["val_top1"] == best["classifier"]["val_top1"]
+    assert cls["top-5"] == summary.best["val_top5"] and cls["macro-F1"] == summary.best["val_macro_f1"]
     seg = report.segmentation_table(runs, background_share=0.88)
     for name in SEG_IOU:
         s = RunLog(paths.run_dir(name)).summary()
         row = seg.loc[run_table.get(name).short]
         assert (row["IoU"], row["Dice"], row["pixel accuracy"]) == \
-               (s["best"]["val_iou"], s["best"]["val_dice"], s["best"]["val_pixel_acc"])
-        assert row["лучшая эпоха"] == s["best_epoch"] and row["обучение, мин"] == s["wall_time_s"] / 60
+               (s.best["val_iou"], s.best["val_dice"], s.best["val_pixel_acc"])
+        assert row["лучшая эпоха"] == s.best_epoch and row["обучение, мин"] == s.wall_time_min
     trivial = seg.loc[report.tables.TRIVIAL]
     assert (trivial["IoU"], trivial["Dice"], trivial["pixel accuracy"]) == (0.0, 0.0, 0.88)
     overview = report.overview(runs)
@@ -84,7 +81,8 @@ def test_conclusions_state_the_logged_numbers(logged):
 def test_conclusions_on_different_data_say_they_cannot_be_compared(logged):
     paths, _ = logged
     runs = report.load_runs(paths)
-    runs["unet_base"].summary["data"] = {**runs["unet_base"].data, "kind": "real"}
+    base = runs["unet_base"]
+    runs["unet_base"] = replace(base, summary=replace(base.summary, data=replace(base.data, kind="real")))
     assert "сравнивать их нельзя" in report.conclusions(runs)
 
 
@@ -127,7 +125,7 @@ def test_real_check_table_and_figure_from_evaluations():
         def forward(self, x):
             return (masks[: len(x)].float() * 2 - 1) * 20
 
-    ev = segment.evaluate_models({"a": Perfect()}, images, masks, select_runtime("cpu", "fp32", verbose=False))
+    ev = evaluate_models({"a": Perfect()}, images, masks, select_runtime("cpu", "fp32", verbose=False))
     table = report.evaluation_table(ev, {"a": "model A"})
     row = table.loc["model A"]
     assert row["IoU"] == pytest.approx(1.0) and row["медиана IoU по снимкам"] == pytest.approx(1.0)

@@ -8,8 +8,25 @@ import pytest
 from tinyseg import runs as run_table
 from tinyseg.report import seeds as seed_report
 from tinyseg.report.stats import paired_iou_difference
-from tinyseg.runlog import RunLog
+from tinyseg.runlog import RunConfig, RunLog, RunSummary, TrainConfig
+from tinyseg.runs import RunSpec
 from tinyseg.segment import OVERLAPS
+
+# A run table of the test's own (patched in for tinyseg.runs.RUNS by the ``table`` fixture), so that the
+# expectations are fixed numbers whatever the project's table says. Names unlike the project's: the code
+# must find the runs by their roles.
+CLS = RunSpec("cls", "A classifier", "Cls", "tab:purple", "01_classifier.ipynb", "classification", "Classifier128")
+BASE = RunSpec("plain", "A plain U-Net", "Plain", "tab:gray", "02_unet_base.ipynb", "segmentation", "UNetBase",
+               seeds=2)
+TUNED = RunSpec("tuned", "A fine-tuned backbone U-Net", "Tuned", "tab:red", "03_unet_backbone.ipynb", "segmentation",
+                "UNetBackbone", model_args={"input_scale": 2, "stem_channels": 0}, encoder_from="cls",
+                init="pretrained", frozen=True, unfreeze_at=0.25, encoder_lr_scale=0.3, seeds=3)
+
+
+@pytest.fixture
+def table(monkeypatch):
+    monkeypatch.setattr(run_table, "RUNS", {s.name: s for s in (CLS, BASE, TUNED)})
+    assert run_table.by_role(run_table.RUNS) == {"classifier": "cls", "plain": "plain", "finetuned": "tuned"}
 
 
 def test_seed_zero_keeps_the_run_name_and_other_seeds_get_their_own_folder():
@@ -24,104 +41,105 @@ def test_seed_zero_keeps_the_run_name_and_other_seeds_get_their_own_folder():
 def write_seed(paths, run, ious, seconds, inter, union):
     """A finished run whose val IoU per epoch is ``ious`` and whose per-image counts are given."""
     log = RunLog(paths.run_dir(run))
-    log.start({"train": {"run": run}, "info": {"spec": {}}})
+    log.start(RunConfig(TrainConfig(run=run, epochs=len(ious), lr=0.1), model={}, runtime={}, steps_per_epoch=1,
+                        batch_size=None, signature={}))
     history = [{"epoch": e + 1, "seconds": s, "val_iou": v} for e, (v, s) in enumerate(zip(ious, seconds))]
     for record in history:
         log.append_metrics(record)
     best = max(history, key=lambda r: r["val_iou"])
-    log.write_summary({"run": run, "status": "completed", "best_epoch": best["epoch"], "best": best,
-                       "epochs_run": len(history), "epochs_planned": len(history), "params_total": 10,
-                       "params_trainable": 10, "wall_time_s": float(sum(seconds))})
+    log.write_summary(RunSummary(run=run, status="completed", best_epoch=best["epoch"], best=best,
+                                 epochs_run=len(history), epochs_planned=len(history), params_total=10,
+                                 params_trainable=10, wall_time_s=float(sum(seconds))))
     counts = {"val": {"pairs": ["1", "2", "3"], "intersection": inter, "union": union},
               "check": {"pairs": ["a", "b"], "intersection": inter[:2], "union": union[:2]}}
     (log.dir / OVERLAPS).write_text(json.dumps(counts))
 
 
-def test_seed_tables_read_every_seed_and_the_difference_is_that_of_the_seed_means(tmp_paths):
-    base, tuned = run_table.get("unet_base"), run_table.get("unet_backbone_finetune")
-    # UNetBase: 2 seeds, 60 s epochs; B: 2 seeds, 120 s epochs
-    write_seed(tmp_paths, base.name, [0.50, 0.60], [60, 60], [5, 5, 5], [10, 10, 10])
-    write_seed(tmp_paths, run_table.run_id(base.name, 1), [0.40, 0.62], [60, 60], [7, 5, 5], [10, 10, 10])
-    write_seed(tmp_paths, tuned.name, [0.55, 0.70], [120, 120], [8, 6, 6], [10, 10, 10])
-    write_seed(tmp_paths, run_table.run_id(tuned.name, 1), [0.58, 0.66], [120, 120], [6, 6, 6], [10, 10, 10])
-    seeds = {n: s for n, s in seed_report.segmentation_seeds(tmp_paths).items()
-             if n in (base.name, tuned.name)}
-    assert [s.n for s in seeds.values()] == [min(base.seeds, 2), min(tuned.seeds, 2)]
-    b = seeds[base.name]
+def test_seed_tables_read_every_seed_and_the_difference_is_that_of_the_seed_means(tmp_paths, table):
+    # Plain: both of its 2 seeds, 60 s epochs; Tuned: 2 of its 3 seeds finished, 120 s epochs
+    write_seed(tmp_paths, "plain", [0.50, 0.60], [60, 60], [5, 5, 5], [10, 10, 10])
+    write_seed(tmp_paths, "plain-seed1", [0.40, 0.62], [60, 60], [7, 5, 5], [10, 10, 10])
+    write_seed(tmp_paths, "tuned", [0.55, 0.70], [120, 120], [8, 6, 6], [10, 10, 10])
+    write_seed(tmp_paths, "tuned-seed1", [0.58, 0.66], [120, 120], [6, 6, 6], [10, 10, 10])
+    write_seed(tmp_paths, "unet_base", [0.9], [60], [9, 9, 9], [10, 10, 10])      # not in the table: ignored
+    seeds = seed_report.segmentation_seeds(tmp_paths)
+    assert list(seeds) == ["plain", "tuned"] and [s.n for s in seeds.values()] == [2, 2]
+    b, t = seeds["plain"], seeds["tuned"]
     # IoU of each seed's best weights from its per-image counts: 15/30 and 17/30 on val, 10/20 and 12/20 on check
-    assert b.iou("val") == pytest.approx([15 / 30, 17 / 30][:b.n])
-    assert b.iou("check") == pytest.approx([0.5, 0.6][:b.n])
+    assert b.iou("val") == pytest.approx([15 / 30, 17 / 30])
+    assert b.iou("check") == pytest.approx([0.5, 0.6])
+    assert t.iou("val") == pytest.approx([20 / 30, 18 / 30])
+    assert b.logged_iou() == [0.60, 0.62]                        # the engine's metric at the best epochs
     table = seed_report.seed_table(seeds)
-    if b.n == 2:
-        assert table.loc[base.short, "IoU, валидация"] == "0.533 ± 0.047"  # mean 0.5333, sd 0.0471
+    assert table.loc["Plain", "IoU, валидация"] == "0.533 ± 0.047"  # mean 0.5333, sd 0.0471
+    assert table.loc["Tuned", "сидов"] == 2 and table.loc["Tuned", "IoU по сидам (валидация)"] == "0.667, 0.600"
 
-    d = seed_report.differences(seeds, "val")[tuned.name]
-    expected = paired_iou_difference(b.counts("val"), seeds[tuned.name].counts("val"))
-    assert d == expected
-    t = seeds[tuned.name]
-    # the difference is that of the seed means of the whole-set IoUs from the counts
-    assert d.value == pytest.approx(sum([20 / 30, 18 / 30][:t.n]) / t.n - sum([15 / 30, 17 / 30][:b.n]) / b.n)
+    d = seed_report.differences(seeds, "val")["tuned"]
+    assert list(seed_report.differences(seeds, "val")) == ["tuned"]  # against the plain run, by role
+    assert d == paired_iou_difference(b.counts("val"), t.counts("val"))
+    # the difference is that of the seed means of the whole-set IoUs from the counts: 19/30 − 16/30
+    assert d.value == pytest.approx(0.1)
 
-    # equal time: the shortest mean time is UNetBase's 2 minutes; B has finished one 2-minute epoch by then
+    # equal time: the shortest mean time is Plain's 2 minutes; Tuned has finished one 2-minute epoch by then
     assert seed_report.equal_time_budget(seeds) == pytest.approx(2.0)
     assert seed_report.iou_within(t.runs[0], 2.0) == (0.55, 1)
     eq = seed_report.equal_time_table(seeds)
-    assert eq.loc[tuned.short, "эпох за 2.0 мин"] == "1 из 2"
+    assert eq.loc["Tuned", "эпох за 2.0 мин"] == "1 из 2"
 
 
-def test_a_seed_without_counts_leaves_the_set_out_rather_than_mixing(tmp_paths):
-    base = run_table.get("unet_base")
-    if base.seeds < 2:
-        pytest.skip("UNetBase has one seed")
-    write_seed(tmp_paths, base.name, [0.6], [60], [5, 5, 5], [10, 10, 10])
-    write_seed(tmp_paths, run_table.run_id(base.name, 1), [0.6], [60], [5, 5, 5], [10, 10, 10])
-    (tmp_paths.run_dir(run_table.run_id(base.name, 1)) / OVERLAPS).unlink()
-    s = seed_report.load_seeds(tmp_paths, base)
-    assert s.n == 2 and s.counts("val") is None
+def test_a_seed_without_counts_leaves_the_set_out_rather_than_mixing(tmp_paths, table):
+    write_seed(tmp_paths, "plain", [0.6], [60], [5, 5, 5], [10, 10, 10])
+    write_seed(tmp_paths, "plain-seed1", [0.6], [60], [5, 5, 5], [10, 10, 10])
+    with_counts = seed_report.load_seeds(tmp_paths, BASE)
+    assert with_counts.n == 2 and with_counts.counts("val")[0].shape == (2, 3)
+    (tmp_paths.run_dir("plain-seed1") / OVERLAPS).unlink()
+    s = seed_report.load_seeds(tmp_paths, BASE)
+    assert s.n == 2 and s.counts("val") is None and s.counts("check") is None
 
 
-def test_part3_conclusions_quote_the_logged_numbers(tmp_paths):
+def test_part3_conclusions_quote_the_logged_numbers(tmp_paths, table):
     from tinyseg import report
 
-    base, tuned = run_table.get("unet_base"), run_table.get("unet_backbone_finetune")
-    write_seed(tmp_paths, base.name, [0.50, 0.60], [60, 60], [5, 5, 4], [10, 10, 10])
-    write_seed(tmp_paths, tuned.name, [0.55, 0.70], [120, 120], [8, 9, 8], [10, 10, 10])
+    write_seed(tmp_paths, "plain", [0.50, 0.60], [60, 60], [5, 5, 4], [10, 10, 10])
+    write_seed(tmp_paths, "tuned", [0.55, 0.70], [120, 120], [8, 9, 8], [10, 10, 10])
     seeds = seed_report.segmentation_seeds(tmp_paths)
     text = report.part3_conclusions(seeds)
     for which in ("val", "check"):
-        d = seed_report.differences(seeds, which)[tuned.name]
+        d = seed_report.differences(seeds, which)["tuned"]
         assert f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам [{d.low:+.3f}; {d.high:+.3f}]" in text
-    assert f"{tuned.short} 0.833 (1 сид) против {base.short} 0.467 (1 сид)" in text  # 25/30 and 14/30
+    assert "Tuned 0.833 (1 сид) против Plain 0.467 (1 сид)" in text  # 25/30 and 14/30
     assert "Равное время" in text and "2.0 мин" in text and "4.0 мин" in text
 
 
 def test_probe_summary_names_the_probe_whose_design_b_uses():
     from dataclasses import replace
 
-    from tinyseg import segment
+    from tinyseg import report
 
-    b = run_table.get("unet_backbone_finetune")
+    b = TUNED
     probe = {"run": b.name, "epochs": 8, "minutes": 4.0, "encoder_lr_scale": b.encoder_lr_scale,
              "unfreeze_epoch": b.unfreeze_epoch(8)}
     probes = [{**probe, "name": "old", "model_args": {"input_scale": 1}, "val_iou": 0.6243},
               {**probe, "name": "best", "model_args": {"input_scale": 2, "stem_channels": 16}, "val_iou": 0.6638},
               {**probe, "name": "simple", "model_args": {"input_scale": 2, "stem_channels": 0}, "val_iou": 0.6586}]
-    text = segment.probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 0}))
+    text = report.integration_probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 0}))
     assert "«old») дал IoU 0.624" in text and "«best» — 0.664" in text
     assert "«simple» (IoU 0.659)" in text and "на 0.005 IoU" in text and "считается равным" in text
-    text = segment.probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 16}))
-    assert "использует этот способ («best»)" in text and b.short in text
+    text = report.integration_probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 16}))
+    assert "Tuned в таблице запусков использует этот способ («best»)" in text
+    text = report.integration_probe_summary(probes, replace(b, encoder_lr_scale=1.0))  # a design no probe measured
+    assert "пробами не измерялся" in text
 
 
 def test_skip_schema_follows_the_encoder():
-    from tinyseg.models import create_model
+    from tinyseg.models import UNET_WIDTHS, create_model
     from tinyseg.report import skip_schema
 
     small = dict(num_classes=5, stem=(8, 8), widths=(8, 16, 16, 16), depths=(1, 1, 1, 1))
     model = create_model("UNetBackbone", classifier_config=small, input_scale=2, stem_channels=0)
     schema = skip_schema(model)
     assert list(schema["разрешение в U-Net"]) == ["128×128", "64×64", "32×32", "16×16", "8×8"]
-    assert list(schema["каналов в декодер"]) == [32, 64, 128, 144, 176]
+    assert list(schema["каналов в декодер"]) == list(UNET_WIDTHS)
     assert schema["куда идёт"].iloc[-1] == "дно: вход декодера"
     assert schema["карта источника"].iloc[0].startswith("128×128 (вход классификатора 256×256)")
     with_stem = skip_schema(create_model("UNetBackbone", classifier_config=small))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from tinyseg.metrics import overlap_counts, per_image_iou
 from tinyseg.report.stats import mean_sd, paired_iou_difference
-from tinyseg.segment import overlap_counts, per_image_iou
 
 
 def test_mean_sd_uses_the_sample_standard_deviation():

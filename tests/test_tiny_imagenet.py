@@ -9,6 +9,7 @@ import shutil
 import threading
 import zipfile
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tinyseg.data import Dataset
 from tinyseg.data import tiny_imagenet as ti
 from tinyseg.data.fixtures import write_tiny_imagenet
 from tinyseg.paths import get_paths
@@ -30,6 +32,11 @@ def folder(tmp_path):
 
 def paths_for(tmp_path, source):
     return get_paths(env={"TINY_IMAGENET": str(source), "DATA_DIR": str(tmp_path / "data")}, root=tmp_path)
+
+
+def small(source):
+    """The located fixture, to be checked against its own counts (SMALL) instead of the official ones."""
+    return replace(source, expected=SMALL)
 
 
 def test_verify_accepts_the_official_layout(folder):
@@ -81,14 +88,14 @@ def test_corrupt_jpeg_is_named(tmp_path, folder):
     bad = next((folder / "train").glob("*/images/*_5.JPEG"))
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(ti.DatasetError, match=f"cannot decode .*{bad.name}.*corrupt"):
-        ti.load(ti.locate(paths_for(tmp_path, folder)), paths_for(tmp_path, folder), SMALL)
+        ti.load(small(ti.locate(paths_for(tmp_path, folder))), paths_for(tmp_path, folder))
 
 
 def test_cache_round_trip_and_grayscale(tmp_path, folder, monkeypatch):
     gray = next((folder / "train").glob("*/images/*_0.JPEG"))
     Image.open(gray).convert("L").save(gray)
     paths = paths_for(tmp_path, folder)
-    data = ti.load(ti.locate(paths), paths, SMALL)
+    data = ti.load(small(ti.locate(paths)), paths)
     assert data.train_x.shape == (32, 3, 64, 64) and data.train_x.dtype == torch.uint8
     assert data.val_x.shape == (8, 3, 64, 64) and data.val_y.dtype == torch.int64
     assert data.num_classes == 4 and data.names[0] == "thing 0"
@@ -101,8 +108,18 @@ def test_cache_round_trip_and_grayscale(tmp_path, folder, monkeypatch):
         raise AssertionError("the second load must come from the cache")
 
     monkeypatch.setattr(ti, "_decode", no_decoding)
-    again = ti.load(ti.locate(paths), paths, SMALL)
+    again = ti.load(small(ti.locate(paths)), paths)
     assert torch.equal(again.train_x, data.train_x) and torch.equal(again.val_y, data.val_y)
+
+
+def test_the_profile_decides_what_load_checks(tmp_path, folder):
+    paths = paths_for(tmp_path, folder)
+    assert ti.locate(paths).expected == ti.locate(paths, profile="gpu").expected == ti.OFFICIAL
+    assert ti.locate(paths, profile="smoke").expected is None        # the smoke profile's small fixtures
+    with pytest.raises(ti.DatasetError, match="4 classes in wnids.txt, expected 200"):
+        ti.load(ti.locate(paths), paths)
+    data = ti.load(ti.locate(paths, profile="smoke"), paths)
+    assert isinstance(data, Dataset) and data.num_classes == 4 and data.facts()["data"] == data.where
 
 
 def test_zip_is_extracted_once_and_an_interrupted_extraction_is_redone(tmp_path):

@@ -1,6 +1,7 @@
 """The U-Nets: structure and size, the classifier as encoder, freezing, and the four runs in smoke profile."""
 
 import copy
+import shutil
 
 import pytest
 import torch
@@ -8,15 +9,15 @@ import torch
 from tinyseg import runlog, runs, segment
 from tinyseg.data import moon
 from tinyseg.data.augment import SegmentAugment
-from tinyseg.data.lunar_synth import generate
 from tinyseg.device import select_runtime
-from tinyseg.engine import TrainConfig, fit
+from tinyseg.engine import Objective, TrainConfig, fit
 from tinyseg.freeze import set_trainable
-from tinyseg.models import PARAM_LIMITS, create_model
+from tinyseg.metrics import evaluate_masks, segmentation_metrics
+from tinyseg.models import PARAM_LIMITS, UNET_WIDTHS, create_model
 from tinyseg.models.unet import PlainEncoder
-from tinyseg.notebook import Session
 from tinyseg.paths import get_paths
 from tinyseg.runs import RunSpec
+from tinyseg.session import Session
 
 FP32 = select_runtime("cpu", "fp32", verbose=False)
 
@@ -32,7 +33,7 @@ def test_unet_base_structure_and_size():
     assert PARAM_LIMITS["UNetBase"].check(model, "UNetBase") <= 2_500_000
     out = model(torch.randn(2, 3, 128, 128))
     assert out.shape == (2, 1, 128, 128)               # one channel of logits (sigmoid at prediction)
-    assert model.config == {"name": "UNetBase", "channels": (32, 64, 128, 144, 176), "classes": 1}
+    assert model.config == {"name": "UNetBase", "channels": UNET_WIDTHS, "classes": 1}
 
 
 def test_backbone_uses_the_classifier_stages():
@@ -97,30 +98,31 @@ def _classifier_checkpoint(paths):
 def test_pretrained_weights_arrive_unchanged(tmp_path):
     paths = get_paths(env={}, root=tmp_path)
     ckpt = _classifier_checkpoint(paths)
-    model = segment.build_model(runs.get("unet_backbone_frozen"), paths)
+    model = segment.build_model(runs.get("unet_backbone_frozen"), Session("smoke", 0, FP32, paths))
     encoder_state = model.backbone.state_dict()
     for key, value in ckpt["state_dict"].items():
         if key.startswith("fc."):
             assert key not in encoder_state  # the head is not part of the encoder
             continue
         assert torch.equal(encoder_state[key], value), key
-    scratch = segment.build_model(runs.get("unet_backbone_scratch"), paths)
+    scratch = segment.build_model(runs.get("unet_backbone_scratch"), Session("smoke", 0, FP32, paths))
     assert not torch.equal(scratch.backbone.stem1[0].weight, ckpt["state_dict"]["stem1.0.weight"])
 
 
 def test_one_step_leaves_frozen_tensors_bit_identical(tmp_path):
     paths = get_paths(env={}, root=tmp_path)
     _classifier_checkpoint(paths)
-    model = segment.build_model(runs.get("unet_backbone_frozen"), paths)
+    model = segment.build_model(runs.get("unet_backbone_frozen"), Session("smoke", 0, FP32, paths))
     frozen = copy.deepcopy(model.backbone.state_dict())  # weights and BN running statistics
     trained_before = copy.deepcopy(model.decoder.state_dict())
     x = torch.randint(0, 256, (4, 3, 128, 128), dtype=torch.uint8)
     y = torch.randint(0, 2, (4, 1, 128, 128), dtype=torch.uint8)
     loader = [(x, y)]
     cfg = TrainConfig(run="step", epochs=1, lr=1e-2, optimizer="adamw", monitor="val_iou", mode="max")
-    fit(model, loader, loader, cfg=cfg, loss_fn=segment.BCEDiceLoss(), metrics=segment.segmentation_metrics(),
-        to_preds=torch.sigmoid, train_transform=SegmentAugment(train=True),
-        val_transform=SegmentAugment(train=False), runtime=FP32, paths=paths)
+    fit(model, loader, loader, cfg=cfg, objective=Objective(
+        segment.BCEDiceLoss(), segmentation_metrics(), to_preds=torch.sigmoid,
+        train_transform=SegmentAugment(train=True), val_transform=SegmentAugment(train=False)),
+        runtime=FP32, paths=paths)
     after = runlog.load_weights(paths.weights("step"))["state_dict"]
     for key, value in frozen.items():
         assert torch.equal(after[f"encoder.backbone.{key}"], value), key
@@ -135,23 +137,23 @@ def test_loss_and_metrics():
     assert loss(perfect, target) < 0.01
     assert loss(-perfect, target) > 1.5
     probs = torch.sigmoid(perfect)
-    out = segment.evaluate_masks(probs, target.long())
+    out = evaluate_masks(probs, target.long())
     assert out["metrics"]["iou"] == pytest.approx(1.0) and out["metrics"]["pixel_acc"] == pytest.approx(1.0)
     assert out["metrics"]["background_share"] == pytest.approx(1 - 9 / 64)
     assert out["per_image_iou"].tolist() == [1.0, 1.0]
     half = probs.clone()
     half[1] = 0  # the second image predicts no rock at all
-    out = segment.evaluate_masks(half, target.long())
+    out = evaluate_masks(half, target.long())
     assert out["metrics"]["iou"] == pytest.approx(0.5) and out["per_image_iou"].tolist() == [1.0, 0.0]
 
 
-def test_the_runs_of_the_table_in_smoke_profile(tmp_path, monkeypatch):
-    root = generate(tmp_path / "moon", n=16, seed=0, width=120, height=80)
+def test_the_runs_of_the_table_in_smoke_profile(tmp_path, monkeypatch, lunar_stand_in):
+    root = shutil.copytree(lunar_stand_in, tmp_path / "moon")  # the smoke stand-in, rendered once per test run
     paths = get_paths(env={"MOON_ROOT": str(root)}, root=tmp_path)
     _classifier_checkpoint(paths)
-    data = moon.load(moon.locate(paths), paths)
-    split = moon.make_split(data)
     session = Session("smoke", 0, select_runtime("cpu", verbose=False), paths)
+    data = segment.load_data(session)
+    split = data.split
     # adding a run is adding a row: a fifth run, registered in a temporary table, trains like the others
     extra = RunSpec("unet_small", "UNetBase, half width", "small", "tab:olive", "02_unet_base.ipynb",
                     "segmentation", "UNetBase", model_args={"channels": (16, 32, 64, 72, 88)},
@@ -160,17 +162,17 @@ def test_the_runs_of_the_table_in_smoke_profile(tmp_path, monkeypatch):
     specs = runs.of_task("segmentation")
     assert len(specs) == 5 and specs[-1] is extra
     for spec in specs:
-        model = segment.build_model(spec, paths)
-        state = segment.train(spec, model, data, split, segment.recipe_for(spec, "smoke"), session, live=False)
+        model = segment.build_model(spec, session, data)
+        state = segment.train(spec, model, data, session, live=False)
         assert state.status == "completed"
         log = runlog.RunLog(paths.run_dir(spec.name))
-        assert log.summary()["data"]["kind"] == "generated" and log.summary()["data"]["location"] == "moon"
-        assert log.config()["info"]["spec"]["frozen"] == spec.frozen
+        assert log.summary().data.kind == "generated" and log.summary().data.location == "moon"
+        assert log.config().info.spec["frozen"] == spec.frozen
         assert moon.Split.read(paths.run_dir(spec.name) / "split.json") == split  # every run on the same images
         assert runlog.load_weights(paths.weights(spec.name))["config"]["name"] == spec.model
-    assert runlog.RunLog(paths.run_dir("unet_small")).config()["info"]["recipe"]["batch_size"] == 2
+    assert runlog.RunLog(paths.run_dir("unet_small")).config().info.recipe["batch_size"] == 2
     assert runlog.load_weights(paths.weights("unet_small"))["config"]["channels"] == [16, 32, 64, 72, 88]
     frozen = runlog.RunLog(paths.run_dir("unet_backbone_frozen")).summary()
     finetune = runlog.RunLog(paths.run_dir("unet_backbone_finetune")).summary()
-    assert frozen["params_trainable"] < frozen["params_total"] == finetune["params_trainable"]
-    assert runlog.RunLog(paths.run_dir("unet_backbone_finetune")).config()["info"]["spec"]["unfreeze_epoch"] == 2
+    assert frozen.params_trainable < frozen.params_total == finetune.params_trainable
+    assert runlog.RunLog(paths.run_dir("unet_backbone_finetune")).config().info.recipe["unfreeze_epoch"] == 2

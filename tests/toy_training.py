@@ -18,10 +18,10 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from tinyseg import runlog
-from tinyseg.data.cache import tensor_identity
+from tinyseg.data.cache import content_hash
 from tinyseg.data.loaders import tensor_loader
 from tinyseg.device import select_runtime
-from tinyseg.engine import TrainConfig, fit
+from tinyseg.engine import Callback, Objective, RunMeta, TrainConfig, fit
 from tinyseg.paths import get_paths
 
 
@@ -34,7 +34,7 @@ def data(n: int, seed: int):
     return x, y
 
 
-class Kill:
+class Kill(Callback):
     """Engine callback and loader wrapper that signal this process at the chosen point."""
 
     def __init__(self, sig, epoch: int, step: int):
@@ -77,12 +77,12 @@ def kill_while_saving(sig, epoch: int) -> None:
     runlog.torch.save = save
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("root")
     parser.add_argument("--signal", choices=("INT", "KILL"))
     parser.add_argument("--at", default="")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # Ctrl-C raises KeyboardInterrupt as in a terminal, even when this process was started with SIGINT
     # ignored (a background job of a non-interactive shell, as in some CI runners)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -97,7 +97,7 @@ def main() -> int:
     vx, vy = data(64, seed + 1)
     train = tensor_loader(x, y, batch_size=int(os.environ.get("TOY_BATCH", 32)), shuffle=True, drop_last=True)
     info = runlog.RunInfo("smoke", 0, runlog.DataRecord("toy quadrants", "generated", "$DATA_DIR/toy", len(y), len(vy),
-                                                        tensor_identity(x, y, vx, vy)), recipe={}, spec={})
+                                                        content_hash(x, y, vx, vy)), recipe={}, spec={})
     callbacks = []
     if args.signal:
         sig = signal.SIGINT if args.signal == "INT" else signal.SIGKILL
@@ -110,10 +110,10 @@ def main() -> int:
             callbacks.append(killer)
     cfg = TrainConfig(run="toy", epochs=4, lr=0.05, monitor="val_acc", mode="max", schedule="cosine")
     state = fit(model, train, tensor_loader(vx, vy, batch_size=64, shuffle=False), cfg=cfg,
-                loss_fn=nn.functional.cross_entropy,
-                metrics=MetricCollection({"acc": MulticlassAccuracy(4, average="micro")}),
+                objective=Objective(nn.functional.cross_entropy,
+                                    MetricCollection({"acc": MulticlassAccuracy(4, average="micro")})),
                 runtime=select_runtime("cpu", "fp32", channels_last=False, verbose=False), paths=paths,
-                callbacks=callbacks, info=info, resume=True)
+                callbacks=callbacks, meta=RunMeta(info), resume=True)
     print(f"status {state.status} after {len(state.history)} epochs")
     return 0 if state.status == "completed" else 3
 

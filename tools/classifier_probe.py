@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from tinyseg import classify, runs
-from tinyseg.data import tiny_imagenet
 from tinyseg.device import select_runtime
-from tinyseg.notebook import Session
+from tinyseg.inference import predict
+from tinyseg.metrics import evaluate_classifier
 from tinyseg.paths import get_paths
+from tinyseg.session import Session
 
 RESULTS = "docs/classifier_probes.jsonl"
 
@@ -28,7 +29,7 @@ RESULTS = "docs/classifier_probes.jsonl"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name")
-    parser.add_argument("changes", nargs="?", default="{}", help="Recipe fields as JSON")
+    parser.add_argument("changes", nargs="?", default="{}", help='recipe fields as JSON (nested: {"augment": {"jitter": 0.2}})')
     parser.add_argument("--steps", type=int, default=130, help="batches per epoch (781 = the full epoch)")
     parser.add_argument("--note", default="")
     args = parser.parse_args()
@@ -41,15 +42,15 @@ def main() -> None:
                    recipe_overrides={**changes, "max_steps_per_epoch": args.steps})
     session = Session("cpu", 0, select_runtime(verbose=False), paths)
     recipe = classify.recipe_for(spec, "cpu")
-    data = tiny_imagenet.load(tiny_imagenet.locate(paths), paths, expected=tiny_imagenet.OFFICIAL)
-    model = classify.build_model(spec, data, recipe)
+    data = classify.load_data(session)
+    model = classify.build_model(spec, session, data)
     t0 = time.time()
-    state = classify.train(spec, model, data, recipe, session, live=False)
+    state = classify.train(spec, model, data, session, live=False)
     minutes = sum(r["seconds"] for r in state.history) / 60
     scores = {}
     for flip in (False, True):
-        ev = classify.evaluate_classifier(classify.predict(model, data.val_x, session.runtime, flip=flip),
-                                          data.val_y, data.names)
+        ev = evaluate_classifier(predict(model, data.val_x, session.runtime, flip=flip, batch_size=256),
+                                 data.val_y, data.names)
         scores["flip" if flip else "plain"] = ev.metrics
     row = {"probe": args.name, "changes": json.loads(args.changes), "steps_per_epoch": args.steps,
            "epochs": recipe.epochs, "images_seen": recipe.epochs * args.steps * recipe.batch_size,
@@ -58,7 +59,7 @@ def main() -> None:
            "macro_f1": scores["plain"]["macro_f1"], "top1_flip": scores["flip"]["top1"],
            "curve": [(r["epoch"], r.get("size"), round(r["val_top1"], 4)) for r in state.history],
            "epoch_seconds": [(round(r["seconds_train"], 1), round(r["seconds_val"], 1)) for r in state.history],
-           "device": session.runtime.describe(), "note": args.note, "recipe": asdict(recipe)}
+           "device": session.runtime.describe(), "note": args.note, "recipe": recipe.as_dict()}
     out = base.root / RESULTS
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("a") as f:

@@ -19,9 +19,10 @@ from dataclasses import asdict, replace
 from tinyseg import runs, segment
 from tinyseg.data import Source, lunar_synth, moon
 from tinyseg.device import select_runtime
-from tinyseg.notebook import Session
+from tinyseg.inference import evaluate_models
 from tinyseg.paths import get_paths
 from tinyseg.runlog import write_json
+from tinyseg.session import Session
 
 
 def main() -> None:
@@ -41,26 +42,25 @@ def main() -> None:
     lunar_synth.generate(folder / "data", n=args.n, seed=0, style=style)
     minutes_generate = (time.time() - t0) / 60
 
-    data = moon.load(Source(moon.NAME, "generated", folder / "data"), paths)
-    split = moon.make_split(data)
+    pairs = moon.load(Source(moon.NAME, "generated", folder / "data"), paths)
+    check = moon.load(moon.locate_check(paths), paths)
+    data = segment.SegmentData(pairs, moon.make_split(pairs), check)
     spec = runs.RunSpec(f"probe_{args.name}", f"probe {args.name}", args.name, "k", "—", "segmentation", "UNetBase",
                         recipe_overrides={"epochs": args.epochs, "patience": None})
     runs.RUNS[spec.name] = spec
     session = Session("cpu", 0, select_runtime(verbose=False), paths)
-    model = segment.build_model(spec, paths)
+    model = segment.build_model(spec, session, data, seed=session.seed)
     t0 = time.time()
-    state = segment.train(spec, model, data, split, segment.recipe_for(spec, "cpu"), session, live=False)
+    state = segment.train(spec, model, data, session, live=False)
     minutes_train = (time.time() - t0) / 60
 
-    check = moon.load(moon.locate_check(paths), paths)
-    val_idx = split.indices(data)[1]
-    own = segment.evaluate_models({"m": model}, data.images[val_idx], data.masks[val_idx], session.runtime)["m"]
-    real = segment.evaluate_models({"m": model}, check.images, check.masks, session.runtime)["m"]
+    own = evaluate_models({"m": model}, *data.val(), session.runtime)["m"]
+    real = evaluate_models({"m": model}, check.images, check.masks, session.runtime)["m"]
     result = {"name": args.name, "version": args.version, "changes": json.loads(args.changes), "style": asdict(style),
               "pairs": args.n, "epochs": args.epochs, "best_epoch": state.best_epoch,
               "stand_in_val_iou": own["metrics"]["iou"], "real_check_iou": real["metrics"]["iou"],
               "real_check_dice": real["metrics"]["dice"], "real_rock_recall": real["rock_recall"],
-              "rock_share": float(data.rock_fraction().mean()),
+              "rock_share": float(pairs.rock_fraction().mean()),
               "minutes_generate": minutes_generate, "minutes_train": minutes_train}
     write_json(folder / "result.json", result)
     with open(base.data_dir / "probes" / "results.jsonl", "a", encoding="utf-8") as f:

@@ -21,10 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from tinyseg import runs, segment
-from tinyseg.data import moon
 from tinyseg.device import cpu_name, select_runtime
-from tinyseg.notebook import Session
+from tinyseg.models import count_parameters
 from tinyseg.paths import get_paths
+from tinyseg.session import Session
 
 LOG = Path(__file__).resolve().parents[1] / "docs" / "seg_probes.jsonl"
 
@@ -44,19 +44,19 @@ def main() -> None:
     spec = replace(template, name=f"probe_{args.name}", **changes,
                    recipe_overrides={**template.recipe_overrides, "epochs": args.epochs, "patience": None})
     session = Session("cpu", 0, select_runtime(verbose=False), paths)
-    data = moon.load(moon.locate(base, n=moon.PAIRS["cpu"]), base)
-    split = moon.make_split(data)
-    model = segment.build_model(spec, base)   # the encoder's weights come from the project's weights/
+    data = segment.load_data(replace(session, paths=base))
+    # the encoder's weights come from the project's weights/
+    model = segment.build_model(spec, replace(session, paths=base), data, seed=session.seed)
     t0 = time.time()
-    state = segment.train(spec, model, data, split, segment.recipe_for(spec, "cpu"), session, live=False)
+    state = segment.train(spec, model, data, session, live=False)
     minutes = (time.time() - t0) / 60
     best = next(r for r in state.history if r["epoch"] == state.best_epoch)
     result = {"name": args.name, "run": args.run, "changes": changes, "model_args": spec.model_args,
               "unfreeze_epoch": spec.unfreeze_epoch(args.epochs), "encoder_lr_scale": spec.encoder_lr_scale,
               "epochs": args.epochs, "best_epoch": state.best_epoch, "val_iou": best["val_iou"],
               "last_val_iou": state.history[-1]["val_iou"], "minutes": round(minutes, 2),
-              "params": sum(p.numel() for p in model.parameters()),
-              "data": data.source.kind, "data_location": base.relative(data.source.location),
+              "params": count_parameters(model)[0],
+              "data": data.pairs.source.kind, "data_location": base.relative(data.pairs.source.location),
               "device": cpu_name(), "date": time.strftime("%Y-%m-%d")}
     with open(LOG, "a", encoding="utf-8") as f:
         f.write(json.dumps(result, ensure_ascii=False) + "\n")

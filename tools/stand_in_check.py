@@ -20,9 +20,10 @@ from pathlib import Path
 from tinyseg import runs, segment
 from tinyseg.data import lunar_synth, moon
 from tinyseg.device import select_runtime
-from tinyseg.notebook import Session
+from tinyseg.inference import evaluate_models
 from tinyseg.paths import get_paths
 from tinyseg.runlog import write_json
+from tinyseg.session import Session
 
 
 def main() -> None:
@@ -40,21 +41,20 @@ def main() -> None:
             shutil.copy2(base.weights(spec.encoder_from), paths.weights(spec.encoder_from))
 
     t0 = time.time()
-    source = moon.stand_in(paths, moon.PAIRS[args.profile], 0, args.version)
+    source = moon.stand_in(paths, moon.PAIRS[args.profile], moon.STAND_IN_SEED, args.version)
     result = {"version": args.version, "stand_in": paths.relative(source.location),
               "minutes_generate": (time.time() - t0) / 60, "runs": {}}
-    data = moon.load(source, paths)
-    split = moon.make_split(data)
-    val_idx = split.indices(data)[1]
+    pairs = moon.load(source, paths)
     check = moon.load(moon.locate_check(paths), paths)
+    data = segment.SegmentData(pairs, moon.make_split(pairs), check)
     session = Session(args.profile, 0, select_runtime(verbose=False), paths)
     for spec in map(runs.get, args.runs):
-        model = segment.build_model(spec, paths)
-        state = segment.train(spec, model, data, split, segment.recipe_for(spec, args.profile), session, live=False)
-        evaluated = {"stand_in_val": (data.images[val_idx], data.masks[val_idx]), "real_check": (check.images, check.masks)}
+        model = segment.build_model(spec, session, data, seed=session.seed)
+        state = segment.train(spec, model, data, session, live=False)
+        evaluated = {"stand_in_val": data.val(), "real_check": (check.images, check.masks)}
         row = {"best_epoch": state.best_epoch, "minutes_train": sum(r["seconds"] for r in state.history) / 60}
         for where, (images, masks) in evaluated.items():
-            ev = segment.evaluate_models({spec.name: model}, images, masks, session.runtime)[spec.name]
+            ev = evaluate_models({spec.name: model}, images, masks, session.runtime)[spec.name]
             row[where] = {**{k: ev["metrics"][k] for k in ("iou", "dice", "pixel_acc")},
                           "rock_recall": ev["rock_recall"]}
         result["runs"][spec.name] = row

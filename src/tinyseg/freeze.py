@@ -3,13 +3,17 @@
 A frozen module has ``requires_grad=False`` on every parameter *and* its BatchNorm layers
 stay in eval mode, so neither the weights nor the running statistics move. The project's
 models (:class:`tinyseg.models.base.Model`) keep frozen BatchNorm in eval whatever calls
-``.train()``; :func:`train_mode` does the same for any other module.
+``.train()`` (:func:`~tinyseg.models.base.keep_frozen_norms_in_eval`, re-exported here);
+:func:`train_mode` does the same for any other module.
 """
 
 from __future__ import annotations
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from .callbacks import Callback
+from .models.base import count_parameters, keep_frozen_norms_in_eval
 
 
 def set_trainable(module: nn.Module, trainable: bool) -> nn.Module:
@@ -20,18 +24,6 @@ def set_trainable(module: nn.Module, trainable: bool) -> nn.Module:
         if isinstance(m, _BatchNorm):
             m.train(trainable and module.training)
     return module
-
-
-def _norm_is_frozen(module: nn.Module) -> bool:
-    params = list(module.parameters(recurse=False))
-    return bool(params) and not any(p.requires_grad for p in params)
-
-
-def keep_frozen_norms_in_eval(model: nn.Module) -> None:
-    """Put every BatchNorm whose parameters are frozen back into eval mode."""
-    for m in model.modules():
-        if isinstance(m, _BatchNorm) and _norm_is_frozen(m):
-            m.eval()
 
 
 def train_mode(model: nn.Module) -> nn.Module:
@@ -46,7 +38,7 @@ def is_frozen(module: nn.Module) -> bool:
     return not any(p.requires_grad for p in module.parameters())
 
 
-class UnfreezeAt:
+class UnfreezeAt(Callback):
     """Engine callback: unfreeze ``module`` at the start of epoch ``epoch`` (1-based).
 
     Give the module's parameters their own (lower) learning rate with
@@ -59,6 +51,6 @@ class UnfreezeAt:
     def on_epoch_start(self, state) -> None:
         if state.epoch >= self.epoch and is_frozen(self.module):
             set_trainable(self.module, True)
-            total = sum(p.numel() for p in self.module.parameters())
+            total = count_parameters(self.module)[0]
             if self.verbose:
                 print(f"epoch {state.epoch}: unfroze {type(self.module).__name__} ({total:,} parameters)")

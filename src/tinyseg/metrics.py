@@ -16,8 +16,13 @@ import torch
 from scipy import ndimage
 from sklearn.metrics import confusion_matrix
 from torchmetrics import MetricCollection
-from torchmetrics.classification import (BinaryAccuracy, BinaryF1Score, BinaryJaccardIndex, MulticlassAccuracy,
-                                         MulticlassF1Score)
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryF1Score,
+    BinaryJaccardIndex,
+    MulticlassAccuracy,
+    MulticlassF1Score,
+)
 
 # ---------------------------------------------------------------- classification
 
@@ -67,8 +72,17 @@ def evaluate_classifier(logits: torch.Tensor, targets: torch.Tensor, names: Sequ
 # ---------------------------------------------------------------- segmentation
 
 
+def rock_mask(probs: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """The one thresholding rule of the project: a pixel is rock when its probability is at least
+    ``threshold`` (every metric, overlap count and figure reads a probability of exactly 0.5 alike)."""
+    return probs >= threshold
+
+
 def segmentation_metrics(threshold: float = 0.5) -> MetricCollection:
-    """IoU (Jaccard), Dice (= F1) and pixel accuracy of the rock class, accumulated over all pixels."""
+    """IoU (Jaccard), Dice (= F1) and pixel accuracy of the rock class, accumulated over all pixels.
+
+    Feed them :func:`rock_mask` outputs (0/1), not probabilities: torchmetrics' own rule (``p > threshold``)
+    would read a probability of exactly 0.5 differently from the per-image counts."""
     return MetricCollection({"iou": BinaryJaccardIndex(threshold=threshold),
                              "dice": BinaryF1Score(threshold=threshold),
                              "pixel_acc": BinaryAccuracy(threshold=threshold)})
@@ -97,9 +111,10 @@ def per_image_iou(pred: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
 
 def evaluate_masks(probs: torch.Tensor, masks: torch.Tensor, threshold: float = 0.5) -> dict:
     """Whole-set metrics (accumulated over all pixels) and the per-image IoU distribution."""
-    metrics = {k: float(v) for k, v in segmentation_metrics(threshold)(probs, masks.long()).items()}
+    pred = rock_mask(probs, threshold)
+    metrics = {k: float(v) for k, v in segmentation_metrics()(pred.float(), masks.long()).items()}
     metrics["background_share"] = float(1 - masks.bool().float().mean())  # pixel accuracy of "no rock anywhere"
-    return {"metrics": metrics, "per_image_iou": per_image_iou(probs >= threshold, masks)}
+    return {"metrics": metrics, "per_image_iou": per_image_iou(pred, masks)}
 
 
 # rock sizes (pixels at 128×128) for the object-level view; the real check set's rocks have a median of 11 px

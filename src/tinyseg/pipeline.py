@@ -12,6 +12,9 @@ cells all ran, so an interrupted job continues where it stopped. ``smoke`` execu
 points DATA_DIR/WEIGHTS_DIR/RUNS_DIR/REPORTS_DIR at the temporary folder, so it never touches
 committed notebooks, weights or logs. The report is exported to ``REPORTS_DIR/report.html``
 (self-contained) and ``REPORTS_DIR/report.pdf`` (headless Chromium prints the HTML).
+
+The functions raise :class:`PipelineError` (or a data set's :class:`~tinyseg.data.DataError`) with a
+message that says what to do; :func:`main` prints it and exits with status 1.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import runs as run_table
+from .data import DataError
 from .device import PROFILES, resolve_profile
 from .paths import Paths, get_paths, project_root
 from .runlog import RunLog
@@ -46,7 +50,12 @@ def _step(name: str):
     print(f"=== {name}: done in {time.time() - t0:.0f} s", flush=True)
 
 
-class NotebookError(RuntimeError):
+class PipelineError(RuntimeError):
+    """The job cannot go on (a notebook failed, finished runs are inconsistent, an unknown notebook was
+    named); the message says why and what to do. :func:`main` prints it and exits with status 1."""
+
+
+class NotebookError(PipelineError):
     """A notebook stopped with an error; the message names the notebook, the cell and where its outputs are."""
 
 
@@ -169,17 +178,16 @@ def export_report(notebook: Path, out_dir: Path) -> list[Path]:
 
 
 def prepare_data(profile: str, tiny_imagenet_needed: bool = True, moon_needed: bool = True) -> None:
-    """Locate/extract/cache Tiny ImageNet-200; find the real moon data or generate the stand-in."""
+    """Locate/extract/cache Tiny ImageNet-200; find the real moon data or generate the stand-in (what the
+    profile needs: the official counts, the stand-in's size), through the data sets' common ``locate``/``load``."""
     from .data import moon, tiny_imagenet
 
     paths = get_paths()
-    if tiny_imagenet_needed:
-        with _step("Tiny ImageNet-200"):
-            expected = None if profile == "smoke" else tiny_imagenet.OFFICIAL
-            print(tiny_imagenet.load(tiny_imagenet.locate(paths), paths, expected=expected).facts())
-    if moon_needed:
-        with _step("moon data"):
-            print(moon.load(moon.locate(paths, n=moon.PAIRS[profile]), paths).facts())
+    needed = [(module, name) for module, name, wanted in ((tiny_imagenet, "Tiny ImageNet-200", tiny_imagenet_needed),
+                                                         (moon, "moon data", moon_needed)) if wanted]
+    for module, name in needed:
+        with _step(name):
+            print(module.load(module.locate(paths, profile=profile), paths).facts())
 
 
 def executed(notebook: Path) -> bool:
@@ -205,14 +213,14 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
     lost = [paths.relative(paths.weights(spec.name)) for spec in specs
             if RunLog(paths.run_dir(spec.name)).is_finished() and not paths.weights(spec.name).exists()]
     if lost:
-        raise SystemExit(f"{notebook.name}: finished run(s) without their weights: {', '.join(lost)} missing. "
+        raise PipelineError(f"{notebook.name}: finished run(s) without their weights: {', '.join(lost)} missing. "
                          f"Restore them (git checkout -- <file>, or check WEIGHTS_DIR), or retrain on purpose "
                          f"with --force {notebook.name[:2]} (the old runs are archived, nothing is deleted).")
     if not all(log.is_finished() for log in logs):
         return None
-    other = {log.name: log.summary().get("profile") for log in logs if log.summary().get("profile") != profile}
+    other = {log.name: log.summary().profile for log in logs if log.summary().profile != profile}
     if other:
-        raise SystemExit(f"{notebook.name}: runs {other} finished in another profile than {profile!r}. "
+        raise PipelineError(f"{notebook.name}: runs {other} finished in another profile than {profile!r}. "
                          f"Re-run with --force {notebook.name[:2]} to archive them and train again, "
                          f"or with --profile {next(iter(other.values()))} to keep them.")
     if not executed(notebook):
@@ -248,7 +256,7 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
           f"weights in {paths.relative(paths.weights_dir)}")
     for prefix in (*only, *force):
         if not any(n.startswith(prefix) for n in NOTEBOOKS):
-            raise SystemExit(f"no notebook starts with {prefix!r}: the notebooks are {', '.join(NOTEBOOKS)}")
+            raise PipelineError(f"no notebook starts with {prefix!r}: the notebooks are {', '.join(NOTEBOOKS)}")
     forced = with_dependents([n for n in NOTEBOOKS if any(n.startswith(f) for f in force)])
     selected = [n for n in NOTEBOOKS if not only or any(n.startswith(o) for o in only) or n in forced]
     pending = []
@@ -268,10 +276,7 @@ def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
     prepare_data(profile, tiny_imagenet_needed="classification" in tasks, moon_needed="segmentation" in tasks)
     for name in pending:
         with _step(f"execute {name}"):
-            try:
-                execute_notebook(notebook_dir / name, profile, seed)
-            except NotebookError as e:
-                raise SystemExit(f"stopped: {e}") from None
+            execute_notebook(notebook_dir / name, profile, seed)
     if NOTEBOOKS[-1] in pending:
         with _step("export the report"):
             for path in export_report(notebook_dir / NOTEBOOKS[-1], paths.reports_dir):
@@ -347,10 +352,17 @@ def main(argv: list[str] | None = None) -> int:
     p_smoke.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill echoes cell outputs
-    if args.command == "run":
-        run(args.profile, args.seed, only=tuple(args.only), force=tuple(args.force))
-    else:
-        smoke(args.workdir)
+    try:
+        if args.command == "run":
+            run(args.profile, args.seed, only=tuple(args.only), force=tuple(args.force))
+        else:
+            smoke(args.workdir)
+    except NotebookError as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        return 1
+    except (PipelineError, DataError) as e:
+        print(e, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 
+from .callbacks import Callback
+
 
 def metric_names(history: Sequence[dict]) -> list[str]:
     """Metric names logged for validation (``val_<name>``), loss first."""
@@ -49,7 +51,7 @@ def _in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
-class LivePlot:
+class LivePlot(Callback):
     """Engine callback: the curves of the run so far, redrawn in place after every epoch.
 
     In a notebook the figure lives in one output that is updated (no pile of figures);

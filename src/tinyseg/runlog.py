@@ -1,9 +1,14 @@
 """Run logs and checkpoints: the files the report reads.
 
-``runs/<run>/config.json``   everything needed to re-run: training config, model config, runtime and
-                             the run's :class:`RunInfo` (profile, seed, data, recipe, spec)
+``runs/<run>/config.json``   :class:`RunConfig`: training config, model config, runtime, the run's
+                             :class:`RunInfo` (profile, seed, data, recipe, spec) and its signature
 ``runs/<run>/metrics.jsonl`` one JSON object per finished epoch
-``runs/<run>/summary.json``  status, best epoch and its metrics, parameters, device, data, time
+``runs/<run>/summary.json``  :class:`RunSummary`: status, best epoch and its metrics, parameters, device,
+                             data, time
+
+The two JSON files are written from and read into the same typed records (``from_json`` refuses an
+unknown or missing field, so a renamed field fails where the file is read, with its name).
+``runs/<run>/overlaps.json`` per-image intersection/union of the best weights (segmentation)
 ``runs/<run>/last.pt``       resumable state (model, optimizer, scheduler, RNG); never committed
 ``weights/<run>.pt``         best model: ``{"state_dict", "config", "epoch", "metrics"}``,
                              loadable with ``torch.load(..., weights_only=True)``
@@ -21,8 +26,9 @@ import math
 import os
 import shutil
 import tempfile
+import typing
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +36,51 @@ import torch
 
 # a run in one of these states is finished and can be skipped by the main job
 FINISHED = ("completed", "early_stopped")
+OVERLAPS = "overlaps.json"  # per-image overlaps of a segmentation run's best weights (tinyseg.segment)
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, unreadable or not the project's; the message names it and the way out."""
+
+
+class RunLogError(ValueError):
+    """A run log (config.json, summary.json) does not have the fields this version of the project reads."""
+
+
+@dataclass
+class TrainConfig:
+    """What the engine needs to train one run; derived from the run's recipe (:mod:`tinyseg.recipes`),
+    never written by hand for a project run. Saved in ``runs/<run>/config.json`` under ``train``."""
+
+    run: str
+    epochs: int
+    lr: float
+    optimizer: str = "sgd"            # "sgd" (Nesterov momentum) | "adamw"
+    momentum: float = 0.9             # SGD momentum (unused by AdamW)
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas (unused by SGD)
+    weight_decay: float = 5e-4        # not applied to norms and biases
+    schedule: str = "onecycle"        # "onecycle" | "cosine" (linear warm-up, cosine decay) | "constant"
+    warmup: float = 0.15              # fraction of all steps spent warming up
+    lr_scales: dict[str, float] = field(default_factory=dict)  # parameter-name prefix → LR multiplier
+    grad_clip: float | None = None    # max gradient norm
+    monitor: str = "val_loss"         # the record key that picks the best epoch
+    mode: str = "min"                 # "min" | "max"
+    monitor_from: int = 1             # epochs before this one do not compete for the best epoch
+    patience: int | None = None       # early stopping after this many epochs without improvement
+    max_steps_per_epoch: int | None = None  # cut epochs short (smoke profile)
+    train_metrics: bool = True        # also compute the metrics on training batches
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', not {self.mode!r}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {self.optimizer!r}")
+        if self.schedule not in ("onecycle", "cosine", "constant"):
+            raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'constant', not {self.schedule!r}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, not {self.epochs}")
+        self.betas = tuple(self.betas)
 
 
 @dataclass(frozen=True)
@@ -45,7 +92,7 @@ class DataRecord:
     location: str     # relative to the repository, or "$DATA_DIR/..."
     train: int        # training examples
     val: int          # validation examples
-    identity: str = ""  # a hash of the training and validation tensors: resuming on other data is refused
+    identity: str = ""  # content_hash of the training and validation tensors: resuming on other data is refused
 
     @classmethod
     def of(cls, source, paths, train: int, val: int, identity: str = "") -> DataRecord:
@@ -61,11 +108,96 @@ class RunInfo:
     profile: str
     seed: int
     data: DataRecord
-    recipe: dict      # the task's recipe for the profile, overrides applied
+    recipe: dict      # the run's resolved recipe (tinyseg.recipes), as a dict
     spec: dict        # the run table's entry as it shaped training (RunSpec.training)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """``runs/<run>/config.json``: everything needed to re-run, and the run's signature."""
+
+    train: TrainConfig
+    model: dict                    # the model's constructor config (model.config)
+    runtime: dict                  # device, precision, layout (Runtime.as_dict)
+    steps_per_epoch: int
+    batch_size: int | None
+    signature: dict                # what defines the run: resume and reuse refuse any difference
+    info: RunInfo | None = None    # profile, seed, data, recipe, spec (absent for runs outside the run table)
+
+    @classmethod
+    def from_json(cls, data: dict, where: str = "config.json") -> RunConfig:
+        return _build(cls, data, where)
+
+    def as_json(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """``runs/<run>/summary.json``: status, best epoch and its metrics, size, device, time, data."""
+
+    run: str
+    status: str                    # running | completed | early_stopped | interrupted | diverged
+    best_epoch: int | None
+    best: dict                     # the best epoch's record (metrics.jsonl line)
+    epochs_run: int
+    epochs_planned: int
+    params_total: int
+    params_trainable: int
+    wall_time_s: float             # summed epoch times (training + validation), over resumptions
+    monitor: str = ""
+    mode: str = ""
+    device: str = ""
+    precision: str = ""
+    weights: str = ""
+    finished_at: str = ""
+    profile: str | None = None
+    seed: int | None = None
+    data: DataRecord | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def wall_time_min(self) -> float:
+        return self.wall_time_s / 60
+
+    @classmethod
+    def from_json(cls, data: dict, where: str = "summary.json") -> RunSummary:
+        return _build(cls, data, where)
+
+    def as_json(self) -> dict:
+        return _jsonable(asdict(self))
+
+
+def _build(cls, data: dict, where: str):
+    """``cls(**data)`` for a dataclass, nested dataclasses included; an unknown or missing field is a
+    :class:`RunLogError` naming the file and the field (a renamed field fails here, not in the report)."""
+    if not isinstance(data, dict):
+        raise RunLogError(f"{where}: expected a JSON object for {cls.__name__}, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [n for n in required if n not in data]
+    if unknown or missing:
+        raise RunLogError(f"{where}: {cls.__name__} " + "; ".join(
+            ([f"unknown field(s) {unknown}"] if unknown else []) + ([f"missing field(s) {missing}"] if missing else []))
+            + ". It was written by another version of the project: re-run the run's notebook, or archive the run.")
+    kwargs = {}
+    for name in names:
+        if name not in data:
+            continue
+        value, kind = data[name], hints[name]
+        nested = [t for t in typing.get_args(kind) or (kind,) if is_dataclass(t)]
+        if nested and isinstance(value, dict):
+            value = _build(nested[0], value, f"{where}: {name}")
+        kwargs[name] = value
+    return cls(**kwargs)
 
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
@@ -190,11 +322,12 @@ class RunLog:
     metrics_path = property(lambda self: self.dir / "metrics.jsonl")
     summary_path = property(lambda self: self.dir / "summary.json")
     last_path = property(lambda self: self.dir / "last.pt")
+    overlaps_path = property(lambda self: self.dir / OVERLAPS)
 
-    def start(self, config: dict) -> None:
+    def start(self, config: RunConfig) -> None:
         """A fresh run: write the config, empty the epoch log, drop an old resumable state."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.config_path, config)
+        write_json(self.config_path, config.as_json())
         self.rewrite_metrics([])
         self.last_path.unlink(missing_ok=True)
 
@@ -206,18 +339,20 @@ class RunLog:
         with open(self.metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(_jsonable(record), ensure_ascii=False) + "\n")
 
-    def write_summary(self, summary: dict) -> None:
-        write_json(self.summary_path, summary)
+    def write_summary(self, summary: RunSummary) -> None:
+        write_json(self.summary_path, summary.as_json())
 
-    def config(self) -> dict:
-        return read_json(self.config_path)
+    def config(self) -> RunConfig:
+        return RunConfig.from_json(read_json(self.config_path), str(self.config_path))
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
 
-    def summary(self) -> dict | None:
-        return read_json(self.summary_path) if self.summary_path.exists() else None
+    def summary(self) -> RunSummary | None:
+        if not self.summary_path.exists():
+            return None
+        return RunSummary.from_json(read_json(self.summary_path), str(self.summary_path))
 
     def is_finished(self) -> bool:
         summary = self.summary()
-        return bool(summary) and summary.get("status") in FINISHED
+        return summary is not None and summary.finished

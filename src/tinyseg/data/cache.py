@@ -28,7 +28,7 @@ def fingerprint(files: Iterable[tuple[str, Path]], salt: str) -> str:
     return h.hexdigest()[:16]
 
 
-def tensor_identity(*tensors) -> str:
+def content_hash(*tensors) -> str:
     """A short content hash of tensors (shape, dtype and bytes): the same data gives the same value on
     any machine, whatever its paths or file dates."""
     h = hashlib.sha1()

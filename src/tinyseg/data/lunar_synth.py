@@ -1,6 +1,7 @@
 """Procedural lunar scenes with exact rock masks, written in the MOON_SEGMENTATION_BINARY layout.
 
     python -m tinyseg.data.lunar_synth --out DIR --n 1000 --seed 0
+    python tools/stand_in_sheet.py sheet.png [--compare-with REAL_MOON_ROOT]   # scenes with their masks, as a PNG
 
 The stand-in for the course's data set when it is absent. Each scene is a height field seen
 from 1–2 m above the ground and rendered column by column front to back (a "voxel space"
@@ -99,7 +100,7 @@ class Scene:
     style: Style = Style()
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, style: Style = Style()) -> Scene:
+    def sample(cls, rng: np.random.Generator, style: Style = Style()) -> Scene:  # noqa: B008 (frozen)
         return cls(
             sun_elevation=rng.uniform(*style.sun_elevation), sun_azimuth=rng.uniform(-180, 180),
             cam_height=rng.uniform(1.0, 2.0),
@@ -449,46 +450,6 @@ def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height
     return out
 
 
-def contact_sheet(path: Path, seed: int = 0, n: int = 12, cols: int = 3) -> Path:
-    """A PNG of ``n`` scenes from ``seed``: each render beside its mask overlaid in red."""
-    tiles = []
-    for i in range(n):
-        rgb, mask = render_index(seed, i)
-        overlay = rgb.astype(np.float32)
-        overlay[mask] = 0.45 * overlay[mask] + 0.55 * np.array([255, 40, 40])
-        pair = np.concatenate([rgb, np.full((rgb.shape[0], 6, 3), 255, np.uint8), overlay.astype(np.uint8)], 1)
-        tiles.append(np.pad(pair, ((6, 6), (6, 6), (0, 0)), constant_values=255))
-    rows = [np.concatenate(tiles[r:r + cols], 1) for r in range(0, n, cols)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(rows, 0)).save(path, optimize=True)
-    return path
-
-
-def comparison_sheet(path: Path, real_root: Path, seed: int = 0, n: int = 6, version: int = VERSION,
-                     size: tuple[int, int] = (240, 160)) -> Path:
-    """A PNG with ``n`` real renders (from ``real_root``, MOON layout) above ``n`` generated scenes, each
-    with its rock mask overlaid in red below it: how close the stand-in looks to the real data."""
-    from .moon import find_pairs, read_mask
-
-    def tile(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.BOX)).astype(np.float32)
-        m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.BOX)) >= 128
-        over = rgb.copy()
-        over[m] = 0.45 * over[m] + 0.55 * np.array([255, 40, 40])
-        return np.concatenate([rgb, np.full((4, size[0], 3), 255.0), over], 0)
-
-    real = [tile(np.asarray(Image.open(r).convert("RGB")), read_mask(g)) for _, r, g in find_pairs(real_root)[:n]]
-    generated = [tile(*render_index(seed, i, style=STYLES[version])) for i in range(n)]
-    rows = [np.concatenate([np.pad(t, ((4, 4), (4, 4), (0, 0)), constant_values=255) for t in tiles], 1)
-            for tiles in (real, generated)]
-    sheet = np.concatenate([rows[0], np.full((12, rows[0].shape[1], 3), 255.0), rows[1]], 0).astype(np.uint8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sheet).save(path, optimize=True)
-    return path
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -496,19 +457,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--width", type=int, default=WIDTH)
     parser.add_argument("--height", type=int, default=HEIGHT)
-    parser.add_argument("--contact-sheet", type=Path, default=None,
-                        help="instead of a data set, write a PNG of 12 scenes with their masks")
-    parser.add_argument("--compare-with", type=Path, default=None,
-                        help="with --contact-sheet: real renders (MOON layout) to put above 6 generated scenes")
     parser.add_argument("--version", type=int, default=VERSION, help="generator version (see STYLES)")
     args = parser.parse_args(argv)
     t0 = time.time()
-    if args.contact_sheet:
-        if args.compare_with:
-            print(comparison_sheet(args.contact_sheet, args.compare_with, args.seed, version=args.version))
-        else:
-            print(contact_sheet(args.contact_sheet, args.seed))
-        return
     generate(args.out, args.n, args.seed, args.width, args.height, version=args.version)
     print(f"{args.n} pairs in {args.out} ({time.time() - t0:.0f} s)")
 

@@ -1,6 +1,6 @@
 """MOON_SEGMENTATION_BINARY: pair, check, resize and cache the lunar renders and rock masks.
 
-Layout (the course's data set, and what :mod:`tinyseg.lunar_synth` writes)::
+Layout (the course's data set, and what :mod:`tinyseg.data.lunar_synth` writes)::
 
     <root>/images/render/renderNNNN.png   RGB renders (720×480 in the real set)
     <root>/images/ground/groundNNNN.png   masks, paired by the number NNNN
@@ -28,15 +28,17 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from ..device import resolve_profile
 from ..paths import Paths, get_paths
 from ..progress import progress
 from ..runlog import write_json
-from . import Source
+from . import DataError, Dataset, Source, lunar_synth
 from .cache import cached_arrays, fingerprint
 
 NAME = "MOON_SEGMENTATION_BINARY"
 # pairs of the generated stand-in per profile (the real data set has about 1,000)
 PAIRS = {"cpu": 1000, "gpu": 1000, "smoke": 16}
+STAND_IN_SEED = 0  # the seed of the project's stand-in
 RENDER_DIR = Path("images/render")
 GROUND_DIR = Path("images/ground")
 SIZE = 128
@@ -46,7 +48,7 @@ _RENDER = re.compile(r"^render(\d+)\.png$", re.IGNORECASE)
 _GROUND = re.compile(r"^ground(\d+)\.png$", re.IGNORECASE)
 
 
-class MoonDataError(ValueError):
+class MoonDataError(DataError):
     """The moon data set is missing or inconsistent; the message names the files."""
 
 
@@ -157,7 +159,7 @@ def load_pair(render: Path, ground: Path, size: int = SIZE) -> tuple[np.ndarray,
 
 
 @dataclass
-class MoonData:
+class MoonData(Dataset):
     """All pairs in memory: images uint8 N×3×128×128 (channels_last), masks uint8 N×1×128×128 (0/1)."""
 
     images: torch.Tensor
@@ -177,10 +179,11 @@ class MoonData:
                 "images_without_rocks": int((frac == 0).sum())}
 
 
-def load(source: Source, paths: Paths | None = None, strict: bool = False) -> MoonData:
-    """Pair, check, resize and cache every pair of the located data (decoded once, then from the cache)."""
+def load(source: Source, paths: Paths | None = None) -> MoonData:
+    """Pair, check, resize and cache every pair of the located data (decoded once, then from the cache).
+    Files without a partner are left out with a warning (:func:`find_pairs`)."""
     paths = paths or get_paths()
-    pairs = find_pairs(source.location, strict=strict)
+    pairs = find_pairs(source.location)
     key = fingerprint(((f"{n}:{p.name}", p) for n, r, g in pairs for p in (r, g)), salt=f"moon v{CACHE_VERSION}|{SIZE}")
 
     def build():
@@ -238,13 +241,14 @@ def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0) -> Spli
     return Split(sorted(train.tolist(), key=int), sorted(val.tolist(), key=int), seed)
 
 
-def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: bool = True) -> Source:
+def locate(paths: Paths | None = None, *, profile: str = "cpu", generate: bool = True) -> Source:
     """The real data set at ``MOON_ROOT``; when that variable is unset and the default location is
     empty, the generated stand-in (announced). A ``MOON_ROOT`` that is set but not in the layout is
     an error: a typo must not silently train on generated data.
 
-    The stand-in (``n`` pairs from ``seed``) is written once under ``DATA_DIR/moon_synth``; an
-    interrupted generation continues where it stopped.
+    The stand-in (``PAIRS[profile]`` pairs from seed ``STAND_IN_SEED``, the current generator version)
+    is written once under ``DATA_DIR/moon_synth``; an interrupted generation continues where it
+    stopped. ``generate=False``: an error instead of generating a missing stand-in.
     """
     paths = paths or get_paths()
     if is_moon_root(paths.moon_root):
@@ -254,12 +258,11 @@ def locate(paths: Paths | None = None, n: int = 1000, seed: int = 0, generate: b
         raise MoonDataError(f"MOON_ROOT={paths.moon_root} {_layout_problem(paths.moon_root)}. Point MOON_ROOT at "
                             f"the folder holding images/render/renderNNNN.png and images/ground/groundNNNN.png, "
                             "or unset it to use the generated stand-in.")
-    from . import lunar_synth
-
+    n, seed, version = PAIRS[resolve_profile(profile)], STAND_IN_SEED, lunar_synth.VERSION
     print(f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)} (MOON_ROOT is not set): "
-          f"using the GENERATED stand-in ({n} pairs, seed {seed}, generator version {lunar_synth.VERSION}) "
-          f"at {paths.relative(stand_in_dir(paths, n, seed, lunar_synth.VERSION))}")
-    return stand_in(paths, n, seed, lunar_synth.VERSION, generate)
+          f"using the GENERATED stand-in ({n} pairs, seed {seed}, generator version {version}) "
+          f"at {paths.relative(stand_in_dir(paths, n, seed, version))}")
+    return stand_in(paths, n, seed, version, generate)
 
 
 def stand_in_dir(paths: Paths, n: int, seed: int, version: int) -> Path:
@@ -277,9 +280,7 @@ def stand_in(paths: Paths, n: int, seed: int, version: int, generate: bool = Tru
         if not generate:
             raise MoonDataError(f"no moon data: {paths.moon_root} is not in the MOON_SEGMENTATION_BINARY layout "
                                 f"and the generated stand-in {root} does not exist")
-        from .lunar_synth import generate as generate_scenes
-
-        generate_scenes(root, n=n, seed=seed, version=version)
+        lunar_synth.generate(root, n=n, seed=seed, version=version)
     return Source(NAME, "generated", root)
 
 

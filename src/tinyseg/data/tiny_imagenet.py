@@ -1,10 +1,11 @@
 """Tiny ImageNet-200: find (or download) the official archive, extract it safely, verify it, cache it.
 
-``locate(paths)`` → :class:`~tinyseg.data.Source`: the same code path serves a zip that was
-downloaded and one we were pointed to (``TINY_IMAGENET``): it is extracted into
-``DATA_DIR/tiny-imagenet-200`` (test/ is skipped). ``load(source, paths)`` checks the folder and
-decodes it once into uint8 arrays in the shared cache; training then runs from memory. Only
-the standard split is used: train = ``train/``, validation = ``val/``.
+``locate(paths, profile=...)`` → :class:`~tinyseg.data.Source`: the same code path serves a zip
+that was downloaded and one we were pointed to (``TINY_IMAGENET``): it is extracted into
+``DATA_DIR/tiny-imagenet-200`` (test/ is skipped). The profile decides what the folder is checked
+against: the official counts, except in the smoke profile (a small fixture in the official layout).
+``load(source, paths)`` checks the folder and decodes it once into uint8 arrays in the shared cache;
+training then runs from memory. Only the standard split is used: train = ``train/``, validation = ``val/``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import zipfile
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from ..device import resolve_profile
 from ..paths import Paths, get_paths
 from ..progress import progress
-from . import Source
+from . import DataError, Dataset, Source
 from .cache import cached_arrays, fingerprint
 
 NAME = "Tiny ImageNet-200"
@@ -35,7 +37,7 @@ CACHE_VERSION = 2
 SIZE = 64
 
 
-class DatasetError(ValueError):
+class DatasetError(DataError):
     """The data set is missing, incomplete or inconsistent; the message says what and where."""
 
 
@@ -47,13 +49,22 @@ class Counts:
 
 
 OFFICIAL = Counts(classes=200, train_per_class=500, val_per_class=50)
+# what each profile checks the folder against (smoke: the small fixtures of the tests and smoke runs)
+EXPECTED = {"cpu": OFFICIAL, "gpu": OFFICIAL, "smoke": None}
 
 
 # ---------------------------------------------------------------- locate, download, extract
 
-def locate(paths: Paths | None = None, download: bool = True) -> Source:
-    """The extracted data set folder (the one holding ``wnids.txt``), extracting/downloading as needed."""
+def locate(paths: Paths | None = None, *, profile: str = "cpu", download: bool = True) -> Source:
+    """The extracted data set folder (the one holding ``wnids.txt``), extracting/downloading as needed
+    (``download=False``: an error instead of a download). The source says what ``load`` checks: the
+    official counts, except in the smoke profile."""
     paths = paths or get_paths()
+    expected = EXPECTED[resolve_profile(profile)]
+    return replace(_find(paths, download), expected=expected)
+
+
+def _find(paths: Paths, download: bool) -> Source:
     src = paths.tiny_imagenet
     default_dir, default_zip = paths.data_dir / FOLDER, paths.data_dir / f"{FOLDER}.zip"
     if src.is_dir():
@@ -103,7 +114,7 @@ def fetch(target: Path, url: str = URL, md5: str = MD5) -> Path:
     return target
 
 
-def _zip_identity(zip_path: Path) -> str:
+def _zip_stamp(zip_path: Path) -> str:
     st = zip_path.stat()
     return f"{zip_path.name}|{st.st_size}|{int(st.st_mtime)}"
 
@@ -123,8 +134,8 @@ def extract(zip_path: Path, data_dir: Path) -> Path:
         raise DatasetError(f"{zip_path} lies inside {dest}, the folder it would be extracted into; move the zip "
                            f"out of it (for example to {data_dir / (FOLDER + '.zip')}) and run again")
     marker = dest / MARKER
-    identity = _zip_identity(zip_path)
-    if marker.is_file() and marker.read_text() == identity:
+    stamp = _zip_stamp(zip_path)
+    if marker.is_file() and marker.read_text() == stamp:
         return dest
     if dest.exists() and not marker.is_file():
         raise DatasetError(_not_ours(dest, zip_path))
@@ -156,7 +167,7 @@ def extract(zip_path: Path, data_dir: Path) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
             raise DatasetError(f"{zip_path}: member {m.filename!r} is damaged ({e}). Download the archive again; "
                                f"{dest} was left as it was.") from e
-    (staging / MARKER).write_text(identity)
+    (staging / MARKER).write_text(stamp)
     if dest.exists():                              # ours (it has the marker), from another archive
         old = data_dir / f".{FOLDER}.replaced"
         if old.exists():
@@ -181,7 +192,7 @@ class Index:
     train: list[tuple[str, int]] = field(repr=False)  # (path relative to root, label)
     val: list[tuple[str, int]] = field(repr=False)
 
-    def identity(self) -> str:
+    def fingerprint(self) -> str:
         return fingerprint(((f"{rel}:{label}", self.root / rel) for rel, label in self.train + self.val),
                            salt=f"tiny-imagenet v{CACHE_VERSION}")
 
@@ -294,7 +305,7 @@ def _decode_all(index: Index, items: list[tuple[str, int]], desc: str) -> tuple[
 
 
 @dataclass
-class TinyImageNet:
+class TinyImageNet(Dataset):
     """The whole data set in memory: uint8 images N×3×64×64 (channels_last) and int64 labels."""
 
     train_x: torch.Tensor
@@ -317,10 +328,11 @@ class TinyImageNet:
                 "val_per_class": sorted(set(torch.bincount(self.val_y).tolist()))}
 
 
-def load(source: Source, paths: Paths | None = None, expected: Counts | None = OFFICIAL) -> TinyImageNet:
-    """Verify the located data set and load it, decoding into the cache on first use."""
+def load(source: Source, paths: Paths | None = None) -> TinyImageNet:
+    """Verify the located data set (against ``source.expected``: the counts its profile asks for) and load
+    it, decoding into the cache on first use."""
     paths = paths or get_paths()
-    index = verify(source.location, expected)
+    index = verify(source.location, source.expected)
 
     def build():
         arrays = {}
@@ -328,7 +340,7 @@ def load(source: Source, paths: Paths | None = None, expected: Counts | None = O
             arrays[f"{split}_x"], arrays[f"{split}_y"] = _decode_all(index, items, f"decode {split}")
         return arrays, {"wnids": index.wnids, "names": index.names}
 
-    arrays, meta = cached_arrays(paths.cache_dir / f"tiny-imagenet-{index.identity()}", build)
+    arrays, meta = cached_arrays(paths.cache_dir / f"tiny-imagenet-{index.fingerprint()}", build)
     tensors = {name: torch.from_numpy(a) for name, a in arrays.items()}
     return TinyImageNet(train_x=tensors["train_x"].permute(0, 3, 1, 2), train_y=tensors["train_y"],
                         val_x=tensors["val_x"].permute(0, 3, 1, 2), val_y=tensors["val_y"],

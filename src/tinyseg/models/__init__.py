@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .base import Encoder, FeatureInfo, Model
+from .base import Encoder, FeatureInfo, Model, count_parameters
 from .classifier import Classifier128
-from .unet import UNet, UNetBackbone, UNetBase
+from .unet import UNET_WIDTHS, UNet, UNetBackbone, UNetBase
 
 REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -59,13 +59,6 @@ def load_model(path) -> nn.Module:
     return model
 
 
-def count_parameters(model: nn.Module) -> tuple[int, int]:
-    """(total, trainable) parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return total, trainable
-
-
 @dataclass(frozen=True)
 class ParamLimit:
     """The assignment's parameter budget of a model."""
@@ -104,6 +97,6 @@ def count_macs(model: nn.Module, size: int = 128, channels: int = 3) -> int:
     return counter.get_total_flops() // 2
 
 
-__all__ = ["Classifier128", "UNet", "UNetBase", "UNetBackbone", "Encoder", "FeatureInfo", "Model", "REGISTRY",
+__all__ = ["Classifier128", "UNet", "UNetBase", "UNetBackbone", "UNET_WIDTHS", "Encoder", "FeatureInfo", "Model", "REGISTRY",
            "register_model", "create_model", "load_model", "count_parameters", "count_macs", "ParamLimit",
            "PARAM_LIMITS"]

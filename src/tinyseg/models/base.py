@@ -1,12 +1,37 @@
 """What every model of the project shares: the timm-style feature description, frozen BatchNorm
-that stays frozen, and the encoder contract the U-Net decoder is built from."""
+that stays frozen, parameter counts, and the encoder contract the U-Net decoder is built from."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..freeze import keep_frozen_norms_in_eval
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(total, trainable) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return total, trainable
+
+
+def total_parameters(modules: Iterable[nn.Module | None]) -> int:
+    """All parameters of several modules together (None: none)."""
+    return sum(count_parameters(m)[0] for m in modules if m is not None)
+
+
+def _norm_is_frozen(module: nn.Module) -> bool:
+    params = list(module.parameters(recurse=False))
+    return bool(params) and not any(p.requires_grad for p in params)
+
+
+def keep_frozen_norms_in_eval(model: nn.Module) -> None:
+    """Put every BatchNorm whose parameters are frozen back into eval mode."""
+    for m in model.modules():
+        if isinstance(m, _BatchNorm) and _norm_is_frozen(m):
+            m.eval()
 
 
 class FeatureInfo(list):
@@ -50,8 +75,10 @@ class Encoder(Model):
     def reductions(self) -> tuple[int, ...]:
         return self.feature_info.reduction()
 
-    def levels(self) -> list[tuple[str, list[nn.Module]]]:
-        """Per feature map: how it is computed (words) and the modules whose parameters it adds."""
+    def levels(self) -> list[dict]:
+        """Per feature map, fine to coarse, plain facts: ``level``, ``reduction``, ``channels``, ``params``
+        (of the modules that compute it from the previous map) and how it is computed (encoder-specific
+        keys, e.g. ``pool`` and ``convs``); the report puts them into words."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .base import FeatureInfo, Model
+from .base import FeatureInfo, Model, count_parameters
 
 
 def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -108,20 +108,22 @@ class Classifier128(Model):
         self.num_classes = num_classes
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
 
-    def stage_table(self, size: int = 128) -> list[dict]:
-        """One row per stage: blocks, channels, output size, stride, parameters."""
-        def params(module: nn.Module) -> int:
-            return sum(p.numel() for p in module.parameters())
-
-        rows = [{"stage": "stem1", "blocks": "conv3×3 s2", "channels": self.stem1[0].out_channels,
-                 "params": params(self.stem1), "stride": 2},
-                {"stage": "stem2", "blocks": "conv3×3 s2", "channels": self.stem2[0].out_channels,
-                 "params": params(self.stem2), "stride": 4}]
+    def parts(self) -> list[dict]:
+        """One dict per part, input to output (plain facts; :func:`tinyseg.report.tables.stage_table` puts them
+        into words): ``name``; ``block`` (``"conv3x3"``: conv 3×3 + BN + ReLU, ``"BasicBlock"``, ``"head"``:
+        global average pooling + FC); ``depth`` (blocks); ``stride`` of its first block; ``channels`` out;
+        ``reduction`` (input size / output size; None for the head); ``params``."""
+        parts = [{"name": "stem1", "block": "conv3x3", "depth": 1, "stride": self.stem1[0].stride[0],
+                  "channels": self.stem1[0].out_channels, "reduction": self.feature_info[0]["reduction"],
+                  "params": count_parameters(self.stem1)[0]},
+                 {"name": "stem2", "block": "conv3x3", "depth": 1, "stride": self.stem2[0].stride[0],
+                  "channels": self.stem2[0].out_channels,
+                  "reduction": self.feature_info[0]["reduction"] * self.stem2[0].stride[0],
+                  "params": count_parameters(self.stem2)[0]}]
         for i, (stage, info) in enumerate(zip(self.stages, self.feature_info[1:])):
-            rows.append({"stage": f"stage{i + 1}", "blocks": f"{len(stage)}× BasicBlock", "channels": info["num_chs"],
-                         "params": params(stage), "stride": info["reduction"]})
-        for row in rows:
-            row["output"] = f"{size // row['stride']}×{size // row['stride']}"
-        rows.append({"stage": "head", "blocks": "GAP + FC", "channels": self.num_classes,
-                     "params": params(self.fc), "stride": "—", "output": "1×1"})
-        return rows
+            parts.append({"name": f"stage{i + 1}", "block": "BasicBlock", "depth": len(stage),
+                          "stride": stage[0].conv1[0].stride[0], "channels": info["num_chs"],
+                          "reduction": info["reduction"], "params": count_parameters(stage)[0]})
+        parts.append({"name": "head", "block": "head", "depth": 1, "stride": None, "channels": self.num_classes,
+                      "reduction": None, "params": count_parameters(self.fc)[0]})
+        return parts

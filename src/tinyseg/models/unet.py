@@ -19,13 +19,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Encoder, FeatureInfo, Model
+from .base import Encoder, FeatureInfo, Model, count_parameters, total_parameters
 from .classifier import Classifier128, conv_bn_relu
+
+# the default widths of the U-Nets' levels, fine to coarse (UNetBase's encoder; UNetBackbone's adapters):
+# doubling up to 128, then growing slowly to stay within UNetBase's 2.5M parameters
+UNET_WIDTHS = (32, 64, 128, 144, 176)
 
 
 class DoubleConv(nn.Sequential):
     def __init__(self, cin: int, cout: int):
         super().__init__(conv_bn_relu(cin, cout), conv_bn_relu(cout, cout))
+
+
+def _stride(module: nn.Module) -> int:
+    """The stride of a module's first convolution (how much it downsamples)."""
+    return next(m for m in module.modules() if isinstance(m, nn.Conv2d)).stride[0]
 
 
 class PlainEncoder(Encoder):
@@ -34,7 +43,7 @@ class PlainEncoder(Encoder):
     ``channels[0]`` is the base width (32); ``len(channels) - 1`` levels down.
     """
 
-    def __init__(self, channels: Sequence[int] = (32, 64, 128, 144, 176), in_channels: int = 3):
+    def __init__(self, channels: Sequence[int] = UNET_WIDTHS, in_channels: int = 3):
         super().__init__()
         self.blocks = nn.ModuleList([DoubleConv(in_channels, channels[0])])
         self.blocks.extend(DoubleConv(a, b) for a, b in zip(channels[:-1], channels[1:]))
@@ -42,9 +51,11 @@ class PlainEncoder(Encoder):
         self.feature_info = FeatureInfo({"num_chs": c, "reduction": 2 ** i, "module": f"blocks.{i}"}
                                         for i, c in enumerate(channels))
 
-    def levels(self) -> list[tuple[str, list[nn.Module]]]:
-        return [("2× conv 3×3", [self.blocks[0]])] + [
-            ("max-pool 2×2, 2× conv 3×3", [b]) for b in self.blocks[1:]]
+    def levels(self) -> list[dict]:
+        """Per level: ``pool`` (max-pool 2×2 first) and ``convs`` (3×3 convs), besides the common facts."""
+        return [{"level": i, "reduction": info["reduction"], "channels": info["num_chs"], "pool": i > 0,
+                 "convs": len(block), "params": count_parameters(block)[0]}
+                for i, (block, info) in enumerate(zip(self.blocks, self.feature_info))]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         features = [self.blocks[0](x)]
@@ -68,7 +79,7 @@ class ClassifierEncoder(Encoder):
     ``input_scale=2`` the classifier's own first map is already at full resolution).
     """
 
-    def __init__(self, backbone: Classifier128, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
+    def __init__(self, backbone: Classifier128, adapter_channels: Sequence[int] = UNET_WIDTHS,
                  stem_channels: int = 16, in_channels: int = 3, input_scale: int = 1):
         super().__init__()
         stages = backbone.feature_info
@@ -98,15 +109,26 @@ class ClassifierEncoder(Encoder):
         or None for the light stem's level."""
         return ([None] if self.stem is not None else []) + list(enumerate(self.backbone.feature_info))
 
-    def levels(self) -> list[tuple[str, list[nn.Module]]]:
+    def levels(self) -> list[dict]:
+        """Per level, besides the common facts: ``source`` — ``"stem"`` (the light stem: ``convs`` 3×3 convs
+        on the input) or ``"backbone"``; for the latter ``parts``, the classifier's parts that compute it
+        from the previous level's map, as ``(name, stride)`` pairs, ``input_scale`` (the input is upsampled
+        that much before the first part) and ``adapter`` (1×1 conv: classifier channels → level channels).
+        ``params`` counts the parts and the adapter."""
         b = self.backbone
-        first = "input ×2 (bilinear), stem1 (conv, s2) → 1×1" if self.input_scale == 2 else "stem1 (conv, s2) → 1×1"
-        rows = ([("new light stem: 2× conv 3×3", [self.stem])] if self.stem is not None else []) + [
-                (first, [b.stem1, self.adapters[0]]),
-                ("stem2 (s2) + stage1 → 1×1", [b.stem2, b.stages[0], self.adapters[1]])]
-        for i in range(1, len(b.stages)):
-            rows.append((f"stage{i + 1} (s2) → 1×1", [b.stages[i], self.adapters[i + 1]]))
-        return rows
+        # the classifier modules behind each of its maps (feature_info order): stem1 | stem2 + stage1 | stage k
+        groups = [[("stem1", b.stem1)], [("stem2", b.stem2), ("stage1", b.stages[0])]] + [
+            [(f"stage{k + 1}", b.stages[k])] for k in range(1, len(b.stages))]
+        rows = []
+        if self.stem is not None:
+            rows.append({"source": "stem", "convs": len(self.stem), "params": count_parameters(self.stem)[0]})
+        for i, (group, adapter) in enumerate(zip(groups, self.adapters)):
+            rows.append({"source": "backbone", "parts": [(name, _stride(m)) for name, m in group],
+                         "input_scale": self.input_scale if i == 0 else 1,
+                         "adapter": (adapter[0].in_channels, adapter[0].out_channels),
+                         "params": total_parameters([m for _, m in group] + [adapter])})
+        return [{"level": i, "reduction": info["reduction"], "channels": info["num_chs"], **row}
+                for i, (row, info) in enumerate(zip(rows, self.feature_info))]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         inner = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) if self.input_scale == 2 else x
@@ -155,28 +177,28 @@ class UNet(Model):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.decoder(self.encoder(x)))
 
-    def level_table(self, size: int = 128) -> list[dict]:
-        """One row per level: resolution, how the encoder reaches it, channels, parameters."""
-        enc, blocks = self.encoder, self.decoder.blocks
-        last = len(enc.out_channels) - 1
+    def levels(self) -> list[dict]:
+        """Per level, fine to coarse: ``level``, ``reduction``, ``encoder`` (the encoder's facts of the level,
+        :meth:`Encoder.levels`), ``encoder_channels``, ``encoder_params``, ``decoder_channels`` and
+        ``decoder_params`` (None and 0 at the bottom, which has no decoder block)."""
+        blocks = self.decoder.blocks
+        last = len(self.encoder.out_channels) - 1
         rows = []
-        for i, (how, modules) in enumerate(enc.levels()):
+        for i, level in enumerate(self.encoder.levels()):
             decoder = blocks[last - 1 - i] if i < last else None
-            r = enc.reductions[i]
-            rows.append({
-                "level": i, "stride": r, "resolution": f"{size // r}×{size // r}",
-                "encoder": how, "encoder channels": enc.out_channels[i],
-                "decoder channels": decoder[-1][0].out_channels if decoder is not None else "— (bottom)",
-                "encoder params": sum(p.numel() for m in modules for p in m.parameters()),
-                "decoder params": sum(p.numel() for p in decoder.parameters()) if decoder is not None else 0})
-        rows.append({"level": "head", "stride": 1, "resolution": f"{size}×{size}",
-                     "encoder": f"1×1 conv → {self.head.out_channels} logit{'s' if self.head.out_channels > 1 else ''}",
-                     "encoder channels": "—", "decoder channels": self.head.out_channels, "encoder params": 0,
-                     "decoder params": sum(p.numel() for p in self.head.parameters())})
+            rows.append({"level": i, "reduction": level["reduction"], "encoder": level,
+                         "encoder_channels": level["channels"], "encoder_params": level["params"],
+                         "decoder_channels": decoder[-1][0].out_channels if decoder is not None else None,
+                         "decoder_params": count_parameters(decoder)[0] if decoder is not None else 0})
         return rows
 
+    def head_facts(self) -> dict:
+        """The 1×1 conv head: ``in_channels``, ``classes`` (logits out), ``params``."""
+        return {"in_channels": self.head.in_channels, "classes": self.head.out_channels,
+                "params": count_parameters(self.head)[0]}
 
-def UNetBase(channels: Sequence[int] = (32, 64, 128, 144, 176), classes: int = 1) -> UNet:
+
+def UNetBase(channels: Sequence[int] = UNET_WIDTHS, classes: int = 1) -> UNet:
     """The plain U-Net: 4 levels down (max-pool), 4 up with skips, 32 base channels.
 
     The widths double up to 128 and then grow slowly (144, 176) to stay within 2.5M parameters.
@@ -184,7 +206,7 @@ def UNetBase(channels: Sequence[int] = (32, 64, 128, 144, 176), classes: int = 1
     return UNet(PlainEncoder(channels), classes)
 
 
-def UNetBackbone(classifier_config: dict | None = None, adapter_channels: Sequence[int] = (32, 64, 128, 144, 176),
+def UNetBackbone(classifier_config: dict | None = None, adapter_channels: Sequence[int] = UNET_WIDTHS,
                  stem_channels: int = 16, classes: int = 1, input_scale: int = 1) -> UNet:
     """The U-Net on Classifier128's stages (``classifier_config``: the classifier's stored config;
     load its weights into ``model.backbone``). ``input_scale``/``stem_channels``: see

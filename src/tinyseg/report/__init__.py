@@ -1,4 +1,7 @@
-"""The report (``04_report.ipynb``) and the segmentation notebooks' figures; nothing here trains.
+"""Everything a reader sees: tables, figures, Russian labels, probe tables, conclusions; nothing here trains.
+
+The report imports no task module (:mod:`tinyseg.classify`, :mod:`tinyseg.segment`): it reads the run
+logs (typed records of :mod:`tinyseg.runlog`), the checkpoints, the recipes and the probe logs.
 
 Every number comes from ``runs/<run>/{config.json,metrics.jsonl,summary.json}`` or from the
 checkpoints in ``weights/``, and what a run *is* comes from the run table (:mod:`tinyseg.runs`):
@@ -7,27 +10,82 @@ checkpoints in ``weights/``, and what a run *is* comes from the run table (:mod:
 * :mod:`.tables` — overview, parameters against the limits, architectures, metric tables;
 * :mod:`.figures` — curves, masks with their errors, the same images through every model, the encoder schema;
 * :mod:`.seeds` — part 3 over seeds: mean ± sd, paired confidence intervals, equal training time;
-* :mod:`.conclusions` — the conclusions as sentences built from the logged numbers.
+* :mod:`.conclusions` — the conclusions as sentences built from the logged numbers;
+* :mod:`.recipes` — the recipes as tables, the line after training;
+* :mod:`.probes` — the probe logs (one reader) as tables and summaries;
+* :mod:`.classifier` — part 1's figures.
 """
 
-from .conclusions import conclusions
-from .conclusions import headline
+from . import classifier
+from .conclusions import conclusions, headline
 from .conclusions import part3 as part3_conclusions
-from .figures import (compare_masks, draw_embedding, error_overlay, example_picks, per_image_iou_figure, real_vs_generated,
-                      pick_examples, plot_classifier_curves, plot_segmentation_curves)
-from .logs import (CheckEvaluation, Run, check_evaluation, compare_runs, load_runs, load_segmentation_models,
-                   summary_row, validation_set)
-from .seeds import (Seeds, difference_table, differences, equal_time_table, iou_over_time, load_seeds, seed_table,
-                    summary_table,
-                    segmentation_seeds)
-from .tables import (architecture_tables, classification_table, describe_data, design_table, evaluation_table,
-                     facts_table, level_table, overview, parameter_table, recheck_table, segmentation_table,
-                     skip_schema, config_table, data_table, devices)
+from .figures import (
+                      compare_masks,
+                      draw_embedding,
+                      error_overlay,
+                      example_picks,
+                      per_image_iou_figure,
+                      pick_examples,
+                      plot_classifier_curves,
+                      plot_segmentation_curves,
+                      real_vs_generated,
+)
+from .logs import (
+                      CheckEvaluation,
+                      Run,
+                      check_evaluation,
+                      compare_runs,
+                      load_runs,
+                      load_segmentation_models,
+                      summary_row,
+                      validation_set,
+)
+from .probes import (
+                      LOSS_PROBE_SETUP,
+                      LOSS_PROBES,
+                      classifier_probe_summary,
+                      classifier_probe_table,
+                      integration_probe_summary,
+                      integration_probe_table,
+                      load_probes,
+)
+from .recipes import recipe_table, schedule_text, training_line
+from .seeds import (
+                      Seeds,
+                      difference_table,
+                      differences,
+                      equal_time_table,
+                      iou_over_time,
+                      load_seeds,
+                      seed_table,
+                      segmentation_seeds,
+                      summary_table,
+)
+from .tables import (
+                      architecture_tables,
+                      classification_table,
+                      config_table,
+                      data_table,
+                      describe_data,
+                      design_table,
+                      devices,
+                      evaluation_table,
+                      facts_table,
+                      level_table,
+                      overview,
+                      parameter_table,
+                      recheck_table,
+                      segmentation_table,
+                      skip_schema,
+                      stage_table,
+)
 
-__all__ = ["Run", "CheckEvaluation", "check_evaluation", "load_runs", "summary_row", "compare_runs",
+__all__ = ["classifier", "LOSS_PROBE_SETUP", "LOSS_PROBES", "classifier_probe_summary", "classifier_probe_table",
+           "integration_probe_summary", "integration_probe_table", "load_probes", "recipe_table", "schedule_text",
+           "training_line", "Run", "CheckEvaluation", "check_evaluation", "load_runs", "summary_row", "compare_runs",
            "load_segmentation_models", "validation_set", "overview", "classification_table", "segmentation_table",
            "architecture_tables", "parameter_table", "recheck_table", "describe_data", "evaluation_table",
            "per_image_iou_figure", "compare_masks", "draw_embedding", "error_overlay", "pick_examples",
            "plot_classifier_curves", "plot_segmentation_curves", "conclusions", "example_picks", "Seeds",
            "difference_table", "differences", "equal_time_table", "iou_over_time", "load_seeds", "summary_table", "seed_table", "segmentation_seeds",
-           "part3_conclusions", "headline", "design_table", "facts_table", "level_table", "skip_schema", "real_vs_generated", "config_table", "data_table", "devices"]
+           "part3_conclusions", "headline", "design_table", "facts_table", "level_table", "stage_table", "skip_schema", "real_vs_generated", "config_table", "data_table", "devices"]

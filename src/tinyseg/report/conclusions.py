@@ -20,17 +20,17 @@ def _classifier(runs: dict[str, Run]) -> str | None:
         return None
     run = runs[roles["classifier"]]
     b = run.best
-    return (f"**Классификатор.** Classifier128 ({run.summary['params_total'] / 1e6:.2f} млн параметров), обученный с нуля "
-            f"на Tiny ImageNet-200, на {run.data.get('val', 0):,} изображениях валидации: top-1 {_fmt_pct(b['val_top1'])}, top-5 "
+    return (f"**Классификатор.** Classifier128 ({run.summary.params_total / 1e6:.2f} млн параметров), обученный с нуля "
+            f"на Tiny ImageNet-200, на {run.data.val if run.data else 0:,} изображениях валидации: top-1 {_fmt_pct(b['val_top1'])}, top-5 "
             f"{_fmt_pct(b['val_top5'])}, macro-F1 {_fmt_pct(b['val_macro_f1'])}; обучение "
-            f"{run.summary['wall_time_s'] / 60:.0f} мин.")
+            f"{run.summary.wall_time_min:.0f} мин.")
 
 
 def _data(runs: dict[str, Run]) -> str | None:
     seg = segmentation_runs(runs)
     if not seg:
         return None
-    sources = {r.data.get("kind") for r in seg.values()}
+    sources = {r.data.kind if r.data else None for r in seg.values()}
     if sources == {"generated"}:
         return ("**Данные сегментации.** Все модели сегментации обучены и проверены на **сгенерированной замене** "
                 "MOON_SEGMENTATION_BINARY (процедурный генератор `tinyseg.data.lunar_synth`; настоящий набор "

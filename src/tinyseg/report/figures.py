@@ -12,23 +12,43 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from torchvision.utils import draw_segmentation_masks
 
 from ..data.moon import MoonData
-from ..segment import per_image_iou
+from ..metrics import per_image_iou, rock_mask
 from .logs import Run
 
 SEG_METRICS = {"loss": "потери (BCE + Dice)", "iou": "IoU", "dice": "Dice", "pixel_acc": "pixel accuracy"}
+
+
+ROCK = (255, 40, 40)   # the colour of rock in every mask overlay
+ROCK_ALPHA = 0.55
 
 
 def _rgb(image: torch.Tensor) -> np.ndarray:
     return image.permute(1, 2, 0).numpy()
 
 
+def overlay(image, masks, colours=ROCK, alpha: float = ROCK_ALPHA) -> torch.Tensor:
+    """``image`` (3×H×W tensor, uint8 or floats in [0, 1]; or an H×W×3 uint8 array) with each mask blended
+    in its colour: ``(1 - alpha) · pixel + alpha · colour`` where the mask is set (torchvision's
+    ``draw_segmentation_masks``). ``masks``: one H×W mask or K×H×W (any dtype, non-zero = set; tensor or array);
+    ``colours``: one RGB triple (0–255) or one per mask. Returns a 3×H×W tensor of the image's dtype."""
+    image = torch.as_tensor(image)
+    if image.ndim == 3 and image.shape[0] != 3 and image.shape[-1] == 3:
+        image = image.permute(2, 0, 1)
+    masks = torch.as_tensor(masks).bool().reshape(-1, *image.shape[-2:])
+    return draw_segmentation_masks(image, masks, alpha=alpha, colors=colours)
+
+
+def _rock_overlay(image: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+    """A uint8 3×H×W image with its rock mask in red, as H×W×3 floats in [0, 1] for ``imshow``."""
+    return _rgb(overlay(image.float() / 255, mask))
+
+
 def error_overlay(image: torch.Tensor, pred: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
     """The image (uint8 3×H×W) with true positives green, false positives red, false negatives blue
-    (H×W×3 floats in [0, 1]; torchvision's ``draw_segmentation_masks`` on a darkened copy)."""
+    (H×W×3 floats in [0, 1]; :func:`overlay` on a darkened copy)."""
     p, t = pred.reshape(image.shape[-2:]).bool(), truth.reshape(image.shape[-2:]).bool()
     base = (image.float() * 0.55).to(torch.uint8)
-    out = draw_segmentation_masks(base, torch.stack([p & t, p & ~t, ~p & t]), alpha=0.65,
-                                  colors=[(25, 230, 25), (255, 40, 25), (40, 100, 255)])
+    out = overlay(base, torch.stack([p & t, p & ~t, ~p & t]), [(25, 230, 25), (255, 40, 25), (40, 100, 255)], 0.65)
     return out.permute(1, 2, 0).numpy().astype(np.float32) / 255
 
 
@@ -38,11 +58,8 @@ def show_samples(data: MoonData, indices: Sequence[int], ncols: int = 4):
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.5 * nrows), squeeze=False)
     for ax, i in zip(axes.flat, indices):
-        img = _rgb(data.images[i]).astype(np.float32) / 255
-        m = data.masks[i, 0].numpy().astype(bool)
-        img[m] = 0.45 * img[m] + 0.55 * np.array([1.0, 0.15, 0.15])
-        ax.imshow(img)
-        ax.set_title(f"#{data.numbers[i]}: камень {m.mean():.1%}", fontsize=9)
+        ax.imshow(_rock_overlay(data.images[i], data.masks[i]))
+        ax.set_title(f"#{data.numbers[i]}: камень {data.masks[i].numpy().astype(bool).mean():.1%}", fontsize=9)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()
@@ -56,11 +73,9 @@ def real_vs_generated(real: MoonData, generated: MoonData, n: int = 4, seed: int
     fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 7.0), squeeze=False)
     for row, (data, name) in enumerate(((real, "реальный рендер"), (generated, "сгенерированная сцена"))):
         for ax, i in zip(axes[row], sorted(rng.choice(len(data.numbers), size=n, replace=False))):
-            img = _rgb(data.images[i]).astype(np.float32) / 255
-            m = data.masks[i, 0].numpy().astype(bool)
-            img[m] = 0.45 * img[m] + 0.55 * np.array([1.0, 0.15, 0.15])
-            ax.imshow(img)
-            ax.set_title(f"{name} #{data.numbers[i]}\nкамень {m.mean():.1%} пикселей", fontsize=10)
+            ax.imshow(_rock_overlay(data.images[i], data.masks[i]))
+            share = data.masks[i].numpy().astype(bool).mean()
+            ax.set_title(f"{name} #{data.numbers[i]}\nкамень {share:.1%} пикселей", fontsize=10)
             ax.axis("off")
     fig.suptitle("Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет), снизу — генератор; "
                  "камень отмечен красным", fontsize=11)
@@ -87,7 +102,7 @@ def show_predictions(images: torch.Tensor, probs: torch.Tensor, masks: torch.Ten
             "ошибки: TP зелёный, FP красный, FN синий"]
     fig, axes = plt.subplots(len(indices), 5, figsize=(15, 3.1 * len(indices)), squeeze=False)
     for r, i in enumerate(indices):
-        pred = probs[i] >= threshold
+        pred = rock_mask(probs[i], threshold)
         empty = not (pred | masks[i].bool()).any()
         panels = [_rgb(images[i]), probs[i, 0].numpy(), pred[0].numpy(), masks[i, 0].numpy(),
                   error_overlay(images[i], pred, masks[i])]
@@ -188,7 +203,7 @@ def plot_segmentation_curves(runs: dict[str, Run]):
             ax.plot(epochs, [r.get(f"train_{key}") for r in run.history], "--", color=colour, alpha=0.45, lw=1)
             ax.plot(epochs, [r.get(f"val_{key}") for r in run.history], "-", color=colour, lw=1.8,
                     label=run.spec.short)
-            best = run.summary.get("best_epoch")
+            best = run.summary.best_epoch
             if best is not None and run.best.get(f"val_{key}") is not None:
                 ax.plot([best], [run.best[f"val_{key}"]], "*", color=colour, markersize=11, markeredgecolor="k")
         for epoch, spec in unfrozen:
@@ -228,7 +243,7 @@ def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, to
                              f"камень {truth.float().mean():.1%}", fontsize=13)
         axes[r, 1].imshow(truth[0].numpy(), cmap="gray", vmin=0, vmax=1)
         for c, name in enumerate(names, start=2):
-            pred = probs[name][i] >= threshold
+            pred = rock_mask(probs[name][i], threshold)
             iou = per_image_iou(pred, truth)[0]
             axes[r, c].imshow(error_overlay(images[i], pred, truth))
             axes[r, c].set_title(f"{labels[name]}\nIoU {iou:.2f}" if r == 0 else f"IoU {iou:.2f}", fontsize=13)

@@ -7,18 +7,18 @@ what they logged and turns it into rows, without training anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
 from .. import runs as run_table
-from .. import segment
 from ..data import moon
 from ..data.moon import MoonData
+from ..device import Runtime
+from ..inference import evaluate_models
 from ..models import load_model
 from ..paths import Paths
-from ..device import Runtime
-from ..runlog import FINISHED, RunLog
+from ..runlog import DataRecord, RunConfig, RunLog, RunSummary
 from ..runs import RunSpec
 
 
@@ -27,9 +27,9 @@ class Run:
     """One run's spec and logs."""
 
     spec: RunSpec
-    config: dict
+    config: RunConfig
     history: list[dict]
-    summary: dict
+    summary: RunSummary
 
     @property
     def name(self) -> str:
@@ -37,21 +37,21 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return self.summary.get("status") in FINISHED
+        return self.summary.finished
 
     @property
     def best(self) -> dict:
-        return self.summary.get("best") or {}
+        return self.summary.best
 
     @property
-    def data(self) -> dict:
+    def data(self) -> DataRecord | None:
         """The summary's data record (dataset, kind, location, train, val)."""
-        return self.summary.get("data") or {}
+        return self.summary.data
 
     @property
     def unfreeze_epoch(self) -> int | None:
         """The epoch at whose start the encoder was unfrozen, if it was within the epochs run."""
-        epoch = self.config.get("info", {}).get("spec", {}).get("unfreeze_epoch")
+        epoch = self.config.info.spec.get("unfreeze_epoch") if self.config.info else None
         return epoch if epoch is not None and epoch <= len(self.history) else None
 
 
@@ -73,11 +73,11 @@ def segmentation_runs(runs: dict[str, Run]) -> dict[str, Run]:
 def summary_row(run: Run) -> dict:
     """A segmentation run's summary.json as one table row: size, best epoch, val metrics, time, data."""
     s, best = run.summary, run.best
-    return {"run": run.name, "model": run.spec.title, "params total": s["params_total"],
-            "params trained": s["params_trainable"], "best epoch": s["best_epoch"],
+    return {"run": run.name, "model": run.spec.title, "params total": s.params_total,
+            "params trained": s.params_trainable, "best epoch": s.best_epoch,
             "IoU": best.get("val_iou"), "Dice": best.get("val_dice"),
-            "pixel accuracy": best.get("val_pixel_acc"), "training, min": s["wall_time_s"] / 60,
-            "data": run.data.get("kind"), "status": s["status"]}
+            "pixel accuracy": best.get("val_pixel_acc"), "training, min": s.wall_time_min,
+            "data": run.data.kind if run.data else None, "status": s.status}
 
 
 def compare_runs(paths: Paths) -> list[dict]:
@@ -99,13 +99,13 @@ def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, 
     data are an error: they cannot share one validation table.
     """
     logs = {s.name: RunLog(paths.run_dir(s.name)) for s in run_table.of_task("segmentation")}
-    records = {n: (log.summary() or {}).get("data") for n, log in logs.items() if log.summary() is not None}
-    locations = {(r["kind"], r["location"]) for r in records.values() if r}
+    records = {n: log.summary().data for n, log in logs.items() if log.summary() is not None}
+    locations = {(r.kind, r.location) for r in records.values() if r}
     if len(locations) > 1:
         raise ValueError(f"the segmentation runs were trained on different data ({sorted(locations)}); "
                          "retrain them together (make run FORCE=\"02 03\")")
     record = next((r for r in records.values() if r), None)
-    source = moon.locate_recorded(paths, record) if record else moon.locate(paths, n=moon.PAIRS[profile])
+    source = moon.locate_recorded(paths, asdict(record)) if record else moon.locate(paths, profile=profile)
     data = moon.load(source, paths)
     split_file = next((log.dir / "split.json" for log in logs.values() if (log.dir / "split.json").exists()), None)
     split = moon.Split.read(split_file) if split_file else moon.make_split(data)
@@ -119,7 +119,7 @@ class CheckEvaluation:
     """Models evaluated zero-shot on the real check set (cleaned masks: larger rocks only)."""
 
     data: MoonData
-    evaluations: dict[str, dict]   # run → segment.evaluate_models result
+    evaluations: dict[str, dict]   # run → inference.evaluate_models result
 
     def probs(self) -> dict[str, torch.Tensor]:
         return {name: ev["probs"] for name, ev in self.evaluations.items()}
@@ -132,4 +132,4 @@ def check_evaluation(paths: Paths, models: dict[str, torch.nn.Module], runtime: 
         return None
     data = moon.load(source, paths)
     print(f"{data.where}: {len(data.numbers)} renders, evaluation only")
-    return CheckEvaluation(data, segment.evaluate_models(models, data.images, data.masks, runtime))
+    return CheckEvaluation(data, evaluate_models(models, data.images, data.masks, runtime))

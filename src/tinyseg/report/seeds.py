@@ -16,9 +16,8 @@ import pandas as pd
 
 from .. import runs as run_table
 from ..paths import Paths
-from ..runlog import FINISHED, RunLog
+from ..runlog import RunLog
 from ..runs import RunSpec
-from ..segment import OVERLAPS
 from .logs import Run
 from .stats import Difference, mean_sd, paired_iou_difference
 
@@ -52,7 +51,7 @@ class Seeds:
 
     def minutes(self) -> list[float]:
         """Training time of each seed (with validation; summary.json's wall time, as in every other table)."""
-        return [r.summary["wall_time_s"] / 60 for r in self.runs]
+        return [r.summary.wall_time_min for r in self.runs]
 
     def epoch_minutes(self) -> list[float]:
         """The summed epoch times (training + validation) of each seed: what the equal-time reading cuts on
@@ -92,14 +91,14 @@ def load_seeds(paths: Paths, spec: RunSpec) -> Seeds | None:
     for run in spec.ids():
         log = RunLog(paths.run_dir(run))
         summary = log.summary()
-        if not summary or summary.get("status") not in FINISHED:
+        if summary is None or not summary.finished:
             continue
         found.append(Run(spec, log.config(), log.metrics(), summary))
-        file = log.dir / OVERLAPS
+        file = log.overlaps_path
         counts = json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
         for which, c in counts.items():
             overlaps.setdefault(which, []).append(c)
-    if not found or found[0].summary.get("run") != spec.name:
+    if not found or found[0].summary.run != spec.name:
         return None
     merged = {}
     for which, per_seed in overlaps.items():
@@ -201,9 +200,9 @@ def equal_time_table(seeds: dict[str, Seeds], minutes: float | None = None) -> p
         rows.append({"модель": s.spec.short,
                      f"IoU за {minutes:.1f} мин эпох": _pm([c[0] for c in cut]),
                      f"эпох за {minutes:.1f} мин": f"{np.mean([c[1] for c in cut]):.0f} из "
-                                                   f"{np.mean([r.summary['epochs_run'] for r in s.runs]):.0f}",
+                                                   f"{np.mean([r.summary.epochs_run for r in s.runs]):.0f}",
                      "IoU за все эпохи": _pm(s.logged_iou()),
-                     "мин на эпоху": f"{np.mean([m / r.summary['epochs_run'] for m, r in zip(s.epoch_minutes(), s.runs)]):.2f}"})
+                     "мин на эпоху": f"{np.mean([m / r.summary.epochs_run for m, r in zip(s.epoch_minutes(), s.runs)]):.2f}"})
     return pd.DataFrame(rows).set_index("модель")
 
 

@@ -40,7 +40,7 @@ def paired_iou_difference(counts_a: tuple[np.ndarray, np.ndarray], counts_b: tup
                           confidence: float = 0.95, resamples: int = 10_000, seed: int = 0) -> Difference:
     """Whole-set IoU of model b minus model a on the same images, with a paired percentile bootstrap CI.
 
-    ``counts_*`` are per-image (intersection, union) arrays (:func:`tinyseg.segment.overlap_counts`): one
+    ``counts_*`` are per-image (intersection, union) arrays (:func:`tinyseg.metrics.overlap_counts`): one
     row per image (N), or one row per seed (seeds × N). With several seeds a model's IoU is the mean of
     its seeds' whole-set IoUs, so the value equals the difference of the seed means in the tables; each
     bootstrap resample draws the same images for every seed of both models.

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..models import PARAM_LIMITS, load_model
+from ..models import PARAM_LIMITS, count_parameters, load_model
 from ..paths import Paths
 from ..runs import by_role
 from .logs import Run, segmentation_runs, summary_row
+from .recipes import schedule_text
 
 
 def describe_data(run: Run) -> str:
@@ -18,11 +19,11 @@ def describe_data(run: Run) -> str:
     d = run.data
     if not d:
         return "?"
-    if d["kind"] == "generated":
-        return (f"СГЕНЕРИРОВАННАЯ замена {d['dataset']} ({d['location']}): "
-                f"{d['train']:,} train / {d['val']:,} val пар")
-    what = f"{d['dataset']}, маленький тестовый набор" if run.summary.get("profile") == "smoke" else d["dataset"]
-    return f"{what}: {d['train']:,} train / {d['val']:,} val ({Path(d['location']).name})"
+    if d.kind == "generated":
+        return (f"СГЕНЕРИРОВАННАЯ замена {d.dataset} ({d.location}): "
+                f"{d.train:,} train / {d.val:,} val пар")
+    what = f"{d.dataset}, маленький тестовый набор" if run.summary.profile == "smoke" else d.dataset
+    return f"{what}: {d.train:,} train / {d.val:,} val ({Path(d.location).name})"
 
 
 def overview(runs: dict[str, Run]) -> pd.DataFrame:
@@ -31,10 +32,10 @@ def overview(runs: dict[str, Run]) -> pd.DataFrame:
     for name, run in runs.items():
         s = run.summary
         rows.append({"запуск": name, "модель": run.spec.short, "данные": describe_data(run),
-                     "профиль": s.get("profile"), "статус": s.get("status"),
-                     "эпох": f"{s.get('epochs_run')}/{s.get('epochs_planned')}", "лучшая эпоха": s.get("best_epoch"),
-                     "обучение, мин": f"{s['wall_time_s'] / 60:.1f}",
-                     "закончен (UTC)": str(s.get("finished_at", ""))[:16].replace("T", " ")})
+                     "профиль": s.profile, "статус": s.status,
+                     "эпох": f"{s.epochs_run}/{s.epochs_planned}", "лучшая эпоха": s.best_epoch,
+                     "обучение, мин": f"{s.wall_time_min:.1f}",
+                     "закончен (UTC)": s.finished_at[:16].replace("T", " ")})
     return pd.DataFrame(rows).set_index("запуск")
 
 
@@ -42,7 +43,7 @@ def devices(runs: dict[str, Run]) -> str:
     """The machines the runs were trained on, once each (with the runs of each)."""
     by_device: dict[str, list[str]] = {}
     for name, run in runs.items():
-        by_device.setdefault(str(run.summary.get("device")), []).append(name)
+        by_device.setdefault(str(run.summary.device), []).append(name)
     return "; ".join(f"{device}: {', '.join(names)}" for device, names in by_device.items())
 
 
@@ -55,8 +56,8 @@ def classification_table(runs: dict[str, Run]) -> pd.DataFrame:
         b = run.best
         rows.append({"модель": run.spec.short, "top-1": b["val_top1"], "top-5": b["val_top5"],
                      "macro-F1": b["val_macro_f1"], "val loss": b["val_loss"],
-                     "лучшая эпоха": run.summary["best_epoch"], "параметров": run.summary["params_total"],
-                     "обучение, мин": run.summary["wall_time_s"] / 60})
+                     "лучшая эпоха": run.summary.best_epoch, "параметров": run.summary.params_total,
+                     "обучение, мин": run.summary.wall_time_min})
     return pd.DataFrame(rows).set_index("модель")
 
 
@@ -68,7 +69,7 @@ def segmentation_table(runs: dict[str, Run], background_share: float | None = No
         r = summary_row(run)
         rows.append({"модель": run.spec.short, "запуск": r["run"], "IoU": r["IoU"], "Dice": r["Dice"],
                      "pixel accuracy": r["pixel accuracy"], "лучшая эпоха": r["best epoch"],
-                     "эпох": run.summary.get("epochs_run"), "параметров": r["params total"],
+                     "эпох": run.summary.epochs_run, "параметров": r["params total"],
                      "обучаемых": r["params trained"], "обучение, мин": r["training, min"]})
     if background_share is not None:
         rows.append({"модель": TRIVIAL, "запуск": "—", "IoU": 0.0, "Dice": 0.0, "pixel accuracy": background_share})
@@ -78,12 +79,29 @@ def segmentation_table(runs: dict[str, Run], background_share: float | None = No
 TRIVIAL = "тривиальный: «камней нет нигде»"
 
 
-def _stage_table(model) -> pd.DataFrame:
-    df = pd.DataFrame(model.stage_table()).set_index("stage").rename_axis("часть сети")
-    df = df.rename(columns={"blocks": "блоки", "channels": "каналов", "params": "параметров",
-                            "stride": "шаг (stride)", "output": "выход"}).rename(index={"head": "голова"})
-    df["параметров"] = df["параметров"].map("{:,}".format)
-    return df
+STAGE_COLUMNS = {"blocks": "блоки", "channels": "каналов", "params": "параметров", "stride": "шаг (stride)",
+                 "output": "выход"}
+
+
+def _blocks(part: dict) -> str:
+    """A classifier part's blocks in words: ``conv3×3 s2``, ``2× BasicBlock``, ``GAP + FC``."""
+    if part["block"] == "conv3x3":
+        return f"conv3×3 s{part['stride']}"
+    if part["block"] == "head":
+        return "GAP + FC"
+    return f"{part['depth']}× {part['block']}"
+
+
+def stage_table(model, size: int = 128) -> pd.DataFrame:
+    """Classifier128 part by part (:meth:`~tinyseg.models.classifier.Classifier128.parts`) with Russian headers:
+    blocks, channels, parameters (with thousands separators), stride and output size at a ``size`` input."""
+    rows = []
+    for part in model.parts():
+        r = part["reduction"]
+        rows.append({"stage": "голова" if part["block"] == "head" else part["name"], "blocks": _blocks(part),
+                     "channels": part["channels"], "params": f"{part['params']:,}", "stride": r or "—",
+                     "output": f"{size // r}×{size // r}" if r else "1×1"})
+    return pd.DataFrame(rows).set_index("stage").rename_axis("часть сети").rename(columns=STAGE_COLUMNS)
 
 
 def architecture_tables(paths: Paths, runs: dict[str, Run]) -> dict[str, pd.DataFrame]:
@@ -96,7 +114,7 @@ def architecture_tables(paths: Paths, runs: dict[str, Run]) -> dict[str, pd.Data
         if name is None or not paths.weights(name).exists():
             continue
         model = load_model(paths.weights(name))
-        tables[runs[name].spec.model] = _stage_table(model) if role == "classifier" else level_table(model)
+        tables[runs[name].spec.model] = stage_table(model) if role == "classifier" else level_table(model)
     return tables
 
 
@@ -105,8 +123,8 @@ def parameter_table(runs: dict[str, Run]) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         limit = PARAM_LIMITS.get(run.spec.model)
-        rows.append({"запуск": name, "модель": run.spec.short, "параметров": f"{run.summary['params_total']:,}",
-                     "обучаемых в конце": f"{run.summary['params_trainable']:,}",
+        rows.append({"запуск": name, "модель": run.spec.short, "параметров": f"{run.summary.params_total:,}",
+                     "обучаемых в конце": f"{run.summary.params_trainable:,}",
                      "ограничение задания": str(limit) if limit else "—"})
     return pd.DataFrame(rows).set_index("запуск")
 
@@ -125,7 +143,7 @@ def recheck_table(runs: dict[str, Run], evaluations: dict[str, dict]) -> pd.Data
 
 def evaluation_table(evaluations: dict[str, dict], labels: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per model: IoU, Dice, pixel accuracy over all pixels, median per-image IoU and the rock
-    recall per size class (from :func:`tinyseg.segment.evaluate_models`)."""
+    recall per size class (from :func:`tinyseg.inference.evaluate_models`)."""
     rows = []
     for name, ev in evaluations.items():
         row = {"model": (labels or {}).get(name, name), "IoU": ev["metrics"]["iou"], "Dice": ev["metrics"]["dice"],
@@ -151,16 +169,16 @@ def design_table(paths: Paths, runs: dict[str, Run]) -> pd.DataFrame:
         enc = model.encoder
         scale = getattr(enc, "input_scale", 1)
         rows[runs[name].spec.short] = {
-            "параметров всего": f"{s['params_total']:,}",
-            "обучаемых в конце": f"{s['params_trainable']:,}",
-            "из них предобучено": f"{sum(p.numel() for p in model.backbone.parameters()):,}"
+            "параметров всего": f"{s.params_total:,}",
+            "обучаемых в конце": f"{s.params_trainable:,}",
+            "из них предобучено": f"{count_parameters(model.backbone)[0]:,}"
             if model.backbone is not None and runs[name].spec.init == "pretrained" else "0",
             "понижений ×2 (от входа U-Net)": int(np.log2(max(enc.reductions))),
             "вход энкодера": f"{128 * scale}×{128 * scale}" + (" (×2 билинейно)" if scale > 1 else ""),
             "skip-уровней": len(enc.out_channels) - 1,
             "ширины декодера": "-".join(str(c) for c in enc.out_channels[:-1]),
             "голова: вход, каналов": model.head.in_channels,
-            "мин на эпоху (сид 0)": f"{sum(r['seconds'] for r in runs[name].history) / 60 / max(s['epochs_run'], 1):.2f}"}
+            "мин на эпоху (сид 0)": f"{sum(r['seconds'] for r in runs[name].history) / 60 / max(s.epochs_run, 1):.2f}"}
     return pd.DataFrame(rows)
 
 
@@ -169,11 +187,39 @@ LEVEL_COLUMNS = {"stride": "шаг (stride)", "resolution": "разрешени�
                  "encoder params": "параметров энкодера", "decoder params": "параметров декодера"}
 
 
-def level_table(model) -> pd.DataFrame:
-    """A U-Net's levels (:meth:`~tinyseg.models.unet.UNet.level_table`) with Russian headers; the
+def _part(name: str, stride: int) -> str:
+    """A classifier part in a U-Net encoder level: ``stem1 (conv, s2)``, ``stem2 (s2)``, ``stage1``."""
+    if stride == 1:
+        return name
+    return f"{name} ({'conv, ' if name == 'stem1' else ''}s{stride})"
+
+
+def encoder_level(level: dict) -> str:
+    """How an encoder computes a level (its facts, :meth:`~tinyseg.models.base.Encoder.levels`), in words."""
+    if "pool" in level:                                     # PlainEncoder
+        return ("max-pool 2×2, " if level["pool"] else "") + f"{level['convs']}× conv 3×3"
+    if level["source"] == "stem":                           # ClassifierEncoder's light stem
+        return f"new light stem: {level['convs']}× conv 3×3"
+    scale = level["input_scale"]
+    upsample = f"input ×{scale} (bilinear), " if scale > 1 else ""
+    return upsample + " + ".join(_part(name, stride) for name, stride in level["parts"]) + " → 1×1"
+
+
+def level_table(model, size: int = 128) -> pd.DataFrame:
+    """A U-Net's levels (:meth:`~tinyseg.models.unet.UNet.levels`) and its head, with Russian headers; the
     parameter counts with thousands separators."""
-    df = pd.DataFrame(model.level_table()).set_index("level").rename(columns=LEVEL_COLUMNS).rename_axis("уровень")
-    df = df.rename(index={"head": "голова"}).replace({"каналов декодера": {"— (bottom)": "— (дно)"}})
+    rows = [{"level": lv["level"], "stride": lv["reduction"],
+             "resolution": f"{size // lv['reduction']}×{size // lv['reduction']}",
+             "encoder": encoder_level(lv["encoder"]), "encoder channels": lv["encoder_channels"],
+             "decoder channels": "— (дно)" if lv["decoder_channels"] is None else lv["decoder_channels"],
+             "encoder params": lv["encoder_params"], "decoder params": lv["decoder_params"]}
+            for lv in model.levels()]
+    head = model.head_facts()
+    rows.append({"level": "голова", "stride": 1, "resolution": f"{size}×{size}",
+                 "encoder": f"1×1 conv → {head['classes']} logit{'s' if head['classes'] > 1 else ''}",
+                 "encoder channels": "—", "decoder channels": head["classes"], "encoder params": 0,
+                 "decoder params": head["params"]})
+    df = pd.DataFrame(rows).set_index("level").rename(columns=LEVEL_COLUMNS).rename_axis("уровень")
     for col in ("параметров энкодера", "параметров декодера"):
         df[col] = df[col].map("{:,}".format)
     return df
@@ -197,7 +243,8 @@ def skip_schema(model, size: int = 128) -> pd.DataFrame:
     scale = enc.input_scale
     last = len(enc.out_channels) - 1
     rows = []
-    for i, ((how, _), source) in enumerate(zip(enc.levels(), enc.sources())):
+    for i, (level, source) in enumerate(zip(enc.levels(), enc.sources())):
+        how = encoder_level(level)
         r = enc.reductions[i]
         if source is None:
             source_map, adapter = f"{size}×{size} (вход U-Net)", "— (стем сам даёт карту)"
@@ -218,20 +265,18 @@ def config_table(runs: dict[str, Run]) -> pd.DataFrame:
     cols = {}
     for name, run in runs.items():
         c = run.config
-        t, info = c.get("train", {}), c.get("info", {})
-        recipe, spec = info.get("recipe", {}), info.get("spec", {})
-        model = {k: v for k, v in c.get("model", {}).items() if k in ("input_scale", "stem_channels")}
-        col = {"модель": c.get("model", {}).get("name", "—"),
+        t, info = c.train, c.info
+        recipe, spec = (info.recipe, info.spec) if info else ({}, {})
+        model = {k: v for k, v in c.model.items() if k in ("input_scale", "stem_channels")}
+        col = {"модель": c.model.get("name", "—"),
                "вход энкодера, стем": ", ".join(f"{k}={v}" for k, v in model.items()) or "—",
-               "профиль, сид": f"{info.get('profile')}, {info.get('seed')}",
-               "эпох": t.get("epochs"), "размер батча": c.get("batch_size") or recipe.get("batch_size"),
-               "оптимизатор": f"{t.get('optimizer')}" + (" (Нестеров)" if t.get("optimizer") == "sgd" else ""),
-               "пиковый шаг": t.get("lr"), "расписание": f"{t.get('schedule')}, разогрев {t.get('warmup', 0):.0%}",
-               "weight decay": t.get("weight_decay"),
-               "ранняя остановка": t.get("patience") or "—"}
+               "профиль, сид": f"{info.profile}, {info.seed}" if info else "—",
+               "эпох": t.epochs, "размер батча": c.batch_size or recipe.get("batch_size"),
+               "оптимизатор": f"{t.optimizer}" + (" (Нестеров)" if t.optimizer == "sgd" else ""),
+               "пиковый шаг": t.lr, "расписание": f"{t.schedule}, разогрев {t.warmup:.0%}",
+               "weight decay": t.weight_decay,
+               "ранняя остановка": t.patience or "—"}
         if "resolutions" in recipe:
-            from ..classify import schedule_text
-
             col["размер входа по эпохам"] = schedule_text(recipe["resolutions"], recipe["epochs"])
             col["label smoothing"] = recipe.get("label_smoothing")
         if "bce_weight" in recipe:
@@ -251,12 +296,12 @@ def data_table(runs: dict[str, Run], paths: Paths) -> pd.DataFrame:
     rows, seen = [], set()
     for run in runs.values():
         d = run.data
-        if not d or (d["dataset"], d["location"]) in seen:
+        if not d or (d.dataset, d.location) in seen:
             continue
-        seen.add((d["dataset"], d["location"]))
-        kind = {"real": "настоящий", "generated": "СГЕНЕРИРОВАННАЯ замена"}.get(d["kind"], d["kind"])
-        rows.append({"набор": d["dataset"], "что это": kind, "где (относительно репозитория)": d["location"],
-                     "train / val": f"{d['train']:,} / {d['val']:,}", "для чего": "обучение и валидация"})
+        seen.add((d.dataset, d.location))
+        kind = {"real": "настоящий", "generated": "СГЕНЕРИРОВАННАЯ замена"}.get(d.kind, d.kind)
+        rows.append({"набор": d.dataset, "что это": kind, "где (относительно репозитория)": d.location,
+                     "train / val": f"{d.train:,} / {d.val:,}", "для чего": "обучение и валидация"})
     check = moon.locate_check(paths)
     if check is not None:
         n = len(moon.find_pairs(check.location))

@@ -1,12 +1,15 @@
-"""The first and last lines of every notebook: profile, device, seed, paths, wall time."""
+"""The run context that notebooks, tools and tasks share: profile, seed, device and precision, paths.
+
+A notebook's first code cell calls :func:`start` and its last ``session.finish()``.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
+from .checkpoint import seed_everything
 from .device import Runtime, resolve_profile, select_runtime
-from .engine import seed_everything
 from .paths import Paths, get_paths
 
 
