@@ -20,5 +20,4 @@ def lunar_stand_in(tmp_path_factory):
 
     paths = get_paths(env={}, root=tmp_path_factory.mktemp("stand_in"))
     root = moon.stand_in_dir(paths, moon.PAIRS["smoke"], moon.STAND_IN_SEED, lunar_synth.VERSION)
-    return lunar_synth.generate(root, n=moon.PAIRS["smoke"], seed=moon.STAND_IN_SEED,
-                                version=lunar_synth.VERSION)
+    return lunar_synth.generate(root, n=moon.PAIRS["smoke"], seed=moon.STAND_IN_SEED, version=lunar_synth.VERSION)

@@ -3,20 +3,38 @@
 from tinyseg.runlog import DataRecord, RunConfig, RunInfo, RunLog, RunSummary, TrainConfig
 
 
-def write_finished_run(paths, name, history, *, params=(1000, 400), spec=None, data=None, profile="cpu",
-                       device="cpu (test)") -> RunLog:
+def write_finished_run(
+    paths, name, history, *, params=(1000, 400), spec=None, data=None, profile="cpu", device="cpu (test)"
+) -> RunLog:
     """A completed run ``name`` whose epochs are ``history`` (the best by ``val_iou`` or ``val_top1``)."""
     monitor = "val_top1" if "val_top1" in history[-1] else "val_iou"
     data = DataRecord(**data) if isinstance(data, dict) else data
     info = RunInfo(profile, 0, data or DataRecord("test", "generated", "$DATA_DIR/test", 1, 1), {}, spec or {})
     log = RunLog(paths.run_dir(name))
-    log.start(RunConfig(TrainConfig(run=name, epochs=len(history), lr=0.1, monitor=monitor, mode="max"), {}, {},
-                        1, 1, {}, info))
+    log.start(
+        RunConfig(
+            TrainConfig(run=name, epochs=len(history), lr=0.1, monitor=monitor, mode="max"), {}, {}, 1, 1, {}, info
+        )
+    )
     for record in history:
         log.append_metrics(record)
     best = max(history, key=lambda r: r[monitor])
-    log.write_summary(RunSummary(
-        run=name, status="completed", best_epoch=best["epoch"], best=best, epochs_run=len(history),
-        epochs_planned=len(history), params_total=params[0], params_trainable=params[1], device=device,
-        wall_time_s=float(sum(r["seconds"] for r in history)), profile=profile, seed=0, data=data, monitor=monitor))
+    log.write_summary(
+        RunSummary(
+            run=name,
+            status="completed",
+            best_epoch=best["epoch"],
+            best=best,
+            epochs_run=len(history),
+            epochs_planned=len(history),
+            params_total=params[0],
+            params_trainable=params[1],
+            device=device,
+            wall_time_s=float(sum(r["seconds"] for r in history)),
+            profile=profile,
+            seed=0,
+            data=data,
+            monitor=monitor,
+        )
+    )
     return log

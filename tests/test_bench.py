@@ -9,7 +9,7 @@ TINY = '{"num_classes": 4, "stem": [4, 4], "widths": [4, 4, 4, 4], "depths": [1,
 
 def test_epoch_estimate_adds_the_augmentation_time():
     minutes, images_per_s = bench.epoch_estimate({"fp32": 100.0, "bf16@64": 400.0}, augment_images_per_s=400.0)
-    assert images_per_s == pytest.approx(200.0)                      # 1/400 + 1/400 s per image
+    assert images_per_s == pytest.approx(200.0)  # 1/400 + 1/400 s per image
     assert minutes == pytest.approx(bench.TRAIN_IMAGES / 200.0 / 60)
 
 

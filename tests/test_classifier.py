@@ -40,11 +40,11 @@ def test_timm_style_feature_interface():
     assert model.feature_info.reduction() == (2, 4, 8, 16, 32)
     for f, info in zip(features, model.feature_info):
         assert f.shape == (2, info["num_chs"], 128 // info["reduction"], 128 // info["reduction"])
-    assert torch.equal(model.forward_features(x), features[-1])       # the last map, like timm
+    assert torch.equal(model.forward_features(x), features[-1])  # the last map, like timm
     logits = model.forward_head(features[-1])
     assert logits.shape == (2, 200) and torch.allclose(logits, model(x))
     assert model.forward_head(features[-1], pre_logits=True).shape == (2, model.num_features)
-    model.reset_classifier(0)                                          # the encoder use: no FC layer
+    model.reset_classifier(0)  # the encoder use: no FC layer
     assert model(x).shape == (2, model.num_features) and not any(k.startswith("fc.") for k in model.state_dict())
     model.reset_classifier(7)
     assert model(x).shape == (2, 7)
@@ -52,7 +52,7 @@ def test_timm_style_feature_interface():
 
 def test_rebuild_from_checkpoint_config():
     model = create_model("Classifier128", num_classes=10, widths=(8, 16, 24, 32), depths=(1, 1, 1, 1), stem=(4, 8))
-    assert model.config["dropout"] == 0.0        # defaults are captured too
+    assert model.config["dropout"] == 0.0  # defaults are captured too
     config = dict(model.config)
     clone = create_model(config.pop("name"), **config)
     clone.load_state_dict(model.state_dict())
@@ -124,7 +124,8 @@ def test_smoke_training_run(tmp_path):
     summary = log.summary()
     identity = summary.data.identity
     assert replace(summary.data, identity="") == runlog.DataRecord(
-        "Tiny ImageNet-200", "real", "src/tiny-imagenet-200", 60, 20)
+        "Tiny ImageNet-200", "real", "src/tiny-imagenet-200", 60, 20
+    )
     assert len(identity) == 16 and int(identity, 16) >= 0  # a content hash of the tensors: resume checks it
     assert summary.profile == "smoke" and summary.weights == "weights/classifier.pt"
     assert log.config().info.recipe == recipe.as_dict()  # the whole recipe is recorded with the run

@@ -28,14 +28,21 @@ def test_hand_written_prose_types_no_results(name):
     nb = nbformat.read(ROOT / name, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            assert not RESULT.findall(cell.source), f"{name}: a result typed by hand in a Markdown cell: {cell.source[:120]}"
+            assert not RESULT.findall(cell.source), (
+                f"{name}: a result typed by hand in a Markdown cell: {cell.source[:120]}"
+            )
             assert "цель" not in cell.source.lower(), f"{name}: a target the assignment never set"
 
 
 def generated_markdown(name: str) -> list[str]:
     nb = nbformat.read(ROOT / name, as_version=4)
-    return [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
-            if "data" in o and "text/markdown" in o["data"]]
+    return [
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "data" in o and "text/markdown" in o["data"]
+    ]
 
 
 def committed_seeds():

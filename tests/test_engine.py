@@ -26,15 +26,21 @@ def make_data(n, seed):
     y = torch.randint(0, CLASSES, (n,), generator=g)
     x = torch.randn(n, 3, 8, 8, generator=g)
     for cls, (r, c) in enumerate([(0, 0), (0, 4), (4, 0), (4, 4)]):
-        x[y == cls, :, r:r + 4, c:c + 4] += 1.5
+        x[y == cls, :, r : r + 4, c : c + 4] += 1.5
     return TensorDataset(x, y)
 
 
 class TinyNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-                                  nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.Conv2d(8, 8, 3, stride=2, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(8 * 4 * 4, CLASSES)
         self.config = {"name": "TinyNet"}
 
@@ -43,8 +49,7 @@ class TinyNet(nn.Module):
 
 
 def loaders(batch=32):
-    return (DataLoader(make_data(256, 0), batch_size=batch, shuffle=True),
-            DataLoader(make_data(128, 1), batch_size=64))
+    return (DataLoader(make_data(256, 0), batch_size=batch, shuffle=True), DataLoader(make_data(128, 1), batch_size=64))
 
 
 def metrics():
@@ -55,8 +60,16 @@ def run(paths, cfg, model=None, runtime=FP32, **kw):
     torch.manual_seed(123)
     model = model or TinyNet()
     train, val = loaders()
-    state = fit(model, train, val, cfg=cfg, objective=Objective(nn.functional.cross_entropy, metrics()),
-                runtime=runtime, paths=paths, **kw)
+    state = fit(
+        model,
+        train,
+        val,
+        cfg=cfg,
+        objective=Objective(nn.functional.cross_entropy, metrics()),
+        runtime=runtime,
+        paths=paths,
+        **kw,
+    )
     return model, state
 
 
@@ -128,8 +141,17 @@ def test_logs_have_the_documented_fields(tmp_paths):
     records = log.metrics()
     assert [r["epoch"] for r in records] == [1, 2]
     for r in records:
-        assert {"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds",
-                "seconds_train", "seconds_val"} <= r.keys()
+        assert {
+            "epoch",
+            "lr",
+            "train_loss",
+            "train_acc",
+            "val_loss",
+            "val_acc",
+            "seconds",
+            "seconds_train",
+            "seconds_val",
+        } <= r.keys()
         assert r["seconds"] > 0 and r["lr"] > 0
     summary = log.summary()
     assert summary.status == "completed" and log.is_finished()
@@ -188,8 +210,9 @@ def test_resume_continues_where_it_stopped(tmp_paths):
     assert resumed.status == "completed"
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
     for a, b in zip(reference.history, resumed.history):
-        assert {k: v for k, v in a.items() if not k.startswith("seconds")} == \
-               {k: v for k, v in b.items() if not k.startswith("seconds")}
+        assert {k: v for k, v in a.items() if not k.startswith("seconds")} == {
+            k: v for k, v in b.items() if not k.startswith("seconds")
+        }
     assert_same_state(resumed_snaps.models[4], full.models[4])
     assert [r["epoch"] for r in runlog.RunLog(tmp_paths.run_dir("cut")).metrics()] == [1, 2, 3, 4]
 
@@ -244,15 +267,23 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_paths):
 
     train, val = loaders()
     with pytest.raises(NonFiniteLossError, match=r"became nan at epoch 1, step 3 of 8"):
-        fit(TinyNet(), train, val, cfg=cfg(run="nan"), objective=Objective(loss_fn, metrics()),
-            runtime=FP32, paths=tmp_paths)
+        fit(
+            TinyNet(),
+            train,
+            val,
+            cfg=cfg(run="nan"),
+            objective=Objective(loss_fn, metrics()),
+            runtime=FP32,
+            paths=tmp_paths,
+        )
     summary = json.loads((tmp_paths.run_dir("nan") / "summary.json").read_text())
     assert summary["status"] == "diverged"
 
 
 def test_early_stopping(tmp_paths):
-    _, state = run(tmp_paths, cfg(run="flat", epochs=10, lr=0.0, schedule="constant", patience=2,
-                                  monitor="val_loss", mode="min"))
+    _, state = run(
+        tmp_paths, cfg(run="flat", epochs=10, lr=0.0, schedule="constant", patience=2, monitor="val_loss", mode="min")
+    )
     # lr 0: nothing improves after epoch 1, so epochs 2 and 3 use up the patience
     assert state.status == "early_stopped" and len(state.history) == 3 and state.best_epoch == 1
 
@@ -273,8 +304,12 @@ def test_frozen_part_stays_bit_identical_then_trains_with_its_own_lr(tmp_paths):
     set_trainable(model.body, False)
     before = copy.deepcopy(model.body.state_dict())
     snaps = Snapshots()
-    _, state = run(tmp_paths, cfg(run="finetune", epochs=2, lr_scales={"body.": 0.1}), model=model,
-                   callbacks=[UnfreezeAt(model.body, 2), snaps])
+    _, state = run(
+        tmp_paths,
+        cfg(run="finetune", epochs=2, lr_scales={"body.": 0.1}),
+        model=model,
+        callbacks=[UnfreezeAt(model.body, 2), snaps],
+    )
     for k, v in before.items():
         assert torch.equal(snaps.models[1][f"body.{k}"], v), k
     assert not torch.equal(snaps.models[2]["body.0.weight"], before["0.weight"])

@@ -31,9 +31,10 @@ def test_predict_is_the_validation_path_and_batching_does_not_matter():
     two = predict(model, x, FP32, activation=torch.sigmoid, batch_size=2)
     assert one.shape == (5, 1, 128, 128) and torch.allclose(one, two, atol=1e-6)
     assert 0 <= one.min() and one.max() <= 1
-    mirrored = predict(model, x, FP32, flip=True)   # masks: the mirror's map is mirrored back
-    assert torch.allclose(mirrored, (predict(model, x, FP32) + predict(model, x.flip(-1), FP32).flip(-1)) / 2,
-                          atol=1e-5)
+    mirrored = predict(model, x, FP32, flip=True)  # masks: the mirror's map is mirrored back
+    assert torch.allclose(
+        mirrored, (predict(model, x, FP32) + predict(model, x.flip(-1), FP32).flip(-1)) / 2, atol=1e-5
+    )
 
 
 def test_segmenter_returns_masks_at_each_images_own_size(tmp_path):

@@ -23,7 +23,7 @@ def test_deterministic_from_the_seed(lunar_stand_in):
     rgb, mask = lunar_synth.render_index(moon.STAND_IN_SEED, 3)
     written_rgb, written_mask = read_pair(lunar_stand_in, 3)
     assert np.array_equal(rgb, written_rgb) and np.array_equal(mask, written_mask)
-    assert not np.array_equal(rgb, read_pair(lunar_stand_in, 4)[0])          # another index, another scene
+    assert not np.array_equal(rgb, read_pair(lunar_stand_in, 4)[0])  # another index, another scene
     style = lunar_synth.STYLES[lunar_synth.VERSION]
     scene = lunar_synth.Scene.sample(lunar_synth.scene_seed(moon.STAND_IN_SEED, 3), style)
     assert scene == lunar_synth.Scene.sample(lunar_synth.scene_seed(moon.STAND_IN_SEED, 3), style)
@@ -86,11 +86,17 @@ def test_versions_are_kept_and_the_report_finds_the_recorded_stand_in(tmp_path, 
     # a run's log names its stand-in; a missing one is generated again with the recorded version
     paths = get_paths(env={"DATA_DIR": str(tmp_path / "elsewhere")}, root=tmp_path)
     calls = []
-    monkeypatch.setattr(lunar_synth, "generate", lambda root, n, seed, version: calls.append((root.name, n, seed, version))
-                        or (root.mkdir(parents=True), (root / "GENERATED.txt").write_text("x")))
+    monkeypatch.setattr(
+        lunar_synth,
+        "generate",
+        lambda root, n, seed, version: (
+            calls.append((root.name, n, seed, version))
+            or (root.mkdir(parents=True), (root / "GENERATED.txt").write_text("x"))
+        ),
+    )
     record = {"kind": "generated", "location": "data/moon_synth/seed3-n16-v2"}
     source = moon.locate_recorded(paths, record)
     assert calls == [("seed3-n16-v2", 16, 3, 2)] and source.location == paths.moon_synth_dir / "seed3-n16-v2"
-    assert moon.stand_in_dir(paths, 1000, 0, 1).name == "seed0-n1000"      # version 1 keeps its first name
+    assert moon.stand_in_dir(paths, 1000, 0, 1).name == "seed0-n1000"  # version 1 keeps its first name
     with pytest.raises(moon.MoonDataError, match="trained on real data at data/MOON_x, which is not there"):
         moon.locate_recorded(paths, {"kind": "real", "location": "data/MOON_x"})

@@ -9,10 +9,15 @@ from tinyseg.models.base import Encoder
 from tinyseg.paths import project_root
 from tinyseg.runs import RUNS
 
-SMALL = {"Classifier128": {"num_classes": 7, "stem": (8, 8), "widths": (8, 16, 16, 24), "depths": (1, 1, 1, 1)},
-         "UNetBase": {"channels": (8, 16, 16, 24, 24)},
-         "UNetBackbone": {"classifier_config": {"stem": (8, 8), "widths": (8, 16, 16, 24), "depths": (1, 1, 1, 1)},
-                          "adapter_channels": (8, 8, 16, 16, 24), "stem_channels": 8}}
+SMALL = {
+    "Classifier128": {"num_classes": 7, "stem": (8, 8), "widths": (8, 16, 16, 24), "depths": (1, 1, 1, 1)},
+    "UNetBase": {"channels": (8, 16, 16, 24, 24)},
+    "UNetBackbone": {
+        "classifier_config": {"stem": (8, 8), "widths": (8, 16, 16, 24), "depths": (1, 1, 1, 1)},
+        "adapter_channels": (8, 8, 16, 16, 24),
+        "stem_channels": 8,
+    },
+}
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -45,7 +50,7 @@ def test_committed_checkpoints_load(run):
     if not path.exists():
         pytest.skip(f"{path} is not in this checkout")
     model = load_model(path).eval()
-    assert model.config["name"] == RUNS[run].model              # the architecture the run table names
+    assert model.config["name"] == RUNS[run].model  # the architecture the run table names
     out = model(torch.zeros(1, 3, 128, 128))
     assert out.shape == ((1, 200) if RUNS[run].task == "classification" else (1, 1, 128, 128))
 
@@ -74,7 +79,9 @@ def test_models_describe_themselves_in_plain_facts(name):
     levels = model.levels()
     assert [lv["reduction"] for lv in levels] == list(model.encoder.reductions)
     assert [lv["encoder_channels"] for lv in levels] == list(model.encoder.out_channels)
-    assert levels[-1]["decoder_channels"] is None and levels[-1]["decoder_params"] == 0    # the bottom
-    assert all(isinstance(v, (int, str, tuple, list, dict, type(None))) for lv in levels for v in lv["encoder"].values())
+    assert levels[-1]["decoder_channels"] is None and levels[-1]["decoder_params"] == 0  # the bottom
+    assert all(
+        isinstance(v, (int, str, tuple, list, dict, type(None))) for lv in levels for v in lv["encoder"].values()
+    )
     head = model.head_facts()
     assert sum(lv["encoder_params"] + lv["decoder_params"] for lv in levels) + head["params"] == total

@@ -29,12 +29,13 @@ def write_pair(root, number, mask, colour_mask=False, size=None):
         Image.fromarray(rgb).save(root / "images" / "ground" / f"ground{number}.png")
     else:
         Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(
-            root / "images" / "ground" / f"ground{number}.png")
+            root / "images" / "ground" / f"ground{number}.png"
+        )
 
 
 def blob_mask(h=48, w=72, cy=24, cx=36, r=8):
     yy, xx = np.mgrid[:h, :w]
-    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r**2
 
 
 @pytest.fixture
@@ -87,7 +88,8 @@ def test_unknown_mask_values_are_named(tmp_path):
 
 def test_unmatched_files_warn_or_fail(root):
     (root / "images" / "render" / "render0099.png").write_bytes(
-        (root / "images" / "render" / "render0001.png").read_bytes())
+        (root / "images" / "render" / "render0001.png").read_bytes()
+    )
     with pytest.warns(UserWarning, match="render0099.png"):
         assert len(moon.find_pairs(root)) == 10
     with pytest.raises(moon.MoonDataError, match="without a partner.*render0099.png"):
@@ -111,8 +113,8 @@ def test_layout_errors(tmp_path):
 
 def test_mask_resize_rule():
     mask = np.zeros((480, 720), bool)
-    mask[100:300, 200:500] = True           # a big rock: area kept, not shifted
-    mask[400:402, 600:602] = True           # a 2×2-pixel pebble: far below half a 128-pixel
+    mask[100:300, 200:500] = True  # a big rock: area kept, not shifted
+    mask[400:402, 600:602] = True  # a 2×2-pixel pebble: far below half a 128-pixel
     small = moon.resize_mask(mask)
     assert small.mean() == pytest.approx(mask.mean(), rel=0.03)
     rows, cols = np.nonzero(small[:100])
@@ -138,7 +140,7 @@ def test_paired_augmentation_keeps_image_and_mask_aligned():
     """The image is bright exactly where the mask is 1; after any augmentation this must still hold."""
     torch.manual_seed(0)
     mask = torch.zeros(16, 1, 128, 128, dtype=torch.uint8)
-    mask[:, :, 30:70, 50:110] = 1   # an off-centre rectangle, so flips and shifts show
+    mask[:, :, 30:70, 50:110] = 1  # an off-centre rectangle, so flips and shifts show
     img = (mask.repeat(1, 3, 1, 1) * 200 + 30).to(torch.uint8)
     aug = SegmentAugment(train=True, brightness=0, contrast=0, gamma=0, noise=0, blur_p=0)
     x, m = aug(img, mask)
@@ -179,7 +181,7 @@ def test_the_real_check_set_is_located_read_and_never_guessed(tmp_path, capsys):
     wrong = get_paths(env={"MOON_CHECK_ROOT": str(tmp_path / "typo")}, root=tmp_path)
     with pytest.raises(moon.MoonDataError, match="MOON_CHECK_ROOT=.*typo does not exist"):
         moon.locate_check(wrong)
-    root = write_moon_check(tmp_path / "data" / "moon_real_check", n=3)   # the default location
+    root = write_moon_check(tmp_path / "data" / "moon_real_check", n=3)  # the default location
     source = moon.locate_check(absent)
     assert source == Source(moon.NAME, "check", root)
     data = moon.load(source, absent)
@@ -188,10 +190,15 @@ def test_the_real_check_set_is_located_read_and_never_guessed(tmp_path, capsys):
 
 
 def test_the_profile_decides_the_size_of_the_stand_in(tmp_path, monkeypatch, capsys):
-    paths = get_paths(env={}, root=tmp_path)          # MOON_ROOT unset and nothing at the default location
+    paths = get_paths(env={}, root=tmp_path)  # MOON_ROOT unset and nothing at the default location
     calls = []
-    monkeypatch.setattr(lunar_synth, "generate", lambda root, n, seed, version: calls.append((n, seed, version))
-                        or (root.mkdir(parents=True), (root / "GENERATED.txt").write_text("x")))
+    monkeypatch.setattr(
+        lunar_synth,
+        "generate",
+        lambda root, n, seed, version: (
+            calls.append((n, seed, version)) or (root.mkdir(parents=True), (root / "GENERATED.txt").write_text("x"))
+        ),
+    )
     source = moon.locate(paths, profile="smoke")
     assert calls == [(moon.PAIRS["smoke"], moon.STAND_IN_SEED, lunar_synth.VERSION)]
     assert source.kind == "generated"
@@ -203,14 +210,14 @@ def test_the_profile_decides_the_size_of_the_stand_in(tmp_path, monkeypatch, cap
 
 def test_rock_recall_counts_rocks_with_half_their_pixels_found():
     truth = torch.zeros(1, 1, 128, 128, dtype=torch.uint8)
-    truth[0, 0, 10:14, 10:14] = 1          # 16 px: found (all pixels predicted)
-    truth[0, 0, 40:44, 40:44] = 1          # 16 px: 4 of 16 predicted → not found
-    truth[0, 0, 80:100, 80:100] = 1        # 400 px: found (half predicted)
+    truth[0, 0, 10:14, 10:14] = 1  # 16 px: found (all pixels predicted)
+    truth[0, 0, 40:44, 40:44] = 1  # 16 px: 4 of 16 predicted → not found
+    truth[0, 0, 80:100, 80:100] = 1  # 400 px: found (half predicted)
     pred = torch.zeros_like(truth, dtype=torch.bool)
     pred[0, 0, 10:14, 10:14] = True
     pred[0, 0, 40, 40:44] = True
     pred[0, 0, 80:90, 80:100] = True
-    pred[0, 0, 0:5, 0:5] = True            # a rock the (cleaned) truth does not mark: no effect on recall
+    pred[0, 0, 0:5, 0:5] = True  # a rock the (cleaned) truth does not mark: no effect on recall
     rows = {r["size"]: (r["rocks"], r["found"]) for r in rock_recall(pred, truth)}
     assert rows["10–49 px"] == (2, 0.5) and rows["≥ 200 px"] == (1, 1.0)
     assert rows["1–9 px"][0] == 0 and np.isnan(rows["1–9 px"][1])

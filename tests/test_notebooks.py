@@ -30,11 +30,16 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch, lunar_stand_i
         assert counts == list(range(1, len(counts) + 1)), f"{name}: not executed top to bottom"
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
-        widgets = [c for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                   if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        widgets = [
+            c
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        ]
         assert not widgets, f"{name}: widget outputs cannot be shown in the exported HTML"
     for spec in run_table.RUNS.values():
-        for run in spec.ids():                                       # every seed of every run in the table
+        for run in spec.ids():  # every seed of every run in the table
             summary = RunLog(workdir / "runs" / run).summary()
             assert summary.status == "completed" and summary.profile == "smoke", run
         assert load_weights(workdir / "weights" / f"{spec.name}.pt")["state_dict"]
@@ -47,8 +52,13 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch, lunar_stand_i
 
     # the report's tables show the numbers of summary.json
     report = nbformat.read(workdir / "04_report.ipynb", as_version=4)
-    tables = [o["data"]["text/html"] for c in report.cells if c.cell_type == "code" for o in c.outputs
-              if "text/html" in o.get("data", {})]
+    tables = [
+        o["data"]["text/html"]
+        for c in report.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "text/html" in o.get("data", {})
+    ]
     seg_table = next(t for t in tables if "камней нет нигде" in t)
     for spec in run_table.of_task("segmentation"):
         best = RunLog(workdir / "runs" / spec.name).summary().best

@@ -20,8 +20,13 @@ def test_defaults_live_in_the_repository():
 
 
 def test_environment_overrides_defaults(tmp_path):
-    env = {"DATA_DIR": str(tmp_path / "d"), "TINY_IMAGENET": str(tmp_path / "ti.zip"),
-           "MOON_ROOT": "", "WEIGHTS_DIR": str(tmp_path / "w"), "RUNS_DIR": str(tmp_path / "r")}
+    env = {
+        "DATA_DIR": str(tmp_path / "d"),
+        "TINY_IMAGENET": str(tmp_path / "ti.zip"),
+        "MOON_ROOT": "",
+        "WEIGHTS_DIR": str(tmp_path / "w"),
+        "RUNS_DIR": str(tmp_path / "r"),
+    }
     paths = get_paths(env=env, root=tmp_path / "repo")
     assert paths.data_dir == tmp_path / "d"
     assert paths.tiny_imagenet == tmp_path / "ti.zip"
@@ -69,7 +74,9 @@ def test_the_assignments_data_paths_are_found_without_variables(tmp_path, where)
     base = repo if where == "repo" else repo.parent
     source = write_tiny_imagenet(base / "sem2" / "data" / "src", classes=3, train_per_class=4, val_per_class=2)
     (base / "sem2" / "data" / "src" / "tiny-imagenet-200").rename(base / "sem2" / "data" / "tiny-imagenet-200")
-    moon_dir = base / "designing_neural_network_architectures_2025_01" / "seminar_03" / "data" / "MOON_SEGMENTATION_BINARY"
+    moon_dir = (
+        base / "designing_neural_network_architectures_2025_01" / "seminar_03" / "data" / "MOON_SEGMENTATION_BINARY"
+    )
     write_moon_check(moon_dir, n=6)
     paths = get_paths(env={}, root=repo)
     assert paths.tiny_imagenet == base / "sem2" / "data" / "tiny-imagenet-200"

@@ -12,8 +12,20 @@ from tinyseg.runlog import RunLog, RunSummary, save_weights
 def finish_run(paths, name, profile="cpu", status="completed"):
     log = RunLog(paths.run_dir(name))
     log.dir.mkdir(parents=True, exist_ok=True)
-    log.write_summary(RunSummary(run=name, status=status, best_epoch=None, best={}, epochs_run=1, epochs_planned=1,
-                                 params_total=6, params_trainable=6, wall_time_s=1.0, profile=profile))
+    log.write_summary(
+        RunSummary(
+            run=name,
+            status=status,
+            best_epoch=None,
+            best={},
+            epochs_run=1,
+            epochs_planned=1,
+            params_total=6,
+            params_trainable=6,
+            wall_time_s=1.0,
+            profile=profile,
+        )
+    )
     save_weights(paths.weights(name), nn.Linear(2, 2))
 
 
@@ -28,18 +40,18 @@ def write_notebook(path, executed=True):
 
 def test_a_notebook_with_finished_runs_and_outputs_is_skipped(tmp_paths, tmp_path):
     nb = write_notebook(tmp_path / "02_unet_base.ipynb")
-    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # no run yet
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None  # no run yet
     finish_run(tmp_paths, "unet_base", status="interrupted")
-    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # not finished
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None  # not finished
     finish_run(tmp_paths, "unet_base")
-    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # its other seeds are not finished
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None  # its other seeds are not finished
     for run in runs.get("unet_base").ids()[1:]:
         finish_run(tmp_paths, run)
     assert "unet_base-seed2 finished" in pipeline.skip_reason(nb, "cpu", tmp_paths)
     write_notebook(nb, executed=False)
-    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None            # outputs missing: run it (no retraining)
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None  # outputs missing: run it (no retraining)
     report = write_notebook(tmp_path / "04_report.ipynb")
-    assert pipeline.skip_reason(report, "cpu", tmp_paths) is None        # the report is always redone
+    assert pipeline.skip_reason(report, "cpu", tmp_paths) is None  # the report is always redone
 
 
 def test_a_run_of_another_profile_stops_the_job_with_the_way_out(tmp_paths, tmp_path):
@@ -63,7 +75,7 @@ def test_force_archives_the_old_runs_instead_of_deleting_them(tmp_paths, tmp_pat
     assert not tmp_paths.run_dir("unet_base").exists() and not tmp_paths.weights("unet_base").exists()
     assert (target / "runs" / "unet_base" / "summary.json").exists()
     assert (target / "weights" / "unet_base.pt").exists()
-    assert tmp_paths.run_dir("classifier").exists()                      # other notebooks' runs stay
+    assert tmp_paths.run_dir("classifier").exists()  # other notebooks' runs stay
 
 
 def test_forcing_the_classifier_redoes_the_runs_built_on_it(capsys):
@@ -86,10 +98,17 @@ def test_the_report_export_has_no_code(tmp_path):
 
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("PROFILE = 'auto'", metadata={"tags": ["parameters"]})
-    shown = nbformat.v4.new_code_cell("secret_code_line = 1\nprint('visible output')", execution_count=2,
-                                      outputs=[nbformat.v4.new_output("stream", text="visible output\n")])
-    hidden = nbformat.v4.new_code_cell("session.finish()", execution_count=3, metadata={"tags": ["hide-in-report"]},
-                                       outputs=[nbformat.v4.new_output("stream", text="notebook finished\n")])
+    shown = nbformat.v4.new_code_cell(
+        "secret_code_line = 1\nprint('visible output')",
+        execution_count=2,
+        outputs=[nbformat.v4.new_output("stream", text="visible output\n")],
+    )
+    hidden = nbformat.v4.new_code_cell(
+        "session.finish()",
+        execution_count=3,
+        metadata={"tags": ["hide-in-report"]},
+        outputs=[nbformat.v4.new_output("stream", text="notebook finished\n")],
+    )
     nb.cells = [nbformat.v4.new_markdown_cell("# Отчёт"), params, shown, hidden]
     path = tmp_path / "04_report.ipynb"
     nbformat.write(nb, path)

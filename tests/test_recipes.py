@@ -21,8 +21,13 @@ from tinyseg.session import Session
 def test_every_run_has_a_recipe_and_its_train_config_comes_from_it(spec, profile):
     recipe = recipe_for(spec, profile)
     cfg = recipe.train_config(spec.name, seed=3)
-    assert (cfg.epochs, cfg.lr, cfg.weight_decay, cfg.warmup, cfg.seed) == (recipe.epochs, recipe.lr,
-                                                                           recipe.weight_decay, recipe.warmup, 3)
+    assert (cfg.epochs, cfg.lr, cfg.weight_decay, cfg.warmup, cfg.seed) == (
+        recipe.epochs,
+        recipe.lr,
+        recipe.weight_decay,
+        recipe.warmup,
+        3,
+    )
     assert cfg.optimizer == recipe.optimizer and cfg.monitor == recipe.monitor and cfg.mode == "max"
     if isinstance(recipe, SegmentRecipe):
         assert recipe.unfreeze_epoch == spec.unfreeze_epoch(recipe.epochs)
@@ -47,8 +52,12 @@ def test_overrides_are_checked_and_may_change_one_augmentation_field():
 def test_the_signature_names_every_kind_of_difference():
     recipe = recipe_for(runs.get("unet_backbone_finetune"), "cpu")
     base = signature(recipe, {"name": "UNetBackbone"}, "abc", 0)
-    changed = signature(replace(recipe, dice_weight=0.5, unfreeze_epoch=3,
-                                augment=replace(recipe.augment, scale=(0.5, 1.0))), {"name": "UNetBackbone"}, "abd", 1)
+    changed = signature(
+        replace(recipe, dice_weight=0.5, unfreeze_epoch=3, augment=replace(recipe.augment, scale=(0.5, 1.0))),
+        {"name": "UNetBackbone"},
+        "abd",
+        1,
+    )
     diff = signature_diff(base, changed)
     assert "recipe.dice_weight: 1.0 → 0.5" in diff
     assert f"recipe.unfreeze_epoch: {recipe.unfreeze_epoch} → 3" in diff
@@ -71,17 +80,26 @@ def smoke_moon(tmp_path):
     return session, segment.SegmentData(pairs, segment.moon.make_split(pairs))
 
 
-@pytest.mark.parametrize("override, named", [
-    ({"bce_weight": 2.0}, "recipe.bce_weight: 1.0 → 2.0"),                  # a loss weight
-    ({"augment": {"noise": 0.1}}, "recipe.augment.noise: 0.03 → 0.1"),      # an augmentation parameter
-    ({"lr": 0.01}, "recipe.lr: 0.002 → 0.01"),                              # the optimiser
-])
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ({"bce_weight": 2.0}, "recipe.bce_weight: 1.0 → 2.0"),  # a loss weight
+        ({"augment": {"noise": 0.1}}, "recipe.augment.noise: 0.03 → 0.1"),  # an augmentation parameter
+        ({"lr": 0.01}, "recipe.lr: 0.002 → 0.01"),  # the optimiser
+    ],
+)
 def test_resuming_or_reusing_with_a_changed_recipe_is_refused(smoke_moon, monkeypatch, override, named):
     session, data = smoke_moon
     spec = replace(runs.get("unet_base"), name="resume_probe", seeds=1)
     monkeypatch.setitem(runs.RUNS, spec.name, spec)
-    state = segment.train(spec, segment.build_model(spec, session, data, seed=0), data, session, live=False,
-                          callbacks=(StopAfterFirstEpoch(),))
+    state = segment.train(
+        spec,
+        segment.build_model(spec, session, data, seed=0),
+        data,
+        session,
+        live=False,
+        callbacks=(StopAfterFirstEpoch(),),
+    )
     assert state.status == "interrupted" and RunLog(session.paths.run_dir(spec.name)).last_path.exists()
     changed = replace(spec, recipe_overrides=override)
     with pytest.raises(RunMismatchError, match="cannot resume") as error:
@@ -100,8 +118,14 @@ def test_a_changed_unfreeze_epoch_is_refused(smoke_moon, monkeypatch):
     session, data = smoke_moon
     spec = replace(runs.get("unet_base"), name="unfreeze_probe", seeds=1)
     monkeypatch.setitem(runs.RUNS, spec.name, spec)
-    segment.train(spec, segment.build_model(spec, session, data, seed=0), data, session, live=False,
-                  callbacks=(StopAfterFirstEpoch(),))
+    segment.train(
+        spec,
+        segment.build_model(spec, session, data, seed=0),
+        data,
+        session,
+        live=False,
+        callbacks=(StopAfterFirstEpoch(),),
+    )
     real = segment.recipe_for
 
     def later_unfreeze(s, profile):
@@ -112,8 +136,9 @@ def test_a_changed_unfreeze_epoch_is_refused(smoke_moon, monkeypatch):
         segment.train(spec, segment.build_model(spec, session, data, seed=0), data, session, live=False)
 
 
-@pytest.mark.parametrize("run", sorted(p.name for p in (project_root() / "runs").glob("*")
-                                       if (p / "config.json").is_file()))
+@pytest.mark.parametrize(
+    "run", sorted(p.name for p in (project_root() / "runs").glob("*") if (p / "config.json").is_file())
+)
 def test_committed_runs_match_todays_recipes(run):
     """Re-executing a notebook over the committed runs reuses them: their logged signature is what
     today's code derives (recipe, model config, seed; the data identity is checked when the data is there)."""

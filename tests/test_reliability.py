@@ -35,6 +35,7 @@ def tiny_paths(tmp_path, **env):
 
 # ---------------------------------------------------------------- data loss
 
+
 def test_a_truncated_zip_leaves_a_good_extraction_alone(tmp_path):
     good = write_tiny_imagenet(tmp_path / "src", as_zip=True)
     paths = tiny_paths(tmp_path, TINY_IMAGENET=str(good))
@@ -48,7 +49,7 @@ def test_a_truncated_zip_leaves_a_good_extraction_alone(tmp_path):
 
 
 def test_a_folder_the_project_did_not_make_is_never_deleted(tmp_path):
-    hand = write_tiny_imagenet(tmp_path / "data")          # extracted by hand into DATA_DIR/tiny-imagenet-200
+    hand = write_tiny_imagenet(tmp_path / "data")  # extracted by hand into DATA_DIR/tiny-imagenet-200
     (hand / "my_notes.txt").write_text("mine")
     zip_path = write_tiny_imagenet(tmp_path / "src", as_zip=True)
     with pytest.raises(ti.DatasetError, match="did not finish extracting it .*Nothing was deleted"):
@@ -76,7 +77,7 @@ def test_a_finished_run_without_weights_is_not_retrained(tmp_path):
     done = toy_process(tmp_path)
     assert done.returncode != 0 and "FinishedRunError" in done.stderr
     assert "weights/toy.pt are missing. Restore the file" in done.stderr and "FORCE" in done.stderr
-    assert runlog.RunLog(paths.run_dir("toy")).summary_path.read_bytes() == summary   # logs untouched
+    assert runlog.RunLog(paths.run_dir("toy")).summary_path.read_bytes() == summary  # logs untouched
     nb = tmp_path / "02_unet_base.ipynb"
     write_finished_run(paths, "unet_base", [{"epoch": 1, "seconds": 1.0, "val_iou": 0.5}])
     with pytest.raises(pipeline.PipelineError, match="weights/unet_base.pt missing.*--force 02"):
@@ -85,14 +86,15 @@ def test_a_finished_run_without_weights_is_not_retrained(tmp_path):
 
 # ---------------------------------------------------------------- silently wrong → named
 
+
 def test_a_half_extracted_default_folder_is_refused_with_what_to_do(tmp_path):
     made = write_tiny_imagenet(tmp_path / "src", as_zip=True)
-    zip_path = tmp_path / "data" / "tiny-imagenet-200.zip"         # the default location of the zip
+    zip_path = tmp_path / "data" / "tiny-imagenet-200.zip"  # the default location of the zip
     zip_path.parent.mkdir()
     zip_path.write_bytes(made.read_bytes())
     paths = tiny_paths(tmp_path)
     root = ti.locate(paths).location
-    (root / ti.MARKER).unlink()                                     # as if Ctrl-C came before the marker
+    (root / ti.MARKER).unlink()  # as if Ctrl-C came before the marker
     with pytest.raises(ti.DatasetError, match=f"no {ti.MARKER} marker.*delete it.*{zip_path.name}"):
         ti.locate(paths)
 
@@ -102,14 +104,18 @@ def test_a_wrong_moon_root_is_an_error_not_the_stand_in(tmp_path, wrong):
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "empty").mkdir()
     paths = get_paths(env={"MOON_ROOT": str(tmp_path / wrong)}, root=tmp_path)
-    expected = {"typo": "does not exist", "a_file": "is a file", "empty": "is not in the MOON_SEGMENTATION_BINARY layout: images/render and images/ground missing"}
+    expected = {
+        "typo": "does not exist",
+        "a_file": "is a file",
+        "empty": "is not in the MOON_SEGMENTATION_BINARY layout: images/render and images/ground missing",
+    }
     with pytest.raises(moon.MoonDataError, match=f"MOON_ROOT=.*{wrong} {expected[wrong]}"):
         moon.locate(paths)
 
 
 def test_the_stand_in_is_announced_when_moon_root_is_unset(tmp_path, capsys):
     paths = get_paths(env={}, root=tmp_path)
-    cached = moon.stand_in_dir(paths, 1000, 0, lunar_synth.VERSION)   # as if generated earlier
+    cached = moon.stand_in_dir(paths, 1000, 0, lunar_synth.VERSION)  # as if generated earlier
     cached.mkdir(parents=True)
     (cached / "GENERATED.txt").write_text("cached")
     source = moon.locate(paths, generate=False)
@@ -124,7 +130,7 @@ def test_resuming_with_another_batch_size_or_other_data_is_refused(tmp_path):
     assert "batch_size: 32 → 16" in other.stderr and "steps_per_epoch: 8 → 16" in other.stderr
     other = toy_process(tmp_path, env={"TOY_DATA_SEED": "5"})
     assert other.returncode != 0 and "data: " in other.stderr
-    assert toy_process(tmp_path).returncode == 0                    # the same settings resume
+    assert toy_process(tmp_path).returncode == 0  # the same settings resume
 
 
 def test_zero_or_few_moon_pairs_and_damaged_zip_members_are_named(tmp_path):
@@ -143,7 +149,7 @@ def test_zero_or_few_moon_pairs_and_damaged_zip_members_are_named(tmp_path):
     with zipfile.ZipFile(good) as z:
         info = next(i for i in z.infolist() if i.filename.endswith(".JPEG"))
     start = info.header_offset + 30 + len(info.filename) + len(info.extra)
-    raw[start + 10] ^= 0xFF                                          # one flipped byte: a CRC error
+    raw[start + 10] ^= 0xFF  # one flipped byte: a CRC error
     bad = tmp_path / "bad.zip"
     bad.write_bytes(bytes(raw))
     with pytest.raises(ti.DatasetError, match=f"member '{info.filename}' is damaged"):
@@ -167,6 +173,7 @@ def test_masks_stored_as_0_1_are_accepted_and_others_refused(tmp_path):
 
 
 # ---------------------------------------------------------------- checkpoints
+
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "garbage"])
 def test_damaged_checkpoints_name_the_file_and_the_way_out(tmp_path, damage):
@@ -217,6 +224,7 @@ def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- the main job
 
+
 def test_unknown_notebook_prefix_is_an_error(tmp_path):
     with pytest.raises(pipeline.PipelineError, match="no notebook starts with '5'"):
         pipeline.run("smoke", notebook_dir=tmp_path, only=("5",))
@@ -225,16 +233,23 @@ def test_unknown_notebook_prefix_is_an_error(tmp_path):
 @pytest.mark.slow
 def test_a_failing_notebook_is_named_and_keeps_its_outputs(tmp_path):
     nb = tmp_path / "02_unet_base.ipynb"
-    cells = [new_code_cell("PROFILE = 'auto'\nSEED = 0", metadata={"tags": ["parameters"]}),
-             new_code_cell("print('committed output')"), new_code_cell("1 / 0")]
+    cells = [
+        new_code_cell("PROFILE = 'auto'\nSEED = 0", metadata={"tags": ["parameters"]}),
+        new_code_cell("print('committed output')"),
+        new_code_cell("1 / 0"),
+    ]
     cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="committed output\n")]
-    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
-                                                                      "display_name": "Python 3"}}), nb)
+    nbformat.write(
+        new_notebook(
+            cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+        ),
+        nb,
+    )
     before = nb.read_bytes()
     # papermill inserts the injected-parameters cell, so 1 / 0 is the fourth cell to run
     with pytest.raises(pipeline.NotebookError, match=r"02_unet_base.ipynb: cell \[4\] failed with ZeroDivisionError"):
         pipeline.execute_notebook(nb, "smoke", log_output=False)
-    assert nb.read_bytes() == before                                  # outputs not wiped
+    assert nb.read_bytes() == before  # outputs not wiped
     failed = nbformat.read(tmp_path / "02_unet_base.failed.ipynb", as_version=4)
     assert any(o.output_type == "error" for c in failed.cells for o in c.get("outputs", []))
     assert not list(tmp_path.glob(".*.running.ipynb"))
@@ -242,14 +257,19 @@ def test_a_failing_notebook_is_named_and_keeps_its_outputs(tmp_path):
 
 # ---------------------------------------------------------------- real processes, real signals
 
+
 def toy_process(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """``toy_training.py ROOT *args``: a real process when it is to be signalled, else the same ``main``
     in this process (same settings, one thread; an exception is exit status 1 with its traceback on
     stderr), which saves a process start-up of several seconds per call."""
     if args:
-        return subprocess.run([sys.executable, str(HERE / "toy_training.py"), str(root), *args],
-                              capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})})
+        return subprocess.run(
+            [sys.executable, str(HERE / "toy_training.py"), str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})},
+        )
     import toy_training
 
     out, err, threads = io.StringIO(), io.StringIO(), torch.get_num_threads()
@@ -287,7 +307,7 @@ def test_killed_training_resumes_to_bit_identical_weights(tmp_path, uninterrupte
     killed = toy_process(tmp_path, "--signal", sig, "--at", at)
     assert killed.returncode == (3 if sig == "INT" else -9), killed.stderr
     if sig == "INT":
-        assert "1 finished epoch(s) are saved" in killed.stdout            # not the epoch cut mid-write
+        assert "1 finished epoch(s) are saved" in killed.stdout  # not the epoch cut mid-write
     resumed = toy_process(tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed after epoch 1 of 4" in resumed.stdout
@@ -295,6 +315,7 @@ def test_killed_training_resumes_to_bit_identical_weights(tmp_path, uninterrupte
     weights = final_weights(tmp_path)
     assert weights.keys() == reference.keys()
     assert all(torch.equal(weights[k], reference[k]) for k in reference)
+
     def without_times(records):
         return [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in records]
 

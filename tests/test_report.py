@@ -18,29 +18,58 @@ from tinyseg.runlog import RunLog, save_weights
 matplotlib.use("Agg")
 
 SMALL_CLASSIFIER = dict(num_classes=5, stem=(8, 8), widths=(8, 16, 16, 16), depths=(1, 1, 1, 1))
-SEG_IOU = {"unet_base": 0.512, "unet_backbone_frozen": 0.498, "unet_backbone_finetune": 0.561,
-           "unet_backbone_scratch": 0.433}
+SEG_IOU = {
+    "unet_base": 0.512,
+    "unet_backbone_frozen": 0.498,
+    "unet_backbone_finetune": 0.561,
+    "unet_backbone_scratch": 0.433,
+}
 
 
 def write_run(paths, name, best, epochs=3, data=None):
-    history = [{"epoch": e, "lr": 0.1, "seconds": 200.0,
-                **{k: v * e / epochs for k, v in best.items()},
-                **{k.replace("val_", "train_"): v * e / epochs for k, v in best.items()}} for e in range(1, epochs + 1)]
+    history = [
+        {
+            "epoch": e,
+            "lr": 0.1,
+            "seconds": 200.0,
+            **{k: v * e / epochs for k, v in best.items()},
+            **{k.replace("val_", "train_"): v * e / epochs for k, v in best.items()},
+        }
+        for e in range(1, epochs + 1)
+    ]
     write_finished_run(paths, name, history, spec={"unfreeze_epoch": 2}, data=data)
     return history[-1]
 
 
 @pytest.fixture
 def logged(tmp_paths):
-    best = {"classifier": write_run(tmp_paths, "classifier",
-                                    {"val_loss": 2.5, "val_top1": 0.5449, "val_top5": 0.7909, "val_macro_f1": 0.5394},
-                                    data={"dataset": "Tiny ImageNet-200", "kind": "real",
-                                          "location": "../x/tiny-imagenet-200.zip", "train": 100_000, "val": 10_000})}
+    best = {
+        "classifier": write_run(
+            tmp_paths,
+            "classifier",
+            {"val_loss": 2.5, "val_top1": 0.5449, "val_top5": 0.7909, "val_macro_f1": 0.5394},
+            data={
+                "dataset": "Tiny ImageNet-200",
+                "kind": "real",
+                "location": "../x/tiny-imagenet-200.zip",
+                "train": 100_000,
+                "val": 10_000,
+            },
+        )
+    }
     for name, iou in SEG_IOU.items():
-        best[name] = write_run(tmp_paths, name, {"val_loss": 0.5, "val_iou": iou, "val_dice": iou + 0.1,
-                                                 "val_pixel_acc": 0.95},
-                               data={"dataset": "MOON_SEGMENTATION_BINARY", "kind": "generated",
-                                     "location": "$DATA_DIR/moon_synth/seed0-n1000", "train": 800, "val": 200})
+        best[name] = write_run(
+            tmp_paths,
+            name,
+            {"val_loss": 0.5, "val_iou": iou, "val_dice": iou + 0.1, "val_pixel_acc": 0.95},
+            data={
+                "dataset": "MOON_SEGMENTATION_BINARY",
+                "kind": "generated",
+                "location": "$DATA_DIR/moon_synth/seed0-n1000",
+                "train": 800,
+                "val": 200,
+            },
+        )
     return tmp_paths, best
 
 
@@ -56,15 +85,18 @@ def test_tables_equal_the_numbers_in_summary_json(logged):
     for name in SEG_IOU:
         s = RunLog(paths.run_dir(name)).summary()
         row = seg.loc[run_table.get(name).short]
-        assert (row["IoU"], row["Dice"], row["pixel accuracy"]) == \
-               (s.best["val_iou"], s.best["val_dice"], s.best["val_pixel_acc"])
+        assert (row["IoU"], row["Dice"], row["pixel accuracy"]) == (
+            s.best["val_iou"],
+            s.best["val_dice"],
+            s.best["val_pixel_acc"],
+        )
         assert row["лучшая эпоха"] == s.best_epoch and row["обучение, мин"] == s.wall_time_min
     trivial = seg.loc[report.tables.TRIVIAL]
     assert (trivial["IoU"], trivial["Dice"], trivial["pixel accuracy"]) == (0.0, 0.0, 0.88)
     overview = report.overview(runs)
     assert "СГЕНЕРИРОВАННАЯ замена" in overview.loc["unet_base", "данные"]
     assert "100,000 train / 10,000 val" in overview.loc["classifier", "данные"]
-    assert overview.loc["unet_base", "обучение, мин"] == "10.0"      # 600 s, as in summary.json
+    assert overview.loc["unet_base", "обучение, мин"] == "10.0"  # 600 s, as in summary.json
     assert report.tables.devices(runs) == "cpu (test): " + ", ".join(runs)
 
 
@@ -97,8 +129,7 @@ def test_figures_and_architecture_tables(logged):
     tables = report.architecture_tables(paths, runs)
     assert list(tables) == ["Classifier128", "UNetBase", "UNetBackbone"]
     counts = tables["UNetBase"][["параметров энкодера", "параметров декодера"]].map(lambda v: int(v.replace(",", "")))
-    assert counts.to_numpy().sum() == \
-        sum(p.numel() for p in create_model("UNetBase").parameters())
+    assert counts.to_numpy().sum() == sum(p.numel() for p in create_model("UNetBase").parameters())
     fig = report.plot_segmentation_curves(runs)
     assert len(fig.axes) == 4 and len(fig.axes[1].lines) >= 4 * 2  # train + val per run
     assert "разморозка Backbone B: fine-tuned" in fig._suptitle.get_text()  # the logged unfreeze epoch is marked

@@ -16,11 +16,23 @@ from tinyseg.segment import OVERLAPS
 # expectations are fixed numbers whatever the project's table says. Names unlike the project's: the code
 # must find the runs by their roles.
 CLS = RunSpec("cls", "A classifier", "Cls", "tab:purple", "01_classifier.ipynb", "classification", "Classifier128")
-BASE = RunSpec("plain", "A plain U-Net", "Plain", "tab:gray", "02_unet_base.ipynb", "segmentation", "UNetBase",
-               seeds=2)
-TUNED = RunSpec("tuned", "A fine-tuned backbone U-Net", "Tuned", "tab:red", "03_unet_backbone.ipynb", "segmentation",
-                "UNetBackbone", model_args={"input_scale": 2, "stem_channels": 0}, encoder_from="cls",
-                init="pretrained", frozen=True, unfreeze_at=0.25, encoder_lr_scale=0.3, seeds=3)
+BASE = RunSpec("plain", "A plain U-Net", "Plain", "tab:gray", "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=2)
+TUNED = RunSpec(
+    "tuned",
+    "A fine-tuned backbone U-Net",
+    "Tuned",
+    "tab:red",
+    "03_unet_backbone.ipynb",
+    "segmentation",
+    "UNetBackbone",
+    model_args={"input_scale": 2, "stem_channels": 0},
+    encoder_from="cls",
+    init="pretrained",
+    frozen=True,
+    unfreeze_at=0.25,
+    encoder_lr_scale=0.3,
+    seeds=3,
+)
 
 
 @pytest.fixture
@@ -41,17 +53,37 @@ def test_seed_zero_keeps_the_run_name_and_other_seeds_get_their_own_folder():
 def write_seed(paths, run, ious, seconds, inter, union):
     """A finished run whose val IoU per epoch is ``ious`` and whose per-image counts are given."""
     log = RunLog(paths.run_dir(run))
-    log.start(RunConfig(TrainConfig(run=run, epochs=len(ious), lr=0.1), model={}, runtime={}, steps_per_epoch=1,
-                        batch_size=None, signature={}))
+    log.start(
+        RunConfig(
+            TrainConfig(run=run, epochs=len(ious), lr=0.1),
+            model={},
+            runtime={},
+            steps_per_epoch=1,
+            batch_size=None,
+            signature={},
+        )
+    )
     history = [{"epoch": e + 1, "seconds": s, "val_iou": v} for e, (v, s) in enumerate(zip(ious, seconds))]
     for record in history:
         log.append_metrics(record)
     best = max(history, key=lambda r: r["val_iou"])
-    log.write_summary(RunSummary(run=run, status="completed", best_epoch=best["epoch"], best=best,
-                                 epochs_run=len(history), epochs_planned=len(history), params_total=10,
-                                 params_trainable=10, wall_time_s=float(sum(seconds))))
-    counts = {"val": {"pairs": ["1", "2", "3"], "intersection": inter, "union": union},
-              "check": {"pairs": ["a", "b"], "intersection": inter[:2], "union": union[:2]}}
+    log.write_summary(
+        RunSummary(
+            run=run,
+            status="completed",
+            best_epoch=best["epoch"],
+            best=best,
+            epochs_run=len(history),
+            epochs_planned=len(history),
+            params_total=10,
+            params_trainable=10,
+            wall_time_s=float(sum(seconds)),
+        )
+    )
+    counts = {
+        "val": {"pairs": ["1", "2", "3"], "intersection": inter, "union": union},
+        "check": {"pairs": ["a", "b"], "intersection": inter[:2], "union": union[:2]},
+    }
     (log.dir / OVERLAPS).write_text(json.dumps(counts))
 
 
@@ -61,7 +93,7 @@ def test_seed_tables_read_every_seed_and_the_difference_is_that_of_the_seed_mean
     write_seed(tmp_paths, "plain-seed1", [0.40, 0.62], [60, 60], [7, 5, 5], [10, 10, 10])
     write_seed(tmp_paths, "tuned", [0.55, 0.70], [120, 120], [8, 6, 6], [10, 10, 10])
     write_seed(tmp_paths, "tuned-seed1", [0.58, 0.66], [120, 120], [6, 6, 6], [10, 10, 10])
-    write_seed(tmp_paths, "unet_base", [0.9], [60], [9, 9, 9], [10, 10, 10])      # not in the table: ignored
+    write_seed(tmp_paths, "unet_base", [0.9], [60], [9, 9, 9], [10, 10, 10])  # not in the table: ignored
     seeds = seed_report.segmentation_seeds(tmp_paths)
     assert list(seeds) == ["plain", "tuned"] and [s.n for s in seeds.values()] == [2, 2]
     b, t = seeds["plain"], seeds["tuned"]
@@ -69,7 +101,7 @@ def test_seed_tables_read_every_seed_and_the_difference_is_that_of_the_seed_mean
     assert b.iou("val") == pytest.approx([15 / 30, 17 / 30])
     assert b.iou("check") == pytest.approx([0.5, 0.6])
     assert t.iou("val") == pytest.approx([20 / 30, 18 / 30])
-    assert b.logged_iou() == [0.60, 0.62]                        # the engine's metric at the best epochs
+    assert b.logged_iou() == [0.60, 0.62]  # the engine's metric at the best epochs
     table = seed_report.seed_table(seeds)
     assert table.loc["Plain", "IoU, валидация"] == "0.533 ± 0.047"  # mean 0.5333, sd 0.0471
     assert table.loc["Tuned", "сидов"] == 2 and table.loc["Tuned", "IoU по сидам (валидация)"] == "0.667, 0.600"
@@ -117,11 +149,18 @@ def test_probe_summary_names_the_probe_whose_design_b_uses():
     from tinyseg import report
 
     b = TUNED
-    probe = {"run": b.name, "epochs": 8, "minutes": 4.0, "encoder_lr_scale": b.encoder_lr_scale,
-             "unfreeze_epoch": b.unfreeze_epoch(8)}
-    probes = [{**probe, "name": "old", "model_args": {"input_scale": 1}, "val_iou": 0.6243},
-              {**probe, "name": "best", "model_args": {"input_scale": 2, "stem_channels": 16}, "val_iou": 0.6638},
-              {**probe, "name": "simple", "model_args": {"input_scale": 2, "stem_channels": 0}, "val_iou": 0.6586}]
+    probe = {
+        "run": b.name,
+        "epochs": 8,
+        "minutes": 4.0,
+        "encoder_lr_scale": b.encoder_lr_scale,
+        "unfreeze_epoch": b.unfreeze_epoch(8),
+    }
+    probes = [
+        {**probe, "name": "old", "model_args": {"input_scale": 1}, "val_iou": 0.6243},
+        {**probe, "name": "best", "model_args": {"input_scale": 2, "stem_channels": 16}, "val_iou": 0.6638},
+        {**probe, "name": "simple", "model_args": {"input_scale": 2, "stem_channels": 0}, "val_iou": 0.6586},
+    ]
     text = report.integration_probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 0}))
     assert "«old») дал IoU 0.624" in text and "«best» — 0.664" in text
     assert "«simple» (IoU 0.659)" in text and "на 0.005 IoU" in text and "считается равным" in text
@@ -153,10 +192,10 @@ def test_the_worst_example_is_chosen_among_visible_rocks_only():
 
     iou = np.array([0.0, 0.1, 0.5, 0.9, 0.3])
     images = torch.full((5, 3, 8, 8), 120, dtype=torch.uint8)
-    images[0] = 2                                   # an almost black frame: the lowest IoU, but not shown as "worst"
+    images[0] = 2  # an almost black frame: the lowest IoU, but not shown as "worst"
     masks = torch.zeros(5, 1, 8, 8, dtype=torch.uint8)
     masks[:, :, :4, :4] = 1
-    masks[1] = 0                                    # no rock at all
+    masks[1] = 0  # no rock at all
     picks = example_picks(iou, images, masks)
     assert picks["лучший"] == 3 and picks["медианный"] == 4
     assert [v for k, v in picks.items() if k.startswith("худший")] == [4]  # not 0 (dark) nor 1 (no rock)

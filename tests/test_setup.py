@@ -20,7 +20,7 @@ def _environment_pip_section() -> list[str]:
     lines = (ROOT / "environment.yml").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
     items = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         m = re.match(r"^\s+- (.+)$", line)
         if not m:
             break
@@ -32,8 +32,21 @@ def test_every_dependency_is_pinned_exactly():
     for dep in _pyproject_deps():
         assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][0-9A-Za-z.+]*", dep), dep
     names = {d.split("==")[0] for d in _pyproject_deps()}
-    assert {"torch", "torchvision", "torchmetrics", "numpy", "pillow", "matplotlib", "seaborn",
-            "scikit-learn", "jupyter", "nbconvert", "tqdm", "papermill", "pytest"} <= names
+    assert {
+        "torch",
+        "torchvision",
+        "torchmetrics",
+        "numpy",
+        "pillow",
+        "matplotlib",
+        "seaborn",
+        "scikit-learn",
+        "jupyter",
+        "nbconvert",
+        "tqdm",
+        "papermill",
+        "pytest",
+    } <= names
     assert "torch==2.14.1" in _pyproject_deps() and "torchvision==0.29.1" in _pyproject_deps()
 
 
@@ -52,8 +65,10 @@ def test_installed_versions_match_the_pins():
 
 
 # an absolute path of a machine: /home/..., /root/..., /tmp/..., C:\... (not inside base64 or a URL path)
-ABSOLUTE = re.compile(r"(?<![A-Za-z0-9+/._:-])(/(?:home|root|tmp|work|Users|mnt|srv|var|opt|data)/[^\s\"'<>]*"
-                      r"|[A-Za-z]:\\\\[^\s\"'<>]*)")
+ABSOLUTE = re.compile(
+    r"(?<![A-Za-z0-9+/._:-])(/(?:home|root|tmp|work|Users|mnt|srv|var|opt|data)/[^\s\"'<>]*"
+    r"|[A-Za-z]:\\\\[^\s\"'<>]*)"
+)
 
 
 def _tracked(*patterns: str) -> list:

@@ -115,7 +115,7 @@ def test_cache_round_trip_and_grayscale(tmp_path, folder, monkeypatch):
 def test_the_profile_decides_what_load_checks(tmp_path, folder):
     paths = paths_for(tmp_path, folder)
     assert ti.locate(paths).expected == ti.locate(paths, profile="gpu").expected == ti.OFFICIAL
-    assert ti.locate(paths, profile="smoke").expected is None        # the smoke profile's small fixtures
+    assert ti.locate(paths, profile="smoke").expected is None  # the smoke profile's small fixtures
     with pytest.raises(ti.DatasetError, match="4 classes in wnids.txt, expected 200"):
         ti.load(ti.locate(paths), paths)
     data = ti.load(ti.locate(paths, profile="smoke"), paths)
@@ -126,12 +126,15 @@ def test_zip_is_extracted_once_and_an_interrupted_extraction_is_redone(tmp_path)
     zip_path = write_tiny_imagenet(tmp_path / "src", as_zip=True)
     paths = paths_for(tmp_path, zip_path)
     staging = tmp_path / "data" / ".tiny-imagenet-200.extracting"
-    (staging / "train").mkdir(parents=True)                 # what Ctrl-C during an extraction leaves
+    (staging / "train").mkdir(parents=True)  # what Ctrl-C during an extraction leaves
     source = ti.locate(paths)
     root = source.location
     assert root == tmp_path / "data" / "tiny-imagenet-200" and (root / ".extracted").is_file()
     assert not staging.exists()
-    assert source.origin == zip_path and source.describe(paths) == "Tiny ImageNet-200 at data/tiny-imagenet-200 (from src/tiny-imagenet-200.zip)"
+    assert (
+        source.origin == zip_path
+        and source.describe(paths) == "Tiny ImageNet-200 at data/tiny-imagenet-200 (from src/tiny-imagenet-200.zip)"
+    )
     stamp = (root / "wnids.txt").stat().st_mtime_ns
     assert ti.locate(paths) == source and (root / "wnids.txt").stat().st_mtime_ns == stamp  # not redone
     ti.verify(root, SMALL)
@@ -205,6 +208,6 @@ def test_an_extraction_of_another_archive_is_replaced(tmp_path):
     second = write_tiny_imagenet(tmp_path / "b", classes=5, as_zip=True)
     root = ti.locate(paths_for(tmp_path, first)).location
     assert len(ti.verify(root, None).wnids) == 4
-    assert ti.locate(paths_for(tmp_path, second)).location == root   # the project's own folder: replaced
+    assert ti.locate(paths_for(tmp_path, second)).location == root  # the project's own folder: replaced
     assert len(ti.verify(root, None).wnids) == 5
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["tiny-imagenet-200"]  # nothing left over

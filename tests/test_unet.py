@@ -26,13 +26,13 @@ def test_unet_base_structure_and_size():
     model = create_model("UNetBase")
     enc = model.encoder
     assert isinstance(enc, PlainEncoder)
-    assert enc.out_channels[0] == 32                     # 32 base channels
-    assert enc.reductions == (1, 2, 4, 8, 16)            # 4 levels down ...
-    assert len(model.decoder.blocks) == 4                # ... and 4 up, each with its skip
+    assert enc.out_channels[0] == 32  # 32 base channels
+    assert enc.reductions == (1, 2, 4, 8, 16)  # 4 levels down ...
+    assert len(model.decoder.blocks) == 4  # ... and 4 up, each with its skip
     assert all(isinstance(m, torch.nn.MaxPool2d) for m in [enc.pool])
     assert PARAM_LIMITS["UNetBase"].check(model, "UNetBase") <= 2_500_000
     out = model(torch.randn(2, 3, 128, 128))
-    assert out.shape == (2, 1, 128, 128)               # one channel of logits (sigmoid at prediction)
+    assert out.shape == (2, 1, 128, 128)  # one channel of logits (sigmoid at prediction)
     assert model.config == {"name": "UNetBase", "channels": UNET_WIDTHS, "classes": 1}
 
 
@@ -74,7 +74,7 @@ def test_the_classifier_can_see_the_image_upsampled_twice(stem_channels):
 def test_frozen_batchnorm_stays_frozen_whatever_calls_train():
     model = create_model("UNetBackbone")
     set_trainable(model.backbone, False)
-    model.train()                                        # a plain .train(), not the engine's helper
+    model.train()  # a plain .train(), not the engine's helper
     norms = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms and not any(m.training for m in norms)
     assert model.decoder.training and model.encoder.stem.training
@@ -119,10 +119,21 @@ def test_one_step_leaves_frozen_tensors_bit_identical(tmp_path):
     y = torch.randint(0, 2, (4, 1, 128, 128), dtype=torch.uint8)
     loader = [(x, y)]
     cfg = TrainConfig(run="step", epochs=1, lr=1e-2, optimizer="adamw", monitor="val_iou", mode="max")
-    fit(model, loader, loader, cfg=cfg, objective=Objective(
-        segment.BCEDiceLoss(), segmentation_metrics(), to_preds=torch.sigmoid,
-        train_transform=SegmentAugment(train=True), val_transform=SegmentAugment(train=False)),
-        runtime=FP32, paths=paths)
+    fit(
+        model,
+        loader,
+        loader,
+        cfg=cfg,
+        objective=Objective(
+            segment.BCEDiceLoss(),
+            segmentation_metrics(),
+            to_preds=torch.sigmoid,
+            train_transform=SegmentAugment(train=True),
+            val_transform=SegmentAugment(train=False),
+        ),
+        runtime=FP32,
+        paths=paths,
+    )
     after = runlog.load_weights(paths.weights("step"))["state_dict"]
     for key, value in frozen.items():
         assert torch.equal(after[f"encoder.backbone.{key}"], value), key
@@ -133,7 +144,7 @@ def test_loss_and_metrics():
     loss = segment.BCEDiceLoss()
     target = torch.zeros(2, 1, 8, 8)
     target[:, :, 2:5, 2:5] = 1
-    perfect = (target * 20 - 10)
+    perfect = target * 20 - 10
     assert loss(perfect, target) < 0.01
     assert loss(-perfect, target) > 1.5
     probs = torch.sigmoid(perfect)
@@ -155,9 +166,17 @@ def test_the_runs_of_the_table_in_smoke_profile(tmp_path, monkeypatch, lunar_sta
     data = segment.load_data(session)
     split = data.split
     # adding a run is adding a row: a fifth run, registered in a temporary table, trains like the others
-    extra = RunSpec("unet_small", "UNetBase, half width", "small", "tab:olive", "02_unet_base.ipynb",
-                    "segmentation", "UNetBase", model_args={"channels": (16, 32, 64, 72, 88)},
-                    recipe_overrides={"batch_size": 2})
+    extra = RunSpec(
+        "unet_small",
+        "UNetBase, half width",
+        "small",
+        "tab:olive",
+        "02_unet_base.ipynb",
+        "segmentation",
+        "UNetBase",
+        model_args={"channels": (16, 32, 64, 72, 88)},
+        recipe_overrides={"batch_size": 2},
+    )
     monkeypatch.setitem(runs.RUNS, extra.name, extra)
     specs = runs.of_task("segmentation")
     assert len(specs) == 5 and specs[-1] is extra

@@ -30,7 +30,7 @@ def data(n: int, seed: int):
     y = torch.randint(0, 4, (n,), generator=g)
     x = torch.randn(n, 3, 8, 8, generator=g)
     for cls, (r, c) in enumerate([(0, 0), (0, 4), (4, 0), (4, 4)]):
-        x[y == cls, :, r:r + 4, c:c + 4] += 1.5
+        x[y == cls, :, r : r + 4, c : c + 4] += 1.5
     return x, y
 
 
@@ -89,15 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     paths = get_paths(env={}, root=args.root)
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(),
-                          nn.Linear(8 * 64, 4))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 64, 4)
+    )
     model.config = {"name": "toy"}
-    seed = int(os.environ.get("TOY_DATA_SEED", 0))        # the tests change data and batch size on resume
+    seed = int(os.environ.get("TOY_DATA_SEED", 0))  # the tests change data and batch size on resume
     x, y = data(256, seed)
     vx, vy = data(64, seed + 1)
     train = tensor_loader(x, y, batch_size=int(os.environ.get("TOY_BATCH", 32)), shuffle=True, drop_last=True)
-    info = runlog.RunInfo("smoke", 0, runlog.DataRecord("toy quadrants", "generated", "$DATA_DIR/toy", len(y), len(vy),
-                                                        content_hash(x, y, vx, vy)), recipe={}, spec={})
+    info = runlog.RunInfo(
+        "smoke",
+        0,
+        runlog.DataRecord("toy quadrants", "generated", "$DATA_DIR/toy", len(y), len(vy), content_hash(x, y, vx, vy)),
+        recipe={},
+        spec={},
+    )
     callbacks = []
     if args.signal:
         sig = signal.SIGINT if args.signal == "INT" else signal.SIGKILL
@@ -109,11 +115,20 @@ def main(argv: list[str] | None = None) -> int:
             train = killer.wrap(train)
             callbacks.append(killer)
     cfg = TrainConfig(run="toy", epochs=4, lr=0.05, monitor="val_acc", mode="max", schedule="cosine")
-    state = fit(model, train, tensor_loader(vx, vy, batch_size=64, shuffle=False), cfg=cfg,
-                objective=Objective(nn.functional.cross_entropy,
-                                    MetricCollection({"acc": MulticlassAccuracy(4, average="micro")})),
-                runtime=select_runtime("cpu", "fp32", channels_last=False, verbose=False), paths=paths,
-                callbacks=callbacks, meta=RunMeta(info), resume=True)
+    state = fit(
+        model,
+        train,
+        tensor_loader(vx, vy, batch_size=64, shuffle=False),
+        cfg=cfg,
+        objective=Objective(
+            nn.functional.cross_entropy, MetricCollection({"acc": MulticlassAccuracy(4, average="micro")})
+        ),
+        runtime=select_runtime("cpu", "fp32", channels_last=False, verbose=False),
+        paths=paths,
+        callbacks=callbacks,
+        meta=RunMeta(info),
+        resume=True,
+    )
     print(f"status {state.status} after {len(state.history)} epochs")
     return 0 if state.status == "completed" else 3
 

@@ -45,14 +45,20 @@ def migrate(run_dir, write: bool) -> str:
     spec = run_table.get(name)
     info = raw["info"]
     recipe = recipe_for(spec, info["profile"])
-    problems = [f"recipe.{k}: logged {a!r}, recipe {b!r}"
-                for k, (a, b) in recorded_recipe_values(recipe, info["recipe"]).items() if _jsonable(a) != b]
+    problems = [
+        f"recipe.{k}: logged {a!r}, recipe {b!r}"
+        for k, (a, b) in recorded_recipe_values(recipe, info["recipe"]).items()
+        if _jsonable(a) != b
+    ]
     if not isinstance(recipe, ClassifyRecipe) and info["spec"]["unfreeze_epoch"] != recipe.unfreeze_epoch:
         problems.append(f"unfreeze_epoch: logged {info['spec']['unfreeze_epoch']}, recipe {recipe.unfreeze_epoch}")
     train = _jsonable(asdict(recipe.train_config(raw["train"]["run"], info["seed"])))
     old_train = raw["train"]
-    problems += [f"train.{k}: logged {old_train[k]!r}, derived {train[k]!r}" for k in old_train
-                 if k != "momentum" and old_train[k] != train[k]]
+    problems += [
+        f"train.{k}: logged {old_train[k]!r}, derived {train[k]!r}"
+        for k in old_train
+        if k != "momentum" and old_train[k] != train[k]
+    ]
     if old_train["optimizer"] == "sgd" and old_train["momentum"] != train["momentum"]:
         problems.append(f"train.momentum: logged {old_train['momentum']}, derived {train['momentum']}")
     if old_train["optimizer"] == "adamw" and old_train["momentum"] != train["betas"][0]:  # it was AdamW's beta1

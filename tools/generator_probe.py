@@ -36,8 +36,10 @@ def main() -> None:
     base = get_paths()
     folder = base.data_dir / "probes" / args.name
     paths = replace(base, weights_dir=folder / "weights", runs_dir=folder / "runs")
-    style = replace(lunar_synth.STYLES[args.version],
-                    **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.changes).items()})
+    style = replace(
+        lunar_synth.STYLES[args.version],
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(args.changes).items()},
+    )
     t0 = time.time()
     lunar_synth.generate(folder / "data", n=args.n, seed=0, style=style)
     minutes_generate = (time.time() - t0) / 60
@@ -45,8 +47,16 @@ def main() -> None:
     pairs = moon.load(Source(moon.NAME, "generated", folder / "data"), paths)
     check = moon.load(moon.locate_check(paths), paths)
     data = segment.SegmentData(pairs, moon.make_split(pairs), check)
-    spec = runs.RunSpec(f"probe_{args.name}", f"probe {args.name}", args.name, "k", "—", "segmentation", "UNetBase",
-                        recipe_overrides={"epochs": args.epochs, "patience": None})
+    spec = runs.RunSpec(
+        f"probe_{args.name}",
+        f"probe {args.name}",
+        args.name,
+        "k",
+        "—",
+        "segmentation",
+        "UNetBase",
+        recipe_overrides={"epochs": args.epochs, "patience": None},
+    )
     runs.RUNS[spec.name] = spec
     session = Session("cpu", 0, select_runtime(verbose=False), paths)
     model = segment.build_model(spec, session, data, seed=session.seed)
@@ -56,17 +66,30 @@ def main() -> None:
 
     own = evaluate_models({"m": model}, *data.val(), session.runtime)["m"]
     real = evaluate_models({"m": model}, check.images, check.masks, session.runtime)["m"]
-    result = {"name": args.name, "version": args.version, "changes": json.loads(args.changes), "style": asdict(style),
-              "pairs": args.n, "epochs": args.epochs, "best_epoch": state.best_epoch,
-              "stand_in_val_iou": own["metrics"]["iou"], "real_check_iou": real["metrics"]["iou"],
-              "real_check_dice": real["metrics"]["dice"], "real_rock_recall": real["rock_recall"],
-              "rock_share": float(pairs.rock_fraction().mean()),
-              "minutes_generate": minutes_generate, "minutes_train": minutes_train}
+    result = {
+        "name": args.name,
+        "version": args.version,
+        "changes": json.loads(args.changes),
+        "style": asdict(style),
+        "pairs": args.n,
+        "epochs": args.epochs,
+        "best_epoch": state.best_epoch,
+        "stand_in_val_iou": own["metrics"]["iou"],
+        "real_check_iou": real["metrics"]["iou"],
+        "real_check_dice": real["metrics"]["dice"],
+        "real_rock_recall": real["rock_recall"],
+        "rock_share": float(pairs.rock_fraction().mean()),
+        "minutes_generate": minutes_generate,
+        "minutes_train": minutes_train,
+    }
     write_json(folder / "result.json", result)
     with open(base.data_dir / "probes" / "results.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(result) + "\n")
-    print(json.dumps({k: result[k] for k in ("name", "stand_in_val_iou", "real_check_iou", "minutes_generate",
-                                             "minutes_train")}))
+    print(
+        json.dumps(
+            {k: result[k] for k in ("name", "stand_in_val_iou", "real_check_iou", "minutes_generate", "minutes_train")}
+        )
+    )
 
 
 if __name__ == "__main__":

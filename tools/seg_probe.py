@@ -41,8 +41,12 @@ def main() -> None:
     paths = replace(base, weights_dir=folder / "weights", runs_dir=folder / "runs")
     changes = json.loads(args.changes)
     template = runs.get(args.run)
-    spec = replace(template, name=f"probe_{args.name}", **changes,
-                   recipe_overrides={**template.recipe_overrides, "epochs": args.epochs, "patience": None})
+    spec = replace(
+        template,
+        name=f"probe_{args.name}",
+        **changes,
+        recipe_overrides={**template.recipe_overrides, "epochs": args.epochs, "patience": None},
+    )
     session = Session("cpu", 0, select_runtime(verbose=False), paths)
     data = segment.load_data(replace(session, paths=base))
     # the encoder's weights come from the project's weights/
@@ -51,13 +55,24 @@ def main() -> None:
     state = segment.train(spec, model, data, session, live=False)
     minutes = (time.time() - t0) / 60
     best = next(r for r in state.history if r["epoch"] == state.best_epoch)
-    result = {"name": args.name, "run": args.run, "changes": changes, "model_args": spec.model_args,
-              "unfreeze_epoch": spec.unfreeze_epoch(args.epochs), "encoder_lr_scale": spec.encoder_lr_scale,
-              "epochs": args.epochs, "best_epoch": state.best_epoch, "val_iou": best["val_iou"],
-              "last_val_iou": state.history[-1]["val_iou"], "minutes": round(minutes, 2),
-              "params": count_parameters(model)[0],
-              "data": data.pairs.source.kind, "data_location": base.relative(data.pairs.source.location),
-              "device": cpu_name(), "date": time.strftime("%Y-%m-%d")}
+    result = {
+        "name": args.name,
+        "run": args.run,
+        "changes": changes,
+        "model_args": spec.model_args,
+        "unfreeze_epoch": spec.unfreeze_epoch(args.epochs),
+        "encoder_lr_scale": spec.encoder_lr_scale,
+        "epochs": args.epochs,
+        "best_epoch": state.best_epoch,
+        "val_iou": best["val_iou"],
+        "last_val_iou": state.history[-1]["val_iou"],
+        "minutes": round(minutes, 2),
+        "params": count_parameters(model)[0],
+        "data": data.pairs.source.kind,
+        "data_location": base.relative(data.pairs.source.location),
+        "device": cpu_name(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     with open(LOG, "a", encoding="utf-8") as f:
         f.write(json.dumps(result, ensure_ascii=False) + "\n")
     print(json.dumps({k: result[k] for k in ("name", "val_iou", "best_epoch", "minutes")}))

@@ -42,8 +42,12 @@ def main() -> None:
 
     t0 = time.time()
     source = moon.stand_in(paths, moon.PAIRS[args.profile], moon.STAND_IN_SEED, args.version)
-    result = {"version": args.version, "stand_in": paths.relative(source.location),
-              "minutes_generate": (time.time() - t0) / 60, "runs": {}}
+    result = {
+        "version": args.version,
+        "stand_in": paths.relative(source.location),
+        "minutes_generate": (time.time() - t0) / 60,
+        "runs": {},
+    }
     pairs = moon.load(source, paths)
     check = moon.load(moon.locate_check(paths), paths)
     data = segment.SegmentData(pairs, moon.make_split(pairs), check)
@@ -55,8 +59,10 @@ def main() -> None:
         row = {"best_epoch": state.best_epoch, "minutes_train": sum(r["seconds"] for r in state.history) / 60}
         for where, (images, masks) in evaluated.items():
             ev = evaluate_models({spec.name: model}, images, masks, session.runtime)[spec.name]
-            row[where] = {**{k: ev["metrics"][k] for k in ("iou", "dice", "pixel_acc")},
-                          "rock_recall": ev["rock_recall"]}
+            row[where] = {
+                **{k: ev["metrics"][k] for k in ("iou", "dice", "pixel_acc")},
+                "rock_recall": ev["rock_recall"],
+            }
         result["runs"][spec.name] = row
         write_json(args.out / "result.json", result)
         print(spec.name, {k: round(v["iou"], 3) for k, v in row.items() if isinstance(v, dict)})

@@ -41,12 +41,13 @@ def contact_sheet(path: Path, seed: int = 0, n: int = 12, cols: int = 3, version
         rgb, mask = render_index(seed, i, style=STYLES[version])
         pair = np.concatenate([rgb, np.full((rgb.shape[0], 6, 3), 255, np.uint8), _overlaid(rgb, mask)], 1)
         tiles.append(np.pad(pair, ((6, 6), (6, 6), (0, 0)), constant_values=255))
-    rows = [np.concatenate(tiles[r:r + cols], 1) for r in range(0, n, cols)]
+    rows = [np.concatenate(tiles[r : r + cols], 1) for r in range(0, n, cols)]
     return _save(np.concatenate(rows, 0), path)
 
 
-def comparison_sheet(path: Path, real_root: Path, seed: int = 0, n: int = 6, version: int = VERSION,
-                     size: tuple[int, int] = (240, 160)) -> Path:
+def comparison_sheet(
+    path: Path, real_root: Path, seed: int = 0, n: int = 6, version: int = VERSION, size: tuple[int, int] = (240, 160)
+) -> Path:
     """A PNG with ``n`` real renders (from ``real_root``, MOON layout) above ``n`` generated scenes, each
     with its rock mask overlaid in red below it: how close the stand-in looks to the real data."""
 
@@ -57,8 +58,10 @@ def comparison_sheet(path: Path, real_root: Path, seed: int = 0, n: int = 6, ver
 
     real = [tile(np.asarray(Image.open(r).convert("RGB")), read_mask(g)) for _, r, g in find_pairs(real_root)[:n]]
     generated = [tile(*render_index(seed, i, style=STYLES[version])) for i in range(n)]
-    rows = [np.concatenate([np.pad(t, ((4, 4), (4, 4), (0, 0)), constant_values=255) for t in tiles], 1)
-            for tiles in (real, generated)]
+    rows = [
+        np.concatenate([np.pad(t, ((4, 4), (4, 4), (0, 0)), constant_values=255) for t in tiles], 1)
+        for tiles in (real, generated)
+    ]
     return _save(np.concatenate([rows[0], np.full((12, rows[0].shape[1], 3), 255, np.uint8), rows[1]], 0), path)
 
 
@@ -67,8 +70,9 @@ def main(argv=None) -> None:
     parser.add_argument("out", type=Path, help="the PNG to write")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--version", type=int, default=VERSION, help="generator version (see lunar_synth.STYLES)")
-    parser.add_argument("--compare-with", type=Path, default=None,
-                        help="real renders (MOON layout) to put above 6 generated scenes")
+    parser.add_argument(
+        "--compare-with", type=Path, default=None, help="real renders (MOON layout) to put above 6 generated scenes"
+    )
     args = parser.parse_args(argv)
     if args.compare_with:
         print(comparison_sheet(args.out, args.compare_with, args.seed, version=args.version))

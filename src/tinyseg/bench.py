@@ -83,7 +83,7 @@ def gemm_gflops(runtime, n: int = 2048, steps: int = 10) -> float:
         if runtime.device.type == "cuda":
             torch.cuda.synchronize()
 
-    return 2 * n ** 3 / _timed(step, steps, 2) / 1e9
+    return 2 * n**3 / _timed(step, steps, 2) / 1e9
 
 
 def augment_throughput(runtime, batch: int, steps: int) -> float:
@@ -93,8 +93,9 @@ def augment_throughput(runtime, batch: int, steps: int) -> float:
     return 1.0 / _timed(lambda: aug(x, y), steps, 2)
 
 
-def epoch_estimate(throughput: dict[str, float], augment_images_per_s: float,
-                   images: int = TRAIN_IMAGES) -> tuple[float, float]:
+def epoch_estimate(
+    throughput: dict[str, float], augment_images_per_s: float, images: int = TRAIN_IMAGES
+) -> tuple[float, float]:
     """``(minutes per epoch of `images` images, images/s)`` at the best training throughput (images/s per
     setting) with the augmentation's time added: only throughputs, never another figure (e.g. GFLOP/s)."""
     per_image = 1 / max(throughput.values()) + 1 / augment_images_per_s
@@ -105,8 +106,12 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--model", type=json.loads, default={},
-                        help='Classifier128 arguments as JSON, e.g. \'{"widths": [64,128,256,384]}\'')
+    parser.add_argument(
+        "--model",
+        type=json.loads,
+        default={},
+        help="Classifier128 arguments as JSON, e.g. '{\"widths\": [64,128,256,384]}'",
+    )
     parser.add_argument("--skip-fp32", action="store_true")
     parser.add_argument("--gemm-size", type=int, default=2048, help="n of the n×n matrix product (the peak)")
     args = parser.parse_args(argv)
@@ -114,11 +119,12 @@ def main(argv=None) -> dict:
     fast = select_runtime(verbose=False)
     model = create_model("Classifier128", **args.model)
     params = count_parameters(model)[0]
-    print(f"machine: {cpu_name()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}")
-    print(f"Classifier128 {model.config}: {params / 1e6:.2f}M parameters, "
-          f"{count_macs(model) / 1e9:.2f} GMACs per 128×128 image; batch {args.batch}")
-    results = {}   # training images/s per setting
+    print(f"machine: {cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"Classifier128 {model.config}: {params / 1e6:.2f}M parameters, "
+        f"{count_macs(model) / 1e9:.2f} GMACs per 128×128 image; batch {args.batch}"
+    )
+    results = {}  # training images/s per setting
     runtimes = [("fp32", select_runtime(str(fast.device), "fp32", channels_last=False, verbose=False))]
     if fast.precision != "fp32":
         runtimes.append((f"{fast.precision}+channels_last", fast))
@@ -132,8 +138,10 @@ def main(argv=None) -> dict:
     for size in (96, 64):
         ips = train_throughput(args.model, fast, args.batch, args.steps, size=size)
         results[f"{fast.precision}@{size}"] = ips
-        print(f"train step {fast.precision}, input {size}×{size}  : {ips:7.1f} images/s "
-              f"({TRAIN_IMAGES / ips / 60:.1f} min per epoch)")
+        print(
+            f"train step {fast.precision}, input {size}×{size}  : {ips:7.1f} images/s "
+            f"({TRAIN_IMAGES / ips / 60:.1f} min per epoch)"
+        )
     peak = gemm_gflops(fast, args.gemm_size)
     print(f"matrix product {fast.precision} {args.gemm_size}³     : {peak:7.1f} GFLOP/s (the practical peak)")
     for size in (128, 96, 64):
@@ -141,13 +149,17 @@ def main(argv=None) -> dict:
         if key in results:
             flops = train_flops_per_image(args.model, size)
             achieved = flops * results[key] / 1e9
-            print(f"training at {size}×{size}: {flops / 1e9:.2f} GFLOP per image "
-                  f"-> {achieved:6.1f} GFLOP/s = {achieved / peak:.0%} of the matrix-product peak")
+            print(
+                f"training at {size}×{size}: {flops / 1e9:.2f} GFLOP per image "
+                f"-> {achieved:6.1f} GFLOP/s = {achieved / peak:.0%} of the matrix-product peak"
+            )
     aug = augment_throughput(fast, args.batch, args.steps)
     print(f"augmentation alone          : {aug:7.1f} batches/s ({aug * args.batch:.0f} images/s)")
     minutes, images_per_s = epoch_estimate(results, aug * args.batch)
-    print(f"=> about {minutes:.1f} min per Tiny ImageNet epoch "
-          f"({images_per_s:.0f} images/s with augmentation), plus validation")
+    print(
+        f"=> about {minutes:.1f} min per Tiny ImageNet epoch "
+        f"({images_per_s:.0f} images/s with augmentation), plus validation"
+    )
     return {**results, "gemm_gflops": peak, "augment_batches_per_s": aug, "epoch_minutes": minutes}
 
 

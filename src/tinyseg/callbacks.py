@@ -17,8 +17,9 @@ class Callback:
         super().__init_subclass__(**kwargs)
         unknown = [name for name in vars(cls) if name.startswith("on_") and name not in EVENTS]
         if unknown:
-            raise TypeError(f"{cls.__name__}: {', '.join(unknown)} is not a callback event; the events are "
-                            f"{', '.join(EVENTS)}")
+            raise TypeError(
+                f"{cls.__name__}: {', '.join(unknown)} is not a callback event; the events are {', '.join(EVENTS)}"
+            )
 
     def on_fit_start(self, state) -> None:
         """Before the first epoch (after a resume: before the next one)."""
@@ -40,6 +41,7 @@ def check_callbacks(callbacks) -> list[Callback]:
     callbacks = list(callbacks)
     for cb in callbacks:
         if not isinstance(cb, Callback):
-            raise TypeError(f"{type(cb).__name__} is not a tinyseg.callbacks.Callback: subclass it so that its "
-                            "events are checked")
+            raise TypeError(
+                f"{type(cb).__name__} is not a tinyseg.callbacks.Callback: subclass it so that its events are checked"
+            )
     return callbacks

@@ -37,19 +37,31 @@ def rng_state() -> dict:
     """Every RNG the training touches, as tensors and plain values (``weights_only`` loads it)."""
     np_state = np.random.get_state()
     py_version, py_state, py_gauss = random.getstate()
-    return {"torch": torch.get_rng_state(),
-            "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                      "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
-            "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64),
-                       "gauss_next": py_gauss},
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64), "gauss_next": py_gauss},
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
 
 
 def set_rng_state(rng: dict) -> None:
     torch.set_rng_state(rng["torch"])
     np_rng = rng["numpy"]
-    np.random.set_state(("MT19937", np_rng["keys"].numpy().astype(np.uint32), np_rng["pos"],
-                         np_rng["has_gauss"], np_rng["cached_gaussian"]))
+    np.random.set_state(
+        (
+            "MT19937",
+            np_rng["keys"].numpy().astype(np.uint32),
+            np_rng["pos"],
+            np_rng["has_gauss"],
+            np_rng["cached_gaussian"],
+        )
+    )
     py = rng["python"]
     random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss_next"]))
     if rng["cuda"] and torch.cuda.is_available():
@@ -58,22 +70,39 @@ def set_rng_state(rng: dict) -> None:
 
 def save_last(path: Path, state, scheduler, scaler, signature: dict) -> None:
     """The resumable state after an epoch, in a form ``torch.load(weights_only=True)`` reads."""
-    save_torch(path, {
-        "signature": signature, "epoch": state.epoch, "status": state.status,
-        "model": state.model.state_dict(), "optimizer": state.optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-        "best_epoch": state.best_epoch, "best_value": state.best_value, "bad_epochs": state.bad_epochs,
-        "history": state.history, "rng": rng_state()})
+    save_torch(
+        path,
+        {
+            "signature": signature,
+            "epoch": state.epoch,
+            "status": state.status,
+            "model": state.model.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "best_epoch": state.best_epoch,
+            "best_value": state.best_value,
+            "bad_epochs": state.bad_epochs,
+            "history": state.history,
+            "rng": rng_state(),
+        },
+    )
 
 
 def restore_last(path: Path, state, scheduler, scaler, signature: dict, where: str) -> None:
     """Continue from ``last.pt``: refused (naming every difference) when the signature differs."""
-    ckpt = load_torch(path, "resumable state",
-                      f"Delete it to restart {state.cfg.run} from epoch 1 (its finished epochs are lost), or restore it.")
-    check_signature(ckpt.get("signature"), signature,
-                    f"cannot resume {where}: it was made differently",
-                    "Resuming would mix two runs. Restore the old settings, or delete the run folder to start "
-                    "over (or use another run name).")
+    ckpt = load_torch(
+        path,
+        "resumable state",
+        f"Delete it to restart {state.cfg.run} from epoch 1 (its finished epochs are lost), or restore it.",
+    )
+    check_signature(
+        ckpt.get("signature"),
+        signature,
+        f"cannot resume {where}: it was made differently",
+        "Resuming would mix two runs. Restore the old settings, or delete the run folder to start "
+        "over (or use another run name).",
+    )
     state.model.load_state_dict(ckpt["model"])
     state.optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])
@@ -87,8 +116,9 @@ def restore_last(path: Path, state, scheduler, scaler, signature: dict, where: s
 def check_signature(old: dict | None, new: dict, problem: str, way_out: str) -> None:
     """Raise :class:`RunMismatchError` listing every field in which ``old`` and ``new`` differ."""
     if old is None:
-        raise RunMismatchError(f"{problem}: its logs carry no run signature (an older version of the project). "
-                               + way_out)
+        raise RunMismatchError(
+            f"{problem}: its logs carry no run signature (an older version of the project). " + way_out
+        )
     diff = signature_diff(old, new)
     if diff:
         raise RunMismatchError(f"{problem}: {'; '.join(diff)}. {way_out}")

@@ -32,8 +32,17 @@ from .runs import RunSpec
 from .session import Session
 
 RECIPES: dict[str, ClassifyRecipe] = _ALL_RECIPES["classification"]
-__all__ = ["RECIPES", "recipe_for", "load_data", "build_model", "train", "ProgressiveResize", "PREPROCESSING",
-           "accuracy_by_size", "checkpoint_meta"]
+__all__ = [
+    "RECIPES",
+    "recipe_for",
+    "load_data",
+    "build_model",
+    "train",
+    "ProgressiveResize",
+    "PREPROCESSING",
+    "accuracy_by_size",
+    "checkpoint_meta",
+]
 
 # how an image becomes the network's input; stored in the checkpoint and used by inference.Predictor
 PREPROCESSING = {
@@ -41,7 +50,7 @@ PREPROCESSING = {
     "source_size": 64,
     "channels": "RGB",
     "resize": "any image -> 64x64 (bilinear, antialiased: the data set's size), then -> 128x128 bilinear "
-              "(align_corners=False), as at validation",
+    "(align_corners=False), as at validation",
     "scale": "uint8 / 255",
     "mean": list(MEAN),
     "std": list(STD),
@@ -67,8 +76,10 @@ class ProgressiveResize(Callback):
         return [size for first, size in self.resolutions if first <= epoch][-1]
 
     def on_fit_start(self, state: FitState) -> None:
-        print("input size by epoch (training and validation): "
-              + ", ".join(f"{s}×{s} from epoch {e}" for e, s in self.resolutions))
+        print(
+            "input size by epoch (training and validation): "
+            + ", ".join(f"{s}×{s} from epoch {e}" for e, s in self.resolutions)
+        )
 
     def on_epoch_start(self, state: FitState) -> None:
         self.train_aug.size = self.val_aug.size = self.size_at(state.epoch)
@@ -95,30 +106,49 @@ def build_model(spec: RunSpec, session: Session, data: TinyImageNet, seed: int |
     return create_model(spec.model, num_classes=data.num_classes, **{**spec.model_args, **recipe.model})
 
 
-def train(spec: RunSpec, model: nn.Module, data: TinyImageNet, session: Session, resume: bool = True,
-          live: bool = True) -> FitState:
+def train(
+    spec: RunSpec, model: nn.Module, data: TinyImageNet, session: Session, resume: bool = True, live: bool = True
+) -> FitState:
     """Train with the run's recipe; logs go to runs/<run>, the best epoch to weights/<run>.pt."""
     recipe = recipe_for(spec, session.profile)
     train_aug, val_aug = replace(recipe.augment, train=True), replace(recipe.augment, train=False)
     schedule = ProgressiveResize(train_aug, val_aug, recipe.resolutions)
     data_hash = content_hash(data.train_x, data.train_y, data.val_x, data.val_y)
-    info = RunInfo(session.profile, session.seed,
-                   DataRecord.of(data.source, session.paths, len(data.train_y), len(data.val_y), data_hash),
-                   recipe.as_dict(), spec.training(recipe.epochs))
+    info = RunInfo(
+        session.profile,
+        session.seed,
+        DataRecord.of(data.source, session.paths, len(data.train_y), len(data.val_y), data_hash),
+        recipe.as_dict(),
+        spec.training(recipe.epochs),
+    )
     meta = RunMeta(info, signature(recipe, model.config, data_hash, session.seed), checkpoint_meta(data))
-    objective = Objective(nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
-                          classification_metrics(data.num_classes), train_transform=train_aug,
-                          val_transform=val_aug)
-    return fit(model,
-               tensor_loader(data.train_x, data.train_y, batch_size=recipe.batch_size, shuffle=True, drop_last=True),
-               tensor_loader(data.val_x, data.val_y, batch_size=recipe.val_batch_size, shuffle=False),
-               cfg=recipe.train_config(spec.name, session.seed), objective=objective, runtime=session.runtime,
-               paths=session.paths, callbacks=[schedule] + ([LivePlot(["loss", "top1", "top5"])] if live else []),
-               resume=resume, meta=meta)
+    objective = Objective(
+        nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
+        classification_metrics(data.num_classes),
+        train_transform=train_aug,
+        val_transform=val_aug,
+    )
+    return fit(
+        model,
+        tensor_loader(data.train_x, data.train_y, batch_size=recipe.batch_size, shuffle=True, drop_last=True),
+        tensor_loader(data.val_x, data.val_y, batch_size=recipe.val_batch_size, shuffle=False),
+        cfg=recipe.train_config(spec.name, session.seed),
+        objective=objective,
+        runtime=session.runtime,
+        paths=session.paths,
+        callbacks=[schedule] + ([LivePlot(["loss", "top1", "top5"])] if live else []),
+        resume=resume,
+        meta=meta,
+    )
 
 
-def accuracy_by_size(model: nn.Module, data: TinyImageNet, runtime, sizes: Sequence[int] = (64, 96, 128, 160)
-                     ) -> dict[int, float]:
+def accuracy_by_size(
+    model: nn.Module, data: TinyImageNet, runtime, sizes: Sequence[int] = (64, 96, 128, 160)
+) -> dict[int, float]:
     """Val top-1 of the trained model with the 64×64 images resized to each input size."""
-    return {size: float((predict(model, data.val_x, runtime, size=size, batch_size=256).argmax(1)
-                         == data.val_y).float().mean()) for size in sizes}
+    return {
+        size: float(
+            (predict(model, data.val_x, runtime, size=size, batch_size=256).argmax(1) == data.val_y).float().mean()
+        )
+        for size in sizes
+    }

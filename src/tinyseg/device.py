@@ -71,24 +71,28 @@ class Runtime:
         return f"{self.device.type} ({name}), {self.precision}, {layout}, torch {torch.__version__}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"device": str(self.device), "precision": self.precision,
-                "channels_last": self.channels_last, "description": self.describe()}
+        return {
+            "device": str(self.device),
+            "precision": self.precision,
+            "channels_last": self.channels_last,
+            "description": self.describe(),
+        }
 
 
 def cpu_name() -> str:
     """The processor's model name and family from /proc/cpuinfo (machines of one name differ by family:
     AMD family 25 is Zen 3/4, 26 is Zen 5), else the architecture."""
     try:
-        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines()[:30]
-                    if ":" in line)
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines()[:30] if ":" in line)
         info = {k.strip(): v.strip() for k, v in info.items()}
         return f"{info['model name']}, family {info['cpu family']} model {info['model']}"
     except (OSError, KeyError, ValueError):
         return platform.processor() or platform.machine()
 
 
-def select_runtime(device: str = "auto", precision: str = "auto", channels_last: bool = True,
-                   verbose: bool = True) -> Runtime:
+def select_runtime(
+    device: str = "auto", precision: str = "auto", channels_last: bool = True, verbose: bool = True
+) -> Runtime:
     """Pick cuda > cpu and the autocast precision; print what was picked when ``verbose``."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
@@ -96,8 +100,10 @@ def select_runtime(device: str = "auto", precision: str = "auto", channels_last:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but torch sees no CUDA GPU "
-                           f"(torch {torch.__version__}); use device='cpu' or install a CUDA build")
+        raise RuntimeError(
+            "device 'cuda' was requested but torch sees no CUDA GPU "
+            f"(torch {torch.__version__}); use device='cpu' or install a CUDA build"
+        )
     if precision == "auto":
         if dev.type == "cuda":
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"

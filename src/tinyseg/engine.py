@@ -24,6 +24,7 @@ from .callbacks import Callback, check_callbacks
 from .checkpoint import FinishedRunError, RunMismatchError, check_signature, restore_last, save_last, seed_everything
 from .device import Runtime, select_runtime
 from .freeze import train_mode
+from .models.base import count_parameters
 from .paths import Paths, get_paths
 from .progress import progress, write
 from .runlog import (
@@ -38,8 +39,21 @@ from .runlog import (
     save_weights,
 )
 
-__all__ = ["fit", "evaluate", "Objective", "RunMeta", "FitState", "TrainConfig", "Callback", "NonFiniteLossError",
-           "RunMismatchError", "FinishedRunError", "seed_everything", "build_optimizer", "build_scheduler"]
+__all__ = [
+    "fit",
+    "evaluate",
+    "Objective",
+    "RunMeta",
+    "FitState",
+    "TrainConfig",
+    "Callback",
+    "NonFiniteLossError",
+    "RunMismatchError",
+    "FinishedRunError",
+    "seed_everything",
+    "build_optimizer",
+    "build_scheduler",
+]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Tensor], Batch]
@@ -84,7 +98,7 @@ class FitState:
     cfg: TrainConfig
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    epoch: int = 0                    # the current (1-based) epoch
+    epoch: int = 0  # the current (1-based) epoch
     history: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
     best_value: float | None = None
@@ -106,8 +120,10 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     for name, p in model.named_parameters():
         scale = next((s for prefix, s in cfg.lr_scales.items() if name.startswith(prefix)), 1.0)
         groups.setdefault((scale, p.ndim > 1), []).append(p)
-    param_groups = [{"params": ps, "lr": cfg.lr * scale, "weight_decay": cfg.weight_decay if decay else 0.0}
-                    for (scale, decay), ps in sorted(groups.items())]
+    param_groups = [
+        {"params": ps, "lr": cfg.lr * scale, "weight_decay": cfg.weight_decay if decay else 0.0}
+        for (scale, decay), ps in sorted(groups.items())
+    ]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(param_groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
     return torch.optim.AdamW(param_groups, lr=cfg.lr, betas=tuple(cfg.betas))
@@ -117,8 +133,12 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_st
     """A per-step schedule: one-cycle, or linear warm-up then cosine decay, or constant."""
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total_steps,
-            pct_start=cfg.warmup, cycle_momentum=cfg.optimizer == "sgd")
+            optimizer,
+            max_lr=[g["lr"] for g in optimizer.param_groups],
+            total_steps=total_steps,
+            pct_start=cfg.warmup,
+            cycle_momentum=cfg.optimizer == "sgd",
+        )
     warmup = max(1, round(cfg.warmup * total_steps))
 
     def factor(step: int) -> float:
@@ -147,8 +167,9 @@ def _compute(metrics: MetricCollection, prefix: str) -> dict[str, float]:
     return {f"{prefix}{k}": float(v) for k, v in metrics.compute().items()}
 
 
-def _forward(model: nn.Module, batch: Sequence[torch.Tensor], transform: Transform | None, loss_fn: Callable,
-             runtime: Runtime) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def _forward(
+    model: nn.Module, batch: Sequence[torch.Tensor], transform: Transform | None, loss_fn: Callable, runtime: Runtime
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One batch through transform, model and loss: (inputs, targets, outputs, loss)."""
     x, y = _to_device(batch, runtime)
     if transform is not None:
@@ -160,8 +181,14 @@ def _forward(model: nn.Module, batch: Sequence[torch.Tensor], transform: Transfo
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, loader: Iterable, objective: Objective, runtime: Runtime,
-             metrics: MetricCollection | None = None, verbose: bool = True) -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    objective: Objective,
+    runtime: Runtime,
+    metrics: MetricCollection | None = None,
+    verbose: bool = True,
+) -> dict[str, float]:
     """Loss and metrics over the whole loader with the validation transform, accumulated (not averaged
     over batches)."""
     model.eval()
@@ -178,9 +205,20 @@ def evaluate(model: nn.Module, loader: Iterable, objective: Objective, runtime: 
     return {"loss": loss_sum / count, **_compute(metrics, "")}
 
 
-def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: TrainConfig, objective: Objective,
-        runtime: Runtime | None = None, paths: Paths | None = None, callbacks: Sequence[Callback] = (),
-        resume: bool = False, meta: RunMeta | None = None, verbose: bool = True) -> FitState:
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    *,
+    cfg: TrainConfig,
+    objective: Objective,
+    runtime: Runtime | None = None,
+    paths: Paths | None = None,
+    callbacks: Sequence[Callback] = (),
+    resume: bool = False,
+    meta: RunMeta | None = None,
+    verbose: bool = True,
+) -> FitState:
     """Train ``model``; log to ``runs/<run>/``; keep the best epoch in ``weights/<run>.pt``.
 
     Metrics are computed over the whole validation set each epoch (and over the training batches
@@ -190,28 +228,10 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
     finished epoch stays resumable. A non-finite loss raises :class:`NonFiniteLossError`. On return the
     model holds the best epoch's weights. ``verbose=False``: no progress bars and no epoch lines.
     """
-    runtime, paths, meta = runtime or select_runtime(verbose=False), paths or get_paths(), meta or RunMeta()
     callbacks = check_callbacks(callbacks)
-    log, weights_path = RunLog(paths.run_dir(cfg.run)), paths.weights(cfg.run)
-    steps = min(len(train_loader), cfg.max_steps_per_epoch or len(train_loader))
-    if steps == 0:
-        raise ValueError("the training loader yields no batches (data set smaller than one batch?)")
-    model.to(runtime.device)
-    if runtime.channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg, cfg.epochs * steps)
-    scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.needs_grad_scaler)
-    val_metrics = objective.metrics.clone().to(runtime.device)
-    train_metrics = objective.metrics.clone().to(runtime.device) if cfg.train_metrics else None
-    state = FitState(cfg=cfg, model=model, optimizer=optimizer)
-    model_config = _jsonable(getattr(model, "config", {}))
-    batch_size = _batch_size(train_loader)
-    config = RunConfig(cfg, model_config, runtime.as_dict(), steps, batch_size, _jsonable(meta.signature or {
-        "train": asdict(cfg), "model": model_config, "steps_per_epoch": steps, "batch_size": batch_size,
-        "data": meta.info.data.identity if meta.info else None}), meta.info)
-    _begin(log, weights_path, state, scheduler, scaler, config, resume, paths, verbose)
-    clock = _Clock(state)
+    run = _Run(model, train_loader, cfg, objective, runtime, paths, meta or RunMeta(), verbose)
+    run.begin(resume)
+    state = run.state
 
     def emit(event: str, *args) -> None:
         for cb in callbacks:
@@ -223,110 +243,206 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable, *, cfg: 
         while not state.done and state.epoch < cfg.epochs:
             state.epoch += 1
             emit("on_epoch_start")
-            record = _train_one_epoch(state, train_loader, steps, scheduler, scaler, objective, train_metrics,
-                                      runtime, verbose)
-            t0 = time.time()
-            val = evaluate(model, val_loader, objective, runtime, metrics=val_metrics, verbose=verbose)
-            record.update({f"val_{k}": v for k, v in val.items()}, seconds_val=time.time() - t0)
-            record["seconds"] = record["seconds_train"] + record["seconds_val"]
+            record = run.train_epoch(train_loader)
+            record.update(run.validate(val_loader))
             emit("on_epoch_record", record)
-            improved = _update_best(state, record)
-            if improved:
-                save_weights(weights_path, model, run=cfg.run, epoch=state.epoch,
-                             metrics={k: v for k, v in record.items() if k.startswith("val_")}, **meta.checkpoint)
-            state.history.append(record)
-            stop_early = cfg.patience is not None and state.bad_epochs >= cfg.patience
-            state.status = "early_stopped" if stop_early else "completed" if state.epoch == cfg.epochs else "running"
-            log.append_metrics(record)
-            save_last(log.last_path, state, scheduler, scaler, config.signature)
+            run.end_epoch(record)  # best epoch, status, logs, last.pt, summary, the epoch's line
             saved = state.epoch
-            log.write_summary(_summary(state, config, runtime, paths, weights_path, clock))
-            if verbose:
-                write(_epoch_line(cfg, record, improved) + (
-                    f"\nearly stop: {cfg.monitor} has not improved for {cfg.patience} epochs (best "
-                    f"{state.best_value:.4f} at epoch {state.best_epoch})" if stop_early else ""))
             emit("on_epoch_end", record)
     except KeyboardInterrupt:
-        state.status, state.history, state.epoch = "interrupted", state.history[:saved], saved
-        print(f"\n{cfg.run}: interrupted; {saved} finished epoch(s) are saved in {paths.relative(log.last_path)}. "
-              f"Run again (fit(..., resume=True)) to continue from epoch {saved + 1}.")
-        log.rewrite_metrics(state.history)
-        log.write_summary(_summary(state, config, runtime, paths, weights_path, clock))
+        run.interrupted(saved)
     except NonFiniteLossError:
-        state.status = "diverged"
-        log.write_summary(_summary(state, config, runtime, paths, weights_path, clock))
+        run.write_summary("diverged")
         raise
-    if state.best_epoch is not None and weights_path.exists():
-        model.load_state_dict(load_weights(weights_path)["state_dict"])
+    if state.best_epoch is not None and run.weights_path.exists():
+        model.load_state_dict(load_weights(run.weights_path)["state_dict"])
     emit("on_fit_end")
     return state
 
 
-def _begin(log: RunLog, weights_path, state: FitState, scheduler, scaler, config: RunConfig, resume: bool,
-           paths: Paths, verbose: bool = True) -> None:
-    """Start fresh, resume from last.pt, or take a finished run from its logs, as the files and
-    ``resume`` say; anything that would lose or mix runs is an error naming the way out."""
-    remove_stale_temporaries(log.dir, "last.pt")          # left by a process killed mid-write
-    remove_stale_temporaries(weights_path.parent, weights_path.name)
-    run, where = config.train.run, paths.relative(log.dir)
-    if log.is_finished() and not weights_path.exists():
-        raise FinishedRunError(
-            f"{run} is finished ({paths.relative(log.summary_path)}) but its weights "
-            f"{paths.relative(weights_path)} are missing. Restore the file (git checkout -- "
-            f"{paths.relative(weights_path)}, or check WEIGHTS_DIR), or retrain the run on purpose with "
-            "make run FORCE=<its notebook> (the old run is archived, nothing is deleted).")
-    if not resume and log.is_finished():
-        raise FinishedRunError(
-            f"{run} is finished ({paths.relative(log.summary_path)}): training it again with resume=False "
-            "would overwrite its logs. Archive it first (make run FORCE=<its notebook>) or use another run name.")
-    if resume and log.last_path.exists():
-        restore_last(log.last_path, state, scheduler, scaler, config.signature, paths.relative(log.last_path))
-        log.rewrite_metrics(state.history)  # drop lines of an epoch that did not reach last.pt
-        print(f"{run}: resumed after epoch {state.epoch} of {config.train.epochs} ({paths.relative(log.last_path)})")
-    elif resume and log.is_finished():  # a fresh clone: logs and weights, no last.pt
-        check_signature(log.config().signature, config.signature, f"{where} holds a finished run made differently",
-                        "Archive it to train with the new settings (make run FORCE=<its notebook>), or use "
-                        "another run name.")
-        summary = log.summary()
-        state.history, state.status, state.best_epoch = log.metrics(), summary.status, summary.best_epoch
-        state.epoch, state.best_value = len(state.history), summary.best.get(config.train.monitor)
-        if verbose:  # the logged epochs, as the training printed them
-            for record in state.history:
-                write(_epoch_line(config.train, record, record["epoch"] == state.best_epoch))
-        print(f"{run}: already {state.status} (best epoch {state.best_epoch}, training with validation "
-              f"{summary.wall_time_min:.1f} min, logged); its logs and {paths.relative(weights_path)} are used as "
-              f"they are. Delete {where} to train it again.")
-    else:
-        seed_everything(config.train.seed)
-        log.start(config)
+class _Run:
+    """One call of :func:`fit`: the live objects, the run's files and its config, and the steps of an epoch."""
+
+    def __init__(
+        self, model, train_loader, cfg: TrainConfig, objective: Objective, runtime, paths, meta: RunMeta, verbose: bool
+    ):
+        self.runtime, self.paths = runtime or select_runtime(verbose=False), paths or get_paths()
+        self.cfg, self.objective, self.meta, self.verbose = cfg, objective, meta, verbose
+        self.log, self.weights_path = RunLog(self.paths.run_dir(cfg.run)), self.paths.weights(cfg.run)
+        self.steps = min(len(train_loader), cfg.max_steps_per_epoch or len(train_loader))
+        if self.steps == 0:
+            raise ValueError("the training loader yields no batches (data set smaller than one batch?)")
+        model.to(self.runtime.device)
+        if self.runtime.channels_last:
+            model.to(memory_format=torch.channels_last)
+        optimizer = build_optimizer(model, cfg)
+        self.scheduler = build_scheduler(optimizer, cfg, cfg.epochs * self.steps)
+        self.scaler = torch.amp.GradScaler(self.runtime.device.type, enabled=self.runtime.needs_grad_scaler)
+        self.val_metrics = objective.metrics.clone().to(self.runtime.device)
+        self.train_metrics = objective.metrics.clone().to(self.runtime.device) if cfg.train_metrics else None
+        self.state = FitState(cfg=cfg, model=model, optimizer=optimizer)
+        model_config, batch_size = _jsonable(getattr(model, "config", {})), _batch_size(train_loader)
+        default_signature = {
+            "train": asdict(cfg),
+            "model": model_config,
+            "steps_per_epoch": self.steps,
+            "batch_size": batch_size,
+            "data": meta.info.data.identity if meta.info else None,
+        }
+        self.config = RunConfig(
+            cfg,
+            model_config,
+            self.runtime.as_dict(),
+            self.steps,
+            batch_size,
+            _jsonable(meta.signature or default_signature),
+            meta.info,
+        )
+
+    def begin(self, resume: bool) -> None:
+        """Start fresh, resume from last.pt, or take a finished run from its logs, as the files and
+        ``resume`` say; anything that would lose or mix runs is an error naming the way out."""
+        log, state, weights, rel = self.log, self.state, self.weights_path, self.paths.relative
+        remove_stale_temporaries(log.dir, "last.pt")  # left by a process killed mid-write
+        remove_stale_temporaries(weights.parent, weights.name)
+        run, where = self.cfg.run, rel(log.dir)
+        if log.is_finished() and not weights.exists():
+            raise FinishedRunError(
+                f"{run} is finished ({rel(log.summary_path)}) but its weights {rel(weights)} are missing. Restore "
+                f"the file (git checkout -- {rel(weights)}, or check WEIGHTS_DIR), or retrain the run on purpose "
+                "with make run FORCE=<its notebook> (the old run is archived, nothing is deleted)."
+            )
+        if not resume and log.is_finished():
+            raise FinishedRunError(
+                f"{run} is finished ({rel(log.summary_path)}): training it again with resume=False would "
+                "overwrite its logs. Archive it first (make run FORCE=<its notebook>) or use another run name."
+            )
+        if resume and log.last_path.exists():
+            restore_last(log.last_path, state, self.scheduler, self.scaler, self.config.signature, rel(log.last_path))
+            log.rewrite_metrics(state.history)  # drop lines of an epoch that did not reach last.pt
+            print(f"{run}: resumed after epoch {state.epoch} of {self.cfg.epochs} ({rel(log.last_path)})")
+        elif resume and log.is_finished():  # a fresh clone: logs and weights, no last.pt
+            check_signature(
+                log.config().signature,
+                self.config.signature,
+                f"{where} holds a finished run made differently",
+                "Archive it to train with the new settings (make run FORCE=<its notebook>), or use another run name.",
+            )
+            summary = log.summary()
+            state.history, state.status, state.best_epoch = log.metrics(), summary.status, summary.best_epoch
+            state.epoch, state.best_value = len(state.history), summary.best.get(self.cfg.monitor)
+            if self.verbose:  # the logged epochs, as the training printed them
+                for record in state.history:
+                    write(_epoch_line(self.cfg, record, record["epoch"] == state.best_epoch))
+            print(
+                f"{run}: already {state.status} (best epoch {state.best_epoch}, training with validation "
+                f"{summary.wall_time_min:.1f} min, logged); its logs and {rel(weights)} are used as they are. "
+                f"Delete {where} to train it again."
+            )
+        else:
+            seed_everything(self.cfg.seed)
+            log.start(self.config)
+        # training time over resumptions: the logged epochs' seconds plus this session's
+        self.seconds_before, self.started = sum(r["seconds"] for r in state.history), time.time()
+
+    def train_epoch(self, loader: Iterable) -> dict:
+        return _train_one_epoch(
+            self.state,
+            loader,
+            self.steps,
+            self.scheduler,
+            self.scaler,
+            self.objective,
+            self.train_metrics,
+            self.runtime,
+            self.verbose,
+        )
+
+    def validate(self, loader: Iterable) -> dict:
+        t0 = time.time()
+        val = evaluate(self.state.model, loader, self.objective, self.runtime, self.val_metrics, self.verbose)
+        return {**{f"val_{k}": v for k, v in val.items()}, "seconds_val": time.time() - t0}
+
+    def end_epoch(self, record: dict) -> None:
+        """The epoch's bookkeeping, in an order that an interruption at any point leaves consistent."""
+        state, cfg = self.state, self.cfg
+        record["seconds"] = record["seconds_train"] + record["seconds_val"]
+        improved = _update_best(state, record)
+        if improved:
+            save_weights(
+                self.weights_path,
+                state.model,
+                run=cfg.run,
+                epoch=state.epoch,
+                metrics={k: v for k, v in record.items() if k.startswith("val_")},
+                **self.meta.checkpoint,
+            )
+        state.history.append(record)
+        stop_early = cfg.patience is not None and state.bad_epochs >= cfg.patience
+        status = "early_stopped" if stop_early else "completed" if state.epoch == cfg.epochs else "running"
+        self.log.append_metrics(record)
+        state.status = status
+        save_last(self.log.last_path, state, self.scheduler, self.scaler, self.config.signature)
+        self.write_summary(status)
+        if self.verbose:
+            write(_epoch_line(cfg, record, improved))
+            if stop_early:
+                write(
+                    f"early stop: {cfg.monitor} has not improved for {cfg.patience} epochs "
+                    f"(best {state.best_value:.4f} at epoch {state.best_epoch})"
+                )
+
+    def interrupted(self, saved: int) -> None:
+        """Ctrl-C: back to the last epoch that last.pt holds; say how to continue."""
+        state = self.state
+        state.status, state.history, state.epoch = "interrupted", state.history[:saved], saved
+        print(
+            f"\n{self.cfg.run}: interrupted; {saved} finished epoch(s) are saved in "
+            f"{self.paths.relative(self.log.last_path)}. Run again (fit(..., resume=True)) to continue from "
+            f"epoch {saved + 1}."
+        )
+        self.log.rewrite_metrics(state.history)
+        self.write_summary("interrupted")
+
+    def write_summary(self, status: str) -> None:
+        state, cfg, info = self.state, self.cfg, self.config.info
+        state.status = status
+        total, trainable = count_parameters(state.model)
+        self.log.write_summary(
+            RunSummary(
+                run=cfg.run,
+                status=status,
+                monitor=cfg.monitor,
+                mode=cfg.mode,
+                best_epoch=state.best_epoch,
+                best=next((r for r in state.history if r["epoch"] == state.best_epoch), {}),
+                epochs_run=len(state.history),
+                epochs_planned=cfg.epochs,
+                params_total=total,
+                params_trainable=trainable,
+                device=self.runtime.describe(),
+                precision=self.runtime.precision,
+                wall_time_s=self.seconds_before + time.time() - self.started,
+                weights=self.paths.relative(self.weights_path),
+                finished_at=datetime.now(timezone.utc).isoformat(),
+                profile=info.profile if info else None,
+                seed=info.seed if info else None,
+                data=info.data if info else None,
+            )
+        )
 
 
-class _Clock:
-    """Training time of a run over resumptions: the logged epochs' seconds plus this session's."""
-
-    def __init__(self, state: FitState):
-        self.before, self.started = sum(r["seconds"] for r in state.history), time.time()
-
-    def seconds(self) -> float:
-        return self.before + time.time() - self.started
-
-
-def _summary(state: FitState, config: RunConfig, runtime: Runtime, paths: Paths, weights_path, clock: _Clock
-             ) -> RunSummary:
-    cfg, model, info = state.cfg, state.model, config.info
-    return RunSummary(
-        run=cfg.run, status=state.status, monitor=cfg.monitor, mode=cfg.mode, best_epoch=state.best_epoch,
-        best=next((r for r in state.history if r["epoch"] == state.best_epoch), {}),
-        epochs_run=len(state.history), epochs_planned=cfg.epochs,
-        params_total=sum(p.numel() for p in model.parameters()),
-        params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        device=runtime.describe(), precision=runtime.precision, wall_time_s=clock.seconds(),
-        weights=paths.relative(weights_path), finished_at=datetime.now(timezone.utc).isoformat(),
-        profile=info.profile if info else None, seed=info.seed if info else None, data=info.data if info else None)
-
-
-def _train_one_epoch(state: FitState, loader: Iterable, steps: int, scheduler, scaler, objective: Objective,
-                     metrics: MetricCollection | None, runtime: Runtime, verbose: bool = True) -> dict:
+def _train_one_epoch(
+    state: FitState,
+    loader: Iterable,
+    steps: int,
+    scheduler,
+    scaler,
+    objective: Objective,
+    metrics: MetricCollection | None,
+    runtime: Runtime,
+    verbose: bool = True,
+) -> dict:
     cfg, model, optimizer = state.cfg, state.model, state.optimizer
     train_mode(model)
     if metrics is not None:
@@ -344,7 +460,8 @@ def _train_one_epoch(state: FitState, loader: Iterable, steps: int, scheduler, s
             raise NonFiniteLossError(
                 f"{cfg.run}: the training loss became {loss_value} at epoch {state.epoch}, step {step + 1} "
                 f"of {steps} (lr {_peak_lr(optimizer):.3g}). Lower the learning rate, enable "
-                "grad_clip or check the inputs; the last good epoch stays in last.pt.")
+                "grad_clip or check the inputs; the last good epoch stays in last.pt."
+            )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip:
@@ -381,8 +498,7 @@ def _update_best(state: FitState, record: dict) -> bool:
     if state.epoch < cfg.monitor_from:
         return False
     value = record[cfg.monitor]
-    better = (state.best_value is None or (value > state.best_value if cfg.mode == "max"
-                                           else value < state.best_value))
+    better = state.best_value is None or (value > state.best_value if cfg.mode == "max" else value < state.best_value)
     if better and math.isfinite(value):
         state.best_value, state.best_epoch, state.bad_epochs = value, state.epoch, 0
         return True
@@ -394,8 +510,9 @@ def _epoch_line(cfg: TrainConfig, record: dict, improved: bool) -> str:
     keys = ["train_loss", "val_loss"] + [k for k in record if k.startswith("val_") and k != "val_loss"]
     values = " | ".join(f"{k} {record[k]:.4f}" for k in keys)
     size = f" | {record['size']} px" if "size" in record else ""
-    return (f"epoch {record['epoch']:>3}/{cfg.epochs}{size} | {values} | {record['seconds']:.0f}s"
-            + (" | best" if improved else ""))
+    return f"epoch {record['epoch']:>3}/{cfg.epochs}{size} | {values} | {record['seconds']:.0f}s" + (
+        " | best" if improved else ""
+    )
 
 
 def _batch_size(loader) -> int | None:

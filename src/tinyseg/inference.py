@@ -27,9 +27,16 @@ from .runlog import CheckpointError, load_weights
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, images: torch.Tensor, runtime: Runtime, *, size: int = 128,
-            activation: Callable[[torch.Tensor], torch.Tensor] | None = None, flip: bool = False,
-            batch_size: int = 32) -> torch.Tensor:
+def predict(
+    model: nn.Module,
+    images: torch.Tensor,
+    runtime: Runtime,
+    *,
+    size: int = 128,
+    activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    flip: bool = False,
+    batch_size: int = 32,
+) -> torch.Tensor:
     """The model's outputs (float32, CPU) for uint8 images N×3×H×W, batch by batch, prepared as at
     validation: scaled to [0, 1], resized to ``size`` (bilinear), normalised; then ``activation``.
 
@@ -40,12 +47,15 @@ def predict(model: nn.Module, images: torch.Tensor, runtime: Runtime, *, size: i
     model.eval().to(runtime.device)
     out = []
     for i in range(0, len(images), batch_size):
-        x = normalize(resize(images[i:i + batch_size].to(runtime.device).float().div_(255), size))
+        x = normalize(resize(images[i : i + batch_size].to(runtime.device).float().div_(255), size))
         scores = _forward(model, x, runtime)
         if flip:
             mirrored = _forward(model, x.flip(-1), runtime)
-            scores = (((scores.softmax(1) + mirrored.softmax(1)) / 2).log() if scores.ndim == 2
-                      else (scores + mirrored.flip(-1)) / 2)
+            scores = (
+                ((scores.softmax(1) + mirrored.softmax(1)) / 2).log()
+                if scores.ndim == 2
+                else (scores + mirrored.flip(-1)) / 2
+            )
         out.append((activation(scores) if activation is not None else scores).cpu())
     return torch.cat(out)
 
@@ -101,28 +111,42 @@ class Predictor:
     def load(cls, path, runtime: Runtime | None = None) -> Predictor:
         ckpt = load_weights(path)
         if "classes" not in ckpt or "preprocessing" not in ckpt:
-            raise CheckpointError(f"{path} carries no class names or preprocessing (it was saved by an older "
-                                  "version of the project): retrain it with notebook 01, or use load_model() "
-                                  "and the class order of wnids.txt")
-        return cls(load_model(path).eval(), ckpt["classes"]["wnids"], ckpt["classes"]["names"],
-                   ckpt["preprocessing"], runtime or select_runtime(verbose=False))
+            raise CheckpointError(
+                f"{path} carries no class names or preprocessing (it was saved by an older "
+                "version of the project): retrain it with notebook 01, or use load_model() "
+                "and the class order of wnids.txt"
+            )
+        return cls(
+            load_model(path).eval(),
+            ckpt["classes"]["wnids"],
+            ckpt["classes"]["names"],
+            ckpt["preprocessing"],
+            runtime or select_runtime(verbose=False),
+        )
 
     def to_tensor(self, images) -> torch.Tensor:
         """uint8 N×3×64×64 (the data set's size) from a uint8 tensor N×3×H×W or a list of paths / PIL images."""
         size = self.preprocessing["source_size"]
-        if isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.ndim == 4 \
-                and images.shape[1] == 3 and images.shape[-2:] != (size, size):
+        if (
+            isinstance(images, torch.Tensor)
+            and images.dtype == torch.uint8
+            and images.ndim == 4
+            and images.shape[1] == 3
+            and images.shape[-2:] != (size, size)
+        ):
             return resize(images.float(), size).round().clamp(0, 255).to(torch.uint8)
         return as_uint8_batch(images, size)[0]
 
     def topk(self, images, k: int = 5, flip: bool = False) -> list[list[tuple[str, float]]]:
         """For each image the ``k`` most probable classes as (name, probability), most probable first."""
         x = self.to_tensor(images)
-        probs = predict(self.model, x, self.runtime, size=self.preprocessing["input_size"], flip=flip,
-                        batch_size=256).softmax(1)
+        probs = predict(
+            self.model, x, self.runtime, size=self.preprocessing["input_size"], flip=flip, batch_size=256
+        ).softmax(1)
         values, indices = probs.topk(k, dim=1)
-        return [[(self.names[i], float(v)) for v, i in zip(vs.tolist(), ix.tolist())]
-                for vs, ix in zip(values, indices)]
+        return [
+            [(self.names[i], float(v)) for v, i in zip(vs.tolist(), ix.tolist())] for vs, ix in zip(values, indices)
+        ]
 
     def top5(self, images, flip: bool = False) -> list[list[tuple[str, float]]]:
         return self.topk(images, 5, flip)
@@ -149,16 +173,19 @@ class Segmenter:
     def load(cls, path, runtime: Runtime | None = None) -> Segmenter:
         model = load_model(path).eval()
         if not model.config.get("name", "").startswith("UNet"):
-            raise CheckpointError(f"{path} holds a {model.config.get('name')}, not a U-Net: use Predictor for "
-                                  "the classifier")
+            raise CheckpointError(
+                f"{path} holds a {model.config.get('name')}, not a U-Net: use Predictor for the classifier"
+            )
         return cls(model, runtime or select_runtime(verbose=False))
 
     def probabilities(self, images) -> list[np.ndarray]:
         """Rock probability per pixel (float32 H×W) of each image, at its own size."""
         x, shapes = as_uint8_batch(images, self.size, resample=Image.BOX)
         probs = predict(self.model, x, self.runtime, size=self.size, activation=torch.sigmoid)
-        return [F.interpolate(p[None], size=shape, mode="bilinear", align_corners=False)[0, 0].numpy()
-                for p, shape in zip(probs, shapes)]
+        return [
+            F.interpolate(p[None], size=shape, mode="bilinear", align_corners=False)[0, 0].numpy()
+            for p, shape in zip(probs, shapes)
+        ]
 
     def masks(self, images, threshold: float = 0.5) -> list[np.ndarray]:
         """The rock mask (bool H×W) of each image, at its own size."""
@@ -169,8 +196,9 @@ def rock_share(masks: Sequence[np.ndarray]) -> list[float]:
     return [float(m.mean()) for m in masks]
 
 
-def evaluate_models(models: dict[str, nn.Module], images: torch.Tensor, masks: torch.Tensor, runtime: Runtime,
-                    threshold: float = 0.5) -> dict[str, dict]:
+def evaluate_models(
+    models: dict[str, nn.Module], images: torch.Tensor, masks: torch.Tensor, runtime: Runtime, threshold: float = 0.5
+) -> dict[str, dict]:
     """Every segmentation model on the same images at the same threshold: whole-set metrics, per-image
     IoU, rock recall by size, and the probabilities (for figures)."""
     out = {}

@@ -28,11 +28,13 @@ from torchmetrics.classification import (
 
 
 def classification_metrics(num_classes: int) -> MetricCollection:
-    return MetricCollection({
-        "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
-        "top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
-        "macro_f1": MulticlassF1Score(num_classes, average="macro"),
-    })
+    return MetricCollection(
+        {
+            "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
+            "top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
+            "macro_f1": MulticlassF1Score(num_classes, average="macro"),
+        }
+    )
 
 
 @dataclass
@@ -40,8 +42,8 @@ class Evaluation:
     """Validation results from the logits: overall metrics, per class, confusions."""
 
     metrics: dict[str, float]
-    per_class: np.ndarray          # accuracy per class
-    confusion: np.ndarray          # counts, rows = true class, columns = predicted
+    per_class: np.ndarray  # accuracy per class
+    confusion: np.ndarray  # counts, rows = true class, columns = predicted
     names: list[str]
 
     def class_table(self, n: int = 10, worst: bool = False) -> list[dict]:
@@ -56,8 +58,14 @@ class Evaluation:
         rows = []
         for idx in flat:
             t, p = np.unravel_index(idx, off.shape)
-            rows.append({"true": self.names[t], "predicted": self.names[p], "count": int(off[t, p]),
-                         "share_of_true": float(off[t, p] / max(1, self.confusion[t].sum()))})
+            rows.append(
+                {
+                    "true": self.names[t],
+                    "predicted": self.names[p],
+                    "count": int(off[t, p]),
+                    "share_of_true": float(off[t, p] / max(1, self.confusion[t].sum())),
+                }
+            )
         return rows
 
 
@@ -83,9 +91,13 @@ def segmentation_metrics(threshold: float = 0.5) -> MetricCollection:
 
     Feed them :func:`rock_mask` outputs (0/1), not probabilities: torchmetrics' own rule (``p > threshold``)
     would read a probability of exactly 0.5 differently from the per-image counts."""
-    return MetricCollection({"iou": BinaryJaccardIndex(threshold=threshold),
-                             "dice": BinaryF1Score(threshold=threshold),
-                             "pixel_acc": BinaryAccuracy(threshold=threshold)})
+    return MetricCollection(
+        {
+            "iou": BinaryJaccardIndex(threshold=threshold),
+            "dice": BinaryF1Score(threshold=threshold),
+            "pixel_acc": BinaryAccuracy(threshold=threshold),
+        }
+    )
 
 
 def overlap_counts(pred: torch.Tensor, truth: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +155,11 @@ def rock_recall(pred: torch.Tensor, truth: torch.Tensor, min_found: float = 0.5)
     rows = []
     for lo, hi in ROCK_SIZES:
         sel = (sizes >= lo) & (sizes < hi)
-        rows.append({"size": f"{lo}–{hi - 1} px" if hi <= 128 * 128 else f"≥ {lo} px", "rocks": int(sel.sum()),
-                     "found": float(found[sel].mean()) if sel.any() else float("nan")})
+        rows.append(
+            {
+                "size": f"{lo}–{hi - 1} px" if hi <= 128 * 128 else f"≥ {lo} px",
+                "rocks": int(sel.sum()),
+                "found": float(found[sel].mean()) if sel.any() else float("nan"),
+            }
+        )
     return rows

@@ -49,7 +49,7 @@ def project_root() -> Path:
 
 @dataclass(frozen=True)
 class Paths:
-    root: Path              # the repository (relative locations in logs and outputs start here)
+    root: Path  # the repository (relative locations in logs and outputs start here)
     data_dir: Path
     tiny_imagenet: Path
     moon_root: Path
@@ -125,12 +125,17 @@ def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) ->
     return Paths(
         root=root,
         data_dir=data_dir,
-        tiny_imagenet=get("TINY_IMAGENET", _first_existing(data_dir / "tiny-imagenet-200",
-                                                           *_assignment(root, ASSIGNMENT_TINY_IMAGENET))),
-        moon_root=get("MOON_ROOT", _first_existing(data_dir / "MOON_SEGMENTATION_BINARY",
-                                                   *_assignment(root, ASSIGNMENT_MOON))),
-        moon_check_root=get("MOON_CHECK_ROOT", _first_existing(data_dir / "moon_real_check",
-                                                               root.parent / "shared" / "data" / "moon_real_check")),
+        tiny_imagenet=get(
+            "TINY_IMAGENET",
+            _first_existing(data_dir / "tiny-imagenet-200", *_assignment(root, ASSIGNMENT_TINY_IMAGENET)),
+        ),
+        moon_root=get(
+            "MOON_ROOT", _first_existing(data_dir / "MOON_SEGMENTATION_BINARY", *_assignment(root, ASSIGNMENT_MOON))
+        ),
+        moon_check_root=get(
+            "MOON_CHECK_ROOT",
+            _first_existing(data_dir / "moon_real_check", root.parent / "shared" / "data" / "moon_real_check"),
+        ),
         weights_dir=get("WEIGHTS_DIR", root / "weights"),
         runs_dir=get("RUNS_DIR", root / "runs"),
         reports_dir=get("REPORTS_DIR", root / "reports"),

@@ -59,8 +59,9 @@ class NotebookError(PipelineError):
     """A notebook stopped with an error; the message names the notebook, the cell and where its outputs are."""
 
 
-def execute_notebook(path: Path, profile: str, seed: int = 0, output: Path | None = None,
-                     log_output: bool = True) -> Path:
+def execute_notebook(
+    path: Path, profile: str, seed: int = 0, output: Path | None = None, log_output: bool = True
+) -> Path:
     """Run a notebook top to bottom with papermill, into ``output`` (default: the notebook itself).
 
     The outputs go to a temporary file beside it first; the target is replaced only when every cell
@@ -75,17 +76,25 @@ def execute_notebook(path: Path, profile: str, seed: int = 0, output: Path | Non
     running = output.with_name(f".{output.stem}.running.ipynb")
     try:
         papermill.execute_notebook(
-            str(path), str(running), parameters={"PROFILE": profile, "SEED": seed}, cwd=str(path.parent),
-            kernel_name="python3", log_output=log_output, progress_bar=False,
+            str(path),
+            str(running),
+            parameters={"PROFILE": profile, "SEED": seed},
+            cwd=str(path.parent),
+            kernel_name="python3",
+            log_output=log_output,
+            progress_bar=False,
             # stream outputs merged and carriage returns applied: a progress bar leaves its last state only
-            coalesce_streams=True)
+            coalesce_streams=True,
+        )
     except BaseException as e:
         failed = output.with_name(f"{output.stem}.failed.ipynb")
         if running.exists():
             os.replace(running, failed)
         if isinstance(e, PapermillExecutionError):
-            raise NotebookError(f"{path.name}: cell [{e.exec_count}] failed with {e.ename}: {e.evalue}. "
-                                f"{output.name} keeps its previous outputs; the failed run is in {failed.name}.") from None
+            raise NotebookError(
+                f"{path.name}: cell [{e.exec_count}] failed with {e.ename}: {e.evalue}. "
+                f"{output.name} keeps its previous outputs; the failed run is in {failed.name}."
+            ) from None
         raise
     # papermill records the absolute paths of this machine: keep the file names only
     nb = nbformat.read(running, as_version=4)
@@ -114,8 +123,9 @@ def export_html(notebook: Path, out_dir: Path, name: str | None = None, code: bo
 
     config = Config()
     config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_TAGS if not code else set()
-    exporter = HTMLExporter(config=config, exclude_input_prompt=True, exclude_output_prompt=True,
-                            exclude_input=not code)
+    exporter = HTMLExporter(
+        config=config, exclude_input_prompt=True, exclude_output_prompt=True, exclude_input=not code
+    )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
     body, _ = exporter.from_filename(str(notebook))
     body = body.replace("</head>", PRINT_CSS + "</head>", 1)
@@ -156,14 +166,26 @@ def export_pdf(html: Path, pdf: Path | None = None, timeout: int = 300) -> Path 
     pdf = pdf or html.with_suffix(".pdf")
     chromium = find_chromium()
     if chromium is None:
-        print(f"PDF not written: no Chromium found. Install it (Debian/Ubuntu: sudo apt-get install chromium "
-              f"fonts-dejavu) or set CHROMIUM=/path/to/chrome; the HTML report is at {html}")
+        print(
+            f"PDF not written: no Chromium found. Install it (Debian/Ubuntu: sudo apt-get install chromium "
+            f"fonts-dejavu) or set CHROMIUM=/path/to/chrome; the HTML report is at {html}"
+        )
         return None
     with tempfile.TemporaryDirectory(prefix="tinyseg-chromium-") as profile_dir:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               f"--user-data-dir={profile_dir}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-               html.resolve().as_uri()]
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile_dir}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            html.resolve().as_uri(),
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0 or not pdf.exists():
         raise RuntimeError(f"{chromium} could not print {html} to PDF (exit {done.returncode}):\n{done.stderr[-2000:]}")
@@ -183,8 +205,14 @@ def prepare_data(profile: str, tiny_imagenet_needed: bool = True, moon_needed: b
     from .data import moon, tiny_imagenet
 
     paths = get_paths()
-    needed = [(module, name) for module, name, wanted in ((tiny_imagenet, "Tiny ImageNet-200", tiny_imagenet_needed),
-                                                         (moon, "moon data", moon_needed)) if wanted]
+    needed = [
+        (module, name)
+        for module, name, wanted in (
+            (tiny_imagenet, "Tiny ImageNet-200", tiny_imagenet_needed),
+            (moon, "moon data", moon_needed),
+        )
+        if wanted
+    ]
     for module, name in needed:
         with _step(name):
             print(module.load(module.locate(paths, profile=profile), paths).facts())
@@ -210,19 +238,26 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
         return None
     logs = [RunLog(paths.run_dir(r)) for r in runs]
     # only seed 0's weights are final checkpoints; the other seeds keep their logs
-    lost = [paths.relative(paths.weights(spec.name)) for spec in specs
-            if RunLog(paths.run_dir(spec.name)).is_finished() and not paths.weights(spec.name).exists()]
+    lost = [
+        paths.relative(paths.weights(spec.name))
+        for spec in specs
+        if RunLog(paths.run_dir(spec.name)).is_finished() and not paths.weights(spec.name).exists()
+    ]
     if lost:
-        raise PipelineError(f"{notebook.name}: finished run(s) without their weights: {', '.join(lost)} missing. "
-                         f"Restore them (git checkout -- <file>, or check WEIGHTS_DIR), or retrain on purpose "
-                         f"with --force {notebook.name[:2]} (the old runs are archived, nothing is deleted).")
+        raise PipelineError(
+            f"{notebook.name}: finished run(s) without their weights: {', '.join(lost)} missing. "
+            f"Restore them (git checkout -- <file>, or check WEIGHTS_DIR), or retrain on purpose "
+            f"with --force {notebook.name[:2]} (the old runs are archived, nothing is deleted)."
+        )
     if not all(log.is_finished() for log in logs):
         return None
     other = {log.name: log.summary().profile for log in logs if log.summary().profile != profile}
     if other:
-        raise PipelineError(f"{notebook.name}: runs {other} finished in another profile than {profile!r}. "
-                         f"Re-run with --force {notebook.name[:2]} to archive them and train again, "
-                         f"or with --profile {next(iter(other.values()))} to keep them.")
+        raise PipelineError(
+            f"{notebook.name}: runs {other} finished in another profile than {profile!r}. "
+            f"Re-run with --force {notebook.name[:2]} to archive them and train again, "
+            f"or with --profile {next(iter(other.values()))} to keep them."
+        )
     if not executed(notebook):
         return None  # the runs are reused (no training), but the notebook's outputs are redone
     return f"runs {', '.join(runs)} finished ({profile}) and the notebook is executed"
@@ -234,8 +269,10 @@ def archive_runs(notebook: Path, paths: Paths) -> Path | None:
     target = paths.runs_dir / ".previous" / stamp
     moved = []
     for run in (run for spec in run_table.of_notebook(notebook.name) for run in spec.ids()):
-        for src, dst in ((paths.run_dir(run), target / "runs" / run),
-                         (paths.weights(run), target / "weights" / f"{run}.pt")):
+        for src, dst in (
+            (paths.run_dir(run), target / "runs" / run),
+            (paths.weights(run), target / "weights" / f"{run}.pt"),
+        ):
             if src.exists():
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(src), str(dst))
@@ -245,15 +282,22 @@ def archive_runs(notebook: Path, paths: Paths) -> Path | None:
     return target if moved else None
 
 
-def run(profile: str = "auto", seed: int = 0, notebook_dir: Path | None = None,
-        only: tuple[str, ...] = (), force: tuple[str, ...] = ()) -> None:
+def run(
+    profile: str = "auto",
+    seed: int = 0,
+    notebook_dir: Path | None = None,
+    only: tuple[str, ...] = (),
+    force: tuple[str, ...] = (),
+) -> None:
     """Prepare the data the pending notebooks need, execute them in order, then export the report."""
     notebook_dir = notebook_dir or project_root()
     paths = get_paths()
     profile = resolve_profile(profile)
     t0 = time.time()
-    print(f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.relative(paths.runs_dir)}; "
-          f"weights in {paths.relative(paths.weights_dir)}")
+    print(
+        f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.relative(paths.runs_dir)}; "
+        f"weights in {paths.relative(paths.weights_dir)}"
+    )
     for prefix in (*only, *force):
         if not any(n.startswith(prefix) for n in NOTEBOOKS):
             raise PipelineError(f"no notebook starts with {prefix!r}: the notebooks are {', '.join(NOTEBOOKS)}")
@@ -292,8 +336,10 @@ def with_dependents(notebooks: list[str]) -> list[str]:
         for spec in run_table.of_notebook(name):
             for dependent in run_table.dependents(spec.name):
                 if dependent.notebook not in result:
-                    print(f"--force {name[:2]} also redoes {dependent.notebook}: its run {dependent.name} "
-                          f"is built on {spec.name}")
+                    print(
+                        f"--force {name[:2]} also redoes {dependent.notebook}: its run {dependent.name} "
+                        f"is built on {spec.name}"
+                    )
                     result.append(dependent.notebook)
     return [n for n in NOTEBOOKS if n in result]
 
@@ -316,9 +362,14 @@ def _environ(**variables: str):
 def smoke_environ(workdir: Path, **extra: str):
     """Every location inside ``workdir``; MOON_ROOT unset (empty), so the generated stand-in is used, and the
     check set is the fixture in ``workdir`` (never the real one: the smoke run must not depend on it)."""
-    return _environ(DATA_DIR=str(workdir / "data"), WEIGHTS_DIR=str(workdir / "weights"),
-                    RUNS_DIR=str(workdir / "runs"), REPORTS_DIR=str(workdir / "reports"), MOON_ROOT="",
-                    **{"TINY_IMAGENET": "", "MOON_CHECK_ROOT": str(workdir / "fixtures" / "moon_check"), **extra})
+    return _environ(
+        DATA_DIR=str(workdir / "data"),
+        WEIGHTS_DIR=str(workdir / "weights"),
+        RUNS_DIR=str(workdir / "runs"),
+        REPORTS_DIR=str(workdir / "reports"),
+        MOON_ROOT="",
+        **{"TINY_IMAGENET": "", "MOON_CHECK_ROOT": str(workdir / "fixtures" / "moon_check"), **extra},
+    )
 
 
 def smoke(workdir: Path | None = None) -> Path:
@@ -338,16 +389,20 @@ def smoke(workdir: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tinyseg.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tinyseg.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="execute the notebooks in place and export the report")
-    p_run.add_argument("--profile", default=os.environ.get("PROFILE", "auto"),
-                       choices=PROFILES)
+    p_run.add_argument("--profile", default=os.environ.get("PROFILE", "auto"), choices=PROFILES)
     p_run.add_argument("--seed", type=int, default=0)
     p_run.add_argument("--only", nargs="*", default=(), help="notebook prefixes to run, e.g. 01 04")
-    p_run.add_argument("--force", nargs="*", default=(),
-                       help="notebook prefixes to redo even if finished (their runs are archived first)")
+    p_run.add_argument(
+        "--force",
+        nargs="*",
+        default=(),
+        help="notebook prefixes to redo even if finished (their runs are archived first)",
+    )
     p_smoke = sub.add_parser("smoke", help="the whole chain on tiny data in a temporary folder")
     p_smoke.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -15,8 +15,7 @@ def metric_names(history: Sequence[dict]) -> list[str]:
     return sorted(names, key=lambda n: (n != "loss", names.index(n)))
 
 
-def plot_history(history: Sequence[dict], names: Sequence[str] | None = None, title: str | None = None,
-                 axes=None):
+def plot_history(history: Sequence[dict], names: Sequence[str] | None = None, title: str | None = None, axes=None):
     """One panel per metric (train and val per epoch); returns the figure."""
     names = list(names or metric_names(history))
     if axes is None:

@@ -24,26 +24,39 @@ class Recipe:
     epochs: int
     batch_size: int
     val_batch_size: int
-    optimizer: str                    # "sgd" (Nesterov momentum) | "adamw"
-    lr: float                         # peak learning rate of the schedule
-    momentum: float = 0.9             # SGD momentum (unused by AdamW)
+    optimizer: str  # "sgd" (Nesterov momentum) | "adamw"
+    lr: float  # peak learning rate of the schedule
+    momentum: float = 0.9  # SGD momentum (unused by AdamW)
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas (unused by SGD)
-    weight_decay: float               # not on norms and biases
-    schedule: str = "onecycle"        # "onecycle" | "cosine" | "constant"
-    warmup: float                     # fraction of the steps rising to the peak LR
+    weight_decay: float  # not on norms and biases
+    schedule: str = "onecycle"  # "onecycle" | "cosine" | "constant"
+    warmup: float  # fraction of the steps rising to the peak LR
     grad_clip: float | None = None
-    monitor: str                      # the validation value that picks the best epoch (higher is better)
-    patience: int | None = None       # early stopping after this many epochs without improvement
+    monitor: str  # the validation value that picks the best epoch (higher is better)
+    patience: int | None = None  # early stopping after this many epochs without improvement
     max_steps_per_epoch: int | None = None  # cut epochs short (smoke profile)
 
     def train_config(self, run: str, seed: int) -> TrainConfig:
         """The engine's config of run ``run`` with seed ``seed``: everything comes from the recipe."""
-        return TrainConfig(run=run, epochs=self.epochs, lr=self.lr, optimizer=self.optimizer,
-                           momentum=self.momentum, betas=self.betas, weight_decay=self.weight_decay,
-                           schedule=self.schedule, warmup=self.warmup, lr_scales=self.lr_scales(),
-                           grad_clip=self.grad_clip, monitor=self.monitor, mode="max",
-                           monitor_from=self.monitor_from(), patience=self.patience,
-                           max_steps_per_epoch=self.max_steps_per_epoch, seed=seed)
+        return TrainConfig(
+            run=run,
+            epochs=self.epochs,
+            lr=self.lr,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            betas=self.betas,
+            weight_decay=self.weight_decay,
+            schedule=self.schedule,
+            warmup=self.warmup,
+            lr_scales=self.lr_scales(),
+            grad_clip=self.grad_clip,
+            monitor=self.monitor,
+            mode="max",
+            monitor_from=self.monitor_from(),
+            patience=self.patience,
+            max_steps_per_epoch=self.max_steps_per_epoch,
+            seed=seed,
+        )
 
     def lr_scales(self) -> dict[str, float]:
         return {}
@@ -69,8 +82,7 @@ class ClassifyRecipe(Recipe):
     label_smoothing: float = 0.1
     # progressive resizing: (first epoch, input size of training and validation); the last size is 128
     resolutions: tuple[tuple[int, int], ...] = ((1, 128),)
-    augment: ClassifyAugment = field(default_factory=lambda: ClassifyAugment(train=True, scale=(0.35, 1.0),
-                                                                             jitter=0.1))
+    augment: ClassifyAugment = field(default_factory=lambda: ClassifyAugment(train=True, scale=(0.35, 1.0), jitter=0.1))
     model: dict = field(default_factory=dict)  # Classifier128 arguments (smoke: a small one)
 
     def __post_init__(self):
@@ -98,10 +110,10 @@ class SegmentRecipe(Recipe):
     # chosen by an earlier loss probe (report: LOSS_PROBES): plain BCE + Dice, equal weights
     bce_weight: float = 1.0
     dice_weight: float = 1.0
-    pos_weight: float = 1.0           # BCE weight of rock pixels
+    pos_weight: float = 1.0  # BCE weight of rock pixels
     augment: SegmentAugment = field(default_factory=lambda: SegmentAugment(train=True))
     unfreeze_epoch: int | None = None  # the (1-based) epoch at whose start a frozen encoder starts training
-    encoder_lr_scale: float = 1.0     # the encoder's learning rate relative to the rest, once it trains
+    encoder_lr_scale: float = 1.0  # the encoder's learning rate relative to the rest, once it trains
 
     def lr_scales(self) -> dict[str, float]:
         return {"encoder.backbone.": self.encoder_lr_scale} if self.encoder_lr_scale != 1 else {}
@@ -116,9 +128,14 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         # a GPU: the same recipe, longer; designed for >= 65% top-1 (not run on these machines)
         "gpu": ClassifyRecipe(epochs=80, batch_size=256, lr=0.4, resolutions=((1, 64), (21, 96), (51, 128))),
         # the tests: a few batches of a tiny fixture
-        "smoke": ClassifyRecipe(epochs=2, batch_size=16, lr=0.05, resolutions=((1, 64), (2, 128)),
-                                max_steps_per_epoch=3,
-                                model={"widths": (16, 32, 48, 64), "depths": (1, 1, 1, 1), "stem": (8, 16)}),
+        "smoke": ClassifyRecipe(
+            epochs=2,
+            batch_size=16,
+            lr=0.05,
+            resolutions=((1, 64), (2, 128)),
+            max_steps_per_epoch=3,
+            model={"widths": (16, 32, 48, 64), "depths": (1, 1, 1, 1), "stem": (8, 16)},
+        ),
     },
     "segmentation": {
         # measured on the 2-core AMD family 26 (800 training pairs, with validation): UNetBase ≈ 25 s per epoch
@@ -136,18 +153,22 @@ def recipe_for(spec: RunSpec, profile: str) -> Recipe:
     try:
         base = RECIPES[spec.task][profile]
     except KeyError:
-        raise KeyError(f"no {spec.task} recipe for profile {profile!r}; "
-                       f"profiles: {', '.join(RECIPES.get(spec.task, {}))}") from None
+        raise KeyError(
+            f"no {spec.task} recipe for profile {profile!r}; profiles: {', '.join(RECIPES.get(spec.task, {}))}"
+        ) from None
     names = {f.name for f in fields(base)}
     unknown = sorted(set(spec.recipe_overrides) - names)
     if unknown:
         raise ValueError(f"{spec.name}: recipe_overrides names no field of {type(base).__name__}: {unknown}")
-    overrides = {k: replace(getattr(base, k), **v) if isinstance(v, dict) and is_dataclass(getattr(base, k)) else v
-                 for k, v in spec.recipe_overrides.items()}  # {"augment": {"jitter": 0.2}} changes one field
+    overrides = {
+        k: replace(getattr(base, k), **v) if isinstance(v, dict) and is_dataclass(getattr(base, k)) else v
+        for k, v in spec.recipe_overrides.items()
+    }  # {"augment": {"jitter": 0.2}} changes one field
     recipe = replace(base, **overrides)
     if isinstance(recipe, SegmentRecipe):
-        recipe = replace(recipe, unfreeze_epoch=spec.unfreeze_epoch(recipe.epochs),
-                         encoder_lr_scale=spec.encoder_lr_scale)
+        recipe = replace(
+            recipe, unfreeze_epoch=spec.unfreeze_epoch(recipe.epochs), encoder_lr_scale=spec.encoder_lr_scale
+        )
     return recipe
 
 

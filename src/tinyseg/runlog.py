@@ -55,20 +55,20 @@ class TrainConfig:
     run: str
     epochs: int
     lr: float
-    optimizer: str = "sgd"            # "sgd" (Nesterov momentum) | "adamw"
-    momentum: float = 0.9             # SGD momentum (unused by AdamW)
+    optimizer: str = "sgd"  # "sgd" (Nesterov momentum) | "adamw"
+    momentum: float = 0.9  # SGD momentum (unused by AdamW)
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas (unused by SGD)
-    weight_decay: float = 5e-4        # not applied to norms and biases
-    schedule: str = "onecycle"        # "onecycle" | "cosine" (linear warm-up, cosine decay) | "constant"
-    warmup: float = 0.15              # fraction of all steps spent warming up
+    weight_decay: float = 5e-4  # not applied to norms and biases
+    schedule: str = "onecycle"  # "onecycle" | "cosine" (linear warm-up, cosine decay) | "constant"
+    warmup: float = 0.15  # fraction of all steps spent warming up
     lr_scales: dict[str, float] = field(default_factory=dict)  # parameter-name prefix → LR multiplier
-    grad_clip: float | None = None    # max gradient norm
-    monitor: str = "val_loss"         # the record key that picks the best epoch
-    mode: str = "min"                 # "min" | "max"
-    monitor_from: int = 1             # epochs before this one do not compete for the best epoch
-    patience: int | None = None       # early stopping after this many epochs without improvement
+    grad_clip: float | None = None  # max gradient norm
+    monitor: str = "val_loss"  # the record key that picks the best epoch
+    mode: str = "min"  # "min" | "max"
+    monitor_from: int = 1  # epochs before this one do not compete for the best epoch
+    patience: int | None = None  # early stopping after this many epochs without improvement
     max_steps_per_epoch: int | None = None  # cut epochs short (smoke profile)
-    train_metrics: bool = True        # also compute the metrics on training batches
+    train_metrics: bool = True  # also compute the metrics on training batches
     seed: int = 0
 
     def __post_init__(self):
@@ -87,18 +87,17 @@ class TrainConfig:
 class DataRecord:
     """Which data a run was trained and validated on."""
 
-    dataset: str      # "Tiny ImageNet-200" | "MOON_SEGMENTATION_BINARY"
-    kind: str         # "real" | "generated"
-    location: str     # relative to the repository, or "$DATA_DIR/..."
-    train: int        # training examples
-    val: int          # validation examples
+    dataset: str  # "Tiny ImageNet-200" | "MOON_SEGMENTATION_BINARY"
+    kind: str  # "real" | "generated"
+    location: str  # relative to the repository, or "$DATA_DIR/..."
+    train: int  # training examples
+    val: int  # validation examples
     identity: str = ""  # content_hash of the training and validation tensors: resuming on other data is refused
 
     @classmethod
     def of(cls, source, paths, train: int, val: int, identity: str = "") -> DataRecord:
         """From a located :class:`~tinyseg.data.Source` (its origin, e.g. the zip, when it has one)."""
-        return cls(source.dataset, source.kind, paths.relative(source.origin or source.location), train, val,
-                   identity)
+        return cls(source.dataset, source.kind, paths.relative(source.origin or source.location), train, val, identity)
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,8 @@ class RunInfo:
     profile: str
     seed: int
     data: DataRecord
-    recipe: dict      # the run's resolved recipe (tinyseg.recipes), as a dict
-    spec: dict        # the run table's entry as it shaped training (RunSpec.training)
+    recipe: dict  # the run's resolved recipe (tinyseg.recipes), as a dict
+    spec: dict  # the run table's entry as it shaped training (RunSpec.training)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -120,12 +119,12 @@ class RunConfig:
     """``runs/<run>/config.json``: everything needed to re-run, and the run's signature."""
 
     train: TrainConfig
-    model: dict                    # the model's constructor config (model.config)
-    runtime: dict                  # device, precision, layout (Runtime.as_dict)
+    model: dict  # the model's constructor config (model.config)
+    runtime: dict  # device, precision, layout (Runtime.as_dict)
     steps_per_epoch: int
     batch_size: int | None
-    signature: dict                # what defines the run: resume and reuse refuse any difference
-    info: RunInfo | None = None    # profile, seed, data, recipe, spec (absent for runs outside the run table)
+    signature: dict  # what defines the run: resume and reuse refuse any difference
+    info: RunInfo | None = None  # profile, seed, data, recipe, spec (absent for runs outside the run table)
 
     @classmethod
     def from_json(cls, data: dict, where: str = "config.json") -> RunConfig:
@@ -140,14 +139,14 @@ class RunSummary:
     """``runs/<run>/summary.json``: status, best epoch and its metrics, size, device, time, data."""
 
     run: str
-    status: str                    # running | completed | early_stopped | interrupted | diverged
+    status: str  # running | completed | early_stopped | interrupted | diverged
     best_epoch: int | None
-    best: dict                     # the best epoch's record (metrics.jsonl line)
+    best: dict  # the best epoch's record (metrics.jsonl line)
     epochs_run: int
     epochs_planned: int
     params_total: int
     params_trainable: int
-    wall_time_s: float             # summed epoch times (training + validation), over resumptions
+    wall_time_s: float  # summed epoch times (training + validation), over resumptions
     monitor: str = ""
     mode: str = ""
     device: str = ""
@@ -185,9 +184,14 @@ def _build(cls, data: dict, where: str):
     required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
     missing = [n for n in required if n not in data]
     if unknown or missing:
-        raise RunLogError(f"{where}: {cls.__name__} " + "; ".join(
-            ([f"unknown field(s) {unknown}"] if unknown else []) + ([f"missing field(s) {missing}"] if missing else []))
-            + ". It was written by another version of the project: re-run the run's notebook, or archive the run.")
+        raise RunLogError(
+            f"{where}: {cls.__name__} "
+            + "; ".join(
+                ([f"unknown field(s) {unknown}"] if unknown else [])
+                + ([f"missing field(s) {missing}"] if missing else [])
+            )
+            + ". It was written by another version of the project: re-run the run's notebook, or archive the run."
+        )
     kwargs = {}
     for name in names:
         if name not in data:
@@ -263,9 +267,11 @@ def save_torch(path: str | Path, obj: Any) -> Path:
         return atomic_write(path, lambda f: torch.save(obj, f))
     except (RuntimeError, OSError) as e:
         free = shutil.disk_usage(path.parent).free / 2**20 if path.parent.exists() else float("nan")
-        raise OSError(f"could not write {path} ({_first_line(e)}); "
-                      f"{free:.0f} MiB free on that disk. Free some space and run again: the previous "
-                      f"{path.name}, if any, is intact.") from e
+        raise OSError(
+            f"could not write {path} ({_first_line(e)}); "
+            f"{free:.0f} MiB free on that disk. Free some space and run again: the previous "
+            f"{path.name}, if any, is intact."
+        ) from e
 
 
 def _first_line(error: BaseException) -> str:
@@ -280,8 +286,9 @@ def load_torch(path: str | Path, what: str, way_out: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, empty, garbage, or pickled objects weights_only refuses
-        raise CheckpointError(f"{path} ({what}) cannot be read ({_first_line(e)}). "
-                              f"It is damaged or not a tinyseg checkpoint. {way_out}") from e
+        raise CheckpointError(
+            f"{path} ({what}) cannot be read ({_first_line(e)}). It is damaged or not a tinyseg checkpoint. {way_out}"
+        ) from e
 
 
 def remove_stale_temporaries(folder: Path, name: str) -> None:
@@ -301,8 +308,10 @@ def save_weights(path: str | Path, model: torch.nn.Module, **meta: Any) -> Path:
 def load_weights(path: str | Path) -> dict:
     """Load a ``weights/<run>.pt`` file safely (tensors and plain data only)."""
     path = Path(path)
-    way_out = (f"Restore it (git checkout -- {path}, or check WEIGHTS_DIR), or retrain the run on purpose with "
-               "make run FORCE=<its notebook> (the old run is archived, nothing is deleted).")
+    way_out = (
+        f"Restore it (git checkout -- {path}, or check WEIGHTS_DIR), or retrain the run on purpose with "
+        "make run FORCE=<its notebook> (the old run is archived, nothing is deleted)."
+    )
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}: train the run first, or check WEIGHTS_DIR")
     payload = load_torch(path, "final weights", way_out)

@@ -16,26 +16,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CLASSIFIER = "classifier"   # the part-1 run; its checkpoint is the U-Net backbones' encoder
+CLASSIFIER = "classifier"  # the part-1 run; its checkpoint is the U-Net backbones' encoder
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    name: str                       # runs/<name>/, weights/<name>.pt
-    title: str                      # one line for tables and figure titles
-    short: str                      # a short label for legends and table rows
-    colour: str                     # the run's colour in every figure
-    notebook: str                   # the notebook that trains it
-    task: str                       # "classification" | "segmentation": the module and recipe family
-    model: str                      # a registered model (tinyseg.models.REGISTRY)
+    name: str  # runs/<name>/, weights/<name>.pt
+    title: str  # one line for tables and figure titles
+    short: str  # a short label for legends and table rows
+    colour: str  # the run's colour in every figure
+    notebook: str  # the notebook that trains it
+    task: str  # "classification" | "segmentation": the module and recipe family
+    model: str  # a registered model (tinyseg.models.REGISTRY)
     model_args: dict = field(default_factory=dict)
     encoder_from: str | None = None  # the run whose classifier checkpoint is the encoder (its architecture)
-    init: str = "scratch"           # "pretrained": the encoder starts from that checkpoint's weights
-    frozen: bool = False            # the pretrained encoder starts frozen (weights and BatchNorm statistics)
+    init: str = "scratch"  # "pretrained": the encoder starts from that checkpoint's weights
+    frozen: bool = False  # the pretrained encoder starts frozen (weights and BatchNorm statistics)
     unfreeze_at: float | None = None  # unfreeze after this share of the epochs (None: never)
-    encoder_lr_scale: float = 1.0   # the encoder's learning rate relative to the rest, once it trains
+    encoder_lr_scale: float = 1.0  # the encoder's learning rate relative to the rest, once it trains
     recipe_overrides: dict = field(default_factory=dict)
-    seeds: int = 1                  # trained with seeds 0 .. seeds-1 (mean ± sd, confidence intervals)
+    seeds: int = 1  # trained with seeds 0 .. seeds-1 (mean ± sd, confidence intervals)
 
     def __post_init__(self):
         if self.task not in ("classification", "segmentation"):
@@ -79,9 +79,16 @@ class RunSpec:
 
     def training(self, epochs: int) -> dict:
         """What of the spec shapes training, resolved for ``epochs`` (written to the run's log)."""
-        return {"model": self.model, "model_args": self.model_args, "encoder_from": self.encoder_from,
-                "init": self.init, "frozen": self.frozen, "unfreeze_epoch": self.unfreeze_epoch(epochs),
-                "encoder_lr_scale": self.encoder_lr_scale, "recipe_overrides": self.recipe_overrides}
+        return {
+            "model": self.model,
+            "model_args": self.model_args,
+            "encoder_from": self.encoder_from,
+            "init": self.init,
+            "frozen": self.frozen,
+            "unfreeze_epoch": self.unfreeze_epoch(epochs),
+            "encoder_lr_scale": self.encoder_lr_scale,
+            "recipe_overrides": self.recipe_overrides,
+        }
 
 
 RUNS: dict[str, RunSpec] = {}
@@ -135,21 +142,76 @@ def dependents(name: str) -> list[RunSpec]:
     return found
 
 
-register(RunSpec(CLASSIFIER, "Classifier128 on Tiny ImageNet-200", "Classifier128", "tab:purple",
-                 "01_classifier.ipynb", "classification", "Classifier128"))
-register(RunSpec("unet_base", "UNetBase (plain encoder)", "UNetBase", "tab:gray",
-                 "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=3))
+register(
+    RunSpec(
+        CLASSIFIER,
+        "Classifier128 on Tiny ImageNet-200",
+        "Classifier128",
+        "tab:purple",
+        "01_classifier.ipynb",
+        "classification",
+        "Classifier128",
+    )
+)
+register(
+    RunSpec(
+        "unet_base",
+        "UNetBase (plain encoder)",
+        "UNetBase",
+        "tab:gray",
+        "02_unet_base.ipynb",
+        "segmentation",
+        "UNetBase",
+        seeds=3,
+    )
+)
 # The backbone U-Nets' integration design, chosen by the probes in docs/seg_probes.jsonl (tools/seg_probe.py):
 # the classifier sees the image upsampled 2× (the scale it learned at), no extra full-resolution stem.
 BACKBONE_ARGS = {"input_scale": 2, "stem_channels": 0}
 
-register(RunSpec("unet_backbone_frozen", "UNetBackbone A: pretrained encoder, frozen", "Backbone A: frozen",
-                 "tab:blue", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone", model_args=BACKBONE_ARGS,
-                 encoder_from=CLASSIFIER, init="pretrained", frozen=True))
-register(RunSpec("unet_backbone_finetune", "UNetBackbone B: pretrained encoder, unfrozen later with a lower LR",
-                 "Backbone B: fine-tuned", "tab:red", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
-                 model_args=BACKBONE_ARGS, encoder_from=CLASSIFIER, init="pretrained", frozen=True, unfreeze_at=0.25,
-                 encoder_lr_scale=0.3, seeds=3))
-register(RunSpec("unet_backbone_scratch", "UNetBackbone control: randomly initialised encoder",
-                 "Backbone: random init", "tab:green", "03_unet_backbone.ipynb", "segmentation", "UNetBackbone",
-                 model_args=BACKBONE_ARGS, encoder_from=CLASSIFIER))
+register(
+    RunSpec(
+        "unet_backbone_frozen",
+        "UNetBackbone A: pretrained encoder, frozen",
+        "Backbone A: frozen",
+        "tab:blue",
+        "03_unet_backbone.ipynb",
+        "segmentation",
+        "UNetBackbone",
+        model_args=BACKBONE_ARGS,
+        encoder_from=CLASSIFIER,
+        init="pretrained",
+        frozen=True,
+    )
+)
+register(
+    RunSpec(
+        "unet_backbone_finetune",
+        "UNetBackbone B: pretrained encoder, unfrozen later with a lower LR",
+        "Backbone B: fine-tuned",
+        "tab:red",
+        "03_unet_backbone.ipynb",
+        "segmentation",
+        "UNetBackbone",
+        model_args=BACKBONE_ARGS,
+        encoder_from=CLASSIFIER,
+        init="pretrained",
+        frozen=True,
+        unfreeze_at=0.25,
+        encoder_lr_scale=0.3,
+        seeds=3,
+    )
+)
+register(
+    RunSpec(
+        "unet_backbone_scratch",
+        "UNetBackbone control: randomly initialised encoder",
+        "Backbone: random init",
+        "tab:green",
+        "03_unet_backbone.ipynb",
+        "segmentation",
+        "UNetBackbone",
+        model_args=BACKBONE_ARGS,
+        encoder_from=CLASSIFIER,
+    )
+)

@@ -35,8 +35,18 @@ from .runs import RunSpec, run_id
 from .session import Session
 
 RECIPES: dict[str, SegmentRecipe] = _ALL_RECIPES["segmentation"]
-__all__ = ["RECIPES", "recipe_for", "load_data", "build_model", "train", "train_seeds", "SegmentData",
-           "BCEDiceLoss", "record_overlaps", "OVERLAPS"]
+__all__ = [
+    "RECIPES",
+    "recipe_for",
+    "load_data",
+    "build_model",
+    "train",
+    "train_seeds",
+    "SegmentData",
+    "BCEDiceLoss",
+    "record_overlaps",
+    "OVERLAPS",
+]
 
 
 @dataclass
@@ -111,14 +121,23 @@ class BCEDiceLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits, target = logits.float(), target.float()
         bce = F.binary_cross_entropy_with_logits(
-            logits, target, pos_weight=torch.tensor(self.pos_weight, device=logits.device))
+            logits, target, pos_weight=torch.tensor(self.pos_weight, device=logits.device)
+        )
         p = torch.sigmoid(logits)
         dice = (2 * (p * target).sum() + 1) / (p.sum() + target.sum() + 1)
         return self.bce_weight * bce + self.dice_weight * (1 - dice)
 
 
-def train(spec: RunSpec, model: UNet, data: SegmentData, session: Session, resume: bool = True, live: bool = True,
-          seed: int | None = None, callbacks: tuple = ()) -> FitState:
+def train(
+    spec: RunSpec,
+    model: UNet,
+    data: SegmentData,
+    session: Session,
+    resume: bool = True,
+    live: bool = True,
+    seed: int | None = None,
+    callbacks: tuple = (),
+) -> FitState:
     """Train one run with one seed (default: the session's) on the split; logs in runs/<id>/ (with
     split.json), best epoch in weights/<id>.pt, where id is :func:`~tinyseg.runs.run_id`. At the end
     the best epoch's per-image overlaps on the validation pairs and on the real check set are
@@ -127,28 +146,45 @@ def train(spec: RunSpec, model: UNet, data: SegmentData, session: Session, resum
     seed = session.seed if seed is None else seed
     run = run_id(spec.name, seed)
     if len(data.train_idx) < recipe.batch_size:
-        raise ValueError(f"{spec.name}: {len(data.train_idx)} training pairs are fewer than one batch "
-                         f"({recipe.batch_size}) of {data.where}; use more pairs or a smaller batch_size")
+        raise ValueError(
+            f"{spec.name}: {len(data.train_idx)} training pairs are fewer than one batch "
+            f"({recipe.batch_size}) of {data.where}; use more pairs or a smaller batch_size"
+        )
     data.split.save(paths.run_dir(run) / "split.json")
     (train_x, train_y), (val_x, val_y) = data.train(), data.val()
     data_hash = content_hash(train_x, train_y, val_x, val_y)
-    info = RunInfo(session.profile, seed, DataRecord.of(data.pairs.source, paths, len(train_x), len(val_x), data_hash),
-                   recipe.as_dict(), spec.training(recipe.epochs))
+    info = RunInfo(
+        session.profile,
+        seed,
+        DataRecord.of(data.pairs.source, paths, len(train_x), len(val_x), data_hash),
+        recipe.as_dict(),
+        spec.training(recipe.epochs),
+    )
     callbacks = list(callbacks)
     if recipe.unfreeze_epoch is not None:
         callbacks.append(UnfreezeAt(model.backbone, recipe.unfreeze_epoch, verbose=live))
     if live:
         callbacks.append(LivePlot(["loss", "iou", "dice", "pixel_acc"], title=spec.title))
-    objective = Objective(BCEDiceLoss(recipe.bce_weight, recipe.dice_weight, recipe.pos_weight),
-                          segmentation_metrics(), to_preds=_rock_from_logits,
-                          train_transform=replace(recipe.augment, train=True),
-                          val_transform=replace(recipe.augment, train=False))
-    state = fit(model,
-                tensor_loader(train_x, train_y, batch_size=recipe.batch_size, shuffle=True, drop_last=True),
-                tensor_loader(val_x, val_y, batch_size=recipe.val_batch_size, shuffle=False),
-                cfg=recipe.train_config(run, seed), objective=objective, runtime=session.runtime, paths=paths,
-                callbacks=callbacks, resume=resume, verbose=live,
-                meta=RunMeta(info, signature(recipe, model.config, data_hash, seed)))
+    objective = Objective(
+        BCEDiceLoss(recipe.bce_weight, recipe.dice_weight, recipe.pos_weight),
+        segmentation_metrics(),
+        to_preds=_rock_from_logits,
+        train_transform=replace(recipe.augment, train=True),
+        val_transform=replace(recipe.augment, train=False),
+    )
+    state = fit(
+        model,
+        tensor_loader(train_x, train_y, batch_size=recipe.batch_size, shuffle=True, drop_last=True),
+        tensor_loader(val_x, val_y, batch_size=recipe.val_batch_size, shuffle=False),
+        cfg=recipe.train_config(run, seed),
+        objective=objective,
+        runtime=session.runtime,
+        paths=paths,
+        callbacks=callbacks,
+        resume=resume,
+        verbose=live,
+        meta=RunMeta(info, signature(recipe, model.config, data_hash, seed)),
+    )
     if state.done and not (paths.run_dir(run) / OVERLAPS).exists():
         record_overlaps(run, model, data, session)
     return state
@@ -168,15 +204,24 @@ def train_seeds(spec: RunSpec, data: SegmentData, session: Session) -> list[str]
             run = run_id(spec.name, seed)
             log = RunLog(session.paths.run_dir(run))
             if not (log.is_finished() and (log.dir / OVERLAPS).exists()):
-                state = train(spec, build_model(spec, session, data, seed=seed), data, session, live=False,
-                              seed=seed, callbacks=[_Advance(bar)])
+                state = train(
+                    spec,
+                    build_model(spec, session, data, seed=seed),
+                    data,
+                    session,
+                    live=False,
+                    seed=seed,
+                    callbacks=[_Advance(bar)],
+                )
                 if not state.done:
                     write(f"{run}: {state.status} after epoch {state.epoch}; run the cell again to resume")
                     break
             bar.update((i + 1) * epochs - bar.n)  # early stop, or a finished run reused
             s = log.summary()
-            write(f"{run}: {s.status}, best epoch {s.best_epoch} of {s.epochs_run}, val IoU "
-                  f"{s.best['val_iou']:.3f}, {s.wall_time_min:.1f} min")
+            write(
+                f"{run}: {s.status}, best epoch {s.best_epoch} of {s.epochs_run}, val IoU "
+                f"{s.best['val_iou']:.3f}, {s.wall_time_min:.1f} min"
+            )
             ids.append(run)
     return ids
 

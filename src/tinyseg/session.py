@@ -40,6 +40,8 @@ def start(profile: str = "auto", seed: int = 0) -> Session:
         set_matplotlib_formats("png", dpi=110)
     except ImportError:
         pass
-    print(f"profile: {profile} | seed: {seed}\nruntime: {runtime.describe()}\n"
-          f"runs: {paths.relative(paths.runs_dir)} | weights: {paths.relative(paths.weights_dir)}")
+    print(
+        f"profile: {profile} | seed: {seed}\nruntime: {runtime.describe()}\n"
+        f"runs: {paths.relative(paths.runs_dir)} | weights: {paths.relative(paths.weights_dir)}"
+    )
     return Session(profile, seed, runtime, paths)

@@ -35,10 +35,10 @@ class DataError(ValueError):
 class Source:
     """Where a data set was found and what it is."""
 
-    dataset: str          # "Tiny ImageNet-200" | "MOON_SEGMENTATION_BINARY"
-    kind: str             # "real" | "generated" | "check" (real renders kept for evaluation only)
-    location: Path        # the folder the data is read from
-    origin: Path | None = None   # what the user pointed to, when it differs (e.g. the zip it was extracted from)
+    dataset: str  # "Tiny ImageNet-200" | "MOON_SEGMENTATION_BINARY"
+    kind: str  # "real" | "generated" | "check" (real renders kept for evaluation only)
+    location: Path  # the folder the data is read from
+    origin: Path | None = None  # what the user pointed to, when it differs (e.g. the zip it was extracted from)
     expected: Any = None  # what ``load`` checks the set against (e.g. tiny_imagenet.OFFICIAL); None: consistency only
 
     def describe(self, paths) -> str:
@@ -46,8 +46,11 @@ class Source:
         where = paths.relative(self.location)
         if self.origin is not None and self.origin != self.location:
             where += f" (from {paths.relative(self.origin)})"
-        what = {"real": self.dataset, "generated": f"GENERATED stand-in for {self.dataset}",
-                "check": "REAL renders with cleaned masks (the check set; larger rocks only)"}.get(self.kind, self.kind)
+        what = {
+            "real": self.dataset,
+            "generated": f"GENERATED stand-in for {self.dataset}",
+            "check": "REAL renders with cleaned masks (the check set; larger rocks only)",
+        }.get(self.kind, self.kind)
         return f"{what} at {where}"
 
 

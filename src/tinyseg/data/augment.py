@@ -33,14 +33,22 @@ def denormalize(x: torch.Tensor) -> torch.Tensor:
     return (x * std + mean).clamp(0, 1)
 
 
-def random_affine(n: int, *, scale: tuple[float, float] = (1.0, 1.0), ratio: tuple[float, float] = (1.0, 1.0),
-                  flip: bool = False, max_rotate_deg: float = 0.0, device=None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def random_affine(
+    n: int,
+    *,
+    scale: tuple[float, float] = (1.0, 1.0),
+    ratio: tuple[float, float] = (1.0, 1.0),
+    flip: bool = False,
+    max_rotate_deg: float = 0.0,
+    device=None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Per-image affine matrices (N×2×3, in ``affine_grid``'s normalised coordinates).
 
     Each output image shows a crop covering ``scale`` of the input area with aspect ``ratio``
     (log-uniform), at a random position inside the image, optionally mirrored and rotated.
     """
+
     def uniform(lo, hi):
         return torch.rand(n, device=device, generator=generator) * (hi - lo) + lo
 
@@ -49,18 +57,20 @@ def random_affine(n: int, *, scale: tuple[float, float] = (1.0, 1.0), ratio: tup
     aspect = torch.exp(log_r)
     sx = torch.sqrt(area * aspect).clamp(max=1.0)  # crop width / image width
     sy = torch.sqrt(area / aspect).clamp(max=1.0)
-    tx = (uniform(-1, 1)) * (1 - sx)               # keep the crop inside the image
+    tx = (uniform(-1, 1)) * (1 - sx)  # keep the crop inside the image
     ty = (uniform(-1, 1)) * (1 - sy)
     angle = uniform(-max_rotate_deg, max_rotate_deg) * math.pi / 180
     cos, sin = torch.cos(angle), torch.sin(angle)
     mirror = torch.where(uniform(0, 1) < 0.5, -1.0, 1.0) if flip else torch.ones(n, device=device)
-    theta = torch.stack([torch.stack([sx * cos * mirror, -sy * sin, tx], 1),
-                         torch.stack([sx * sin * mirror, sy * cos, ty], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([sx * cos * mirror, -sy * sin, tx], 1), torch.stack([sx * sin * mirror, sy * cos, ty], 1)], 1
+    )
     return theta
 
 
-def warp(x: torch.Tensor, theta: torch.Tensor, size: int, mode: str = "bilinear",
-         padding_mode: str = "reflection") -> torch.Tensor:
+def warp(
+    x: torch.Tensor, theta: torch.Tensor, size: int, mode: str = "bilinear", padding_mode: str = "reflection"
+) -> torch.Tensor:
     """Resample float images N×C×H×W through ``theta`` to size×size."""
     grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], size, size], align_corners=False)
     return F.grid_sample(x, grid, mode=mode, padding_mode=padding_mode, align_corners=False)
@@ -70,12 +80,16 @@ def resize(x: torch.Tensor, size: int) -> torch.Tensor:
     """The plain (no augmentation) bilinear resize used at validation, identical to an identity warp."""
     if x.shape[-1] == size and x.shape[-2] == size:
         return x
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                         antialias=x.shape[-1] > size)
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > size)
 
 
-def color_jitter(x: torch.Tensor, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def color_jitter(
+    x: torch.Tensor,
+    brightness: float = 0.0,
+    contrast: float = 0.0,
+    saturation: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Random per-image brightness, contrast and saturation factors in [1-s, 1+s] on images in [0, 1]."""
     n = x.shape[0]
 
@@ -88,7 +102,7 @@ def color_jitter(x: torch.Tensor, brightness: float = 0.0, contrast: float = 0.0
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         x = (x - mean) * factor(contrast) + mean
     if saturation:
-        gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
         x = (x - gray) * factor(saturation) + gray
     return x.clamp(0, 1)
 
@@ -147,8 +161,9 @@ class SegmentAugment:
         mask = mask.float()
         if self.train:
             n = x.shape[0]
-            theta = random_affine(n, scale=self.scale, ratio=self.ratio, flip=True,
-                                  max_rotate_deg=self.rotate, device=x.device)
+            theta = random_affine(
+                n, scale=self.scale, ratio=self.ratio, flip=True, max_rotate_deg=self.rotate, device=x.device
+            )
             x = warp(x, theta, self.size)
             mask = warp(mask, theta, self.size, mode="nearest")
             x = color_jitter(x, self.brightness, self.contrast)

@@ -39,8 +39,9 @@ def content_hash(*tensors) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_arrays(folder: Path, build: Callable[[], tuple[dict[str, np.ndarray], dict]]
-                  ) -> tuple[dict[str, np.ndarray], dict]:
+def cached_arrays(
+    folder: Path, build: Callable[[], tuple[dict[str, np.ndarray], dict]]
+) -> tuple[dict[str, np.ndarray], dict]:
     """``(arrays, meta)`` from ``folder``; on first use ``build()`` makes them and they are saved."""
     meta_path = folder / "meta.json"
     if not meta_path.is_file():

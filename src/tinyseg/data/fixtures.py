@@ -10,8 +10,9 @@ import numpy as np
 from PIL import Image
 
 
-def write_tiny_imagenet(root: Path, classes: int = 4, train_per_class: int = 8, val_per_class: int = 2,
-                        seed: int = 0, as_zip: bool = False) -> Path:
+def write_tiny_imagenet(
+    root: Path, classes: int = 4, train_per_class: int = 8, val_per_class: int = 2, seed: int = 0, as_zip: bool = False
+) -> Path:
     """Write a small Tiny ImageNet-200 look-alike (``tiny-imagenet-200/...``) under ``root``.
 
     Each class is a noisy image with its own colour, so a classifier can learn it. Returns the
@@ -22,8 +23,9 @@ def write_tiny_imagenet(root: Path, classes: int = 4, train_per_class: int = 8, 
     wnids = [f"n{9000000 + i:08d}" for i in range(classes)]
     (base / "val" / "images").mkdir(parents=True, exist_ok=True)
     (base / "wnids.txt").write_text("\n".join(wnids) + "\n")
-    (base / "words.txt").write_text("n00000001\tentity\n" + "".join(
-        f"{w}\tthing {i}, object {i}\n" for i, w in enumerate(wnids)))
+    (base / "words.txt").write_text(
+        "n00000001\tentity\n" + "".join(f"{w}\tthing {i}, object {i}\n" for i, w in enumerate(wnids))
+    )
     colours = rng.integers(0, 256, (classes, 3))
 
     def image(c: int) -> Image.Image:
@@ -53,8 +55,9 @@ def write_tiny_imagenet(root: Path, classes: int = 4, train_per_class: int = 8, 
     return zip_path
 
 
-def moon_scene(seed: int, index: int, width: int = 120, height: int = 80, rocks: tuple[int, int] = (1, 6)
-               ) -> tuple[np.ndarray, np.ndarray]:
+def moon_scene(
+    seed: int, index: int, width: int = 120, height: int = 80, rocks: tuple[int, int] = (1, 6)
+) -> tuple[np.ndarray, np.ndarray]:
     """One fake scene in milliseconds: a noisy grey ground under a black sky band, with random
     ellipses ("rocks") brighter than the ground. Returns (H×W×3 uint8 RGB, H×W boolean mask);
     deterministic from (``seed``, ``index``). It has the layout and conventions of the MOON data, not
@@ -75,8 +78,9 @@ def moon_scene(seed: int, index: int, width: int = 120, height: int = 80, rocks:
     return np.repeat(rgb[..., None], 3, axis=-1), mask
 
 
-def write_moon_layout(root: Path, n: int = 6, seed: int = 0, width: int = 120, height: int = 80, start: int = 0,
-                      generated: bool = False) -> Path:
+def write_moon_layout(
+    root: Path, n: int = 6, seed: int = 0, width: int = 120, height: int = 80, start: int = 0, generated: bool = False
+) -> Path:
     """A folder in the MOON_SEGMENTATION_BINARY layout in milliseconds: ``n`` pairs
     ``images/render/renderNNNN.png`` (RGB) and ``images/ground/groundNNNN.png`` (0/255, mode L) of
     :func:`moon_scene`, numbered from ``start``. ``generated``: with a ``GENERATED.txt`` note, so the
@@ -88,11 +92,13 @@ def write_moon_layout(root: Path, n: int = 6, seed: int = 0, width: int = 120, h
     for i in range(start, start + n):
         rgb, mask = moon_scene(seed, i, width, height)
         Image.fromarray(rgb).save(render_dir / f"render{i:04d}.png", compress_level=1)
-        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(ground_dir / f"ground{i:04d}.png",
-                                                                       compress_level=1)
+        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(
+            ground_dir / f"ground{i:04d}.png", compress_level=1
+        )
     if generated:
-        (root / "GENERATED.txt").write_text(f"Test fixture (tinyseg.data.fixtures.write_moon_layout): {n} pairs, "
-                                            f"seed {seed}, {width}x{height}.\n")
+        (root / "GENERATED.txt").write_text(
+            f"Test fixture (tinyseg.data.fixtures.write_moon_layout): {n} pairs, seed {seed}, {width}x{height}.\n"
+        )
     return root
 
 

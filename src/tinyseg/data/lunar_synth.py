@@ -53,18 +53,18 @@ class Style:
     A version's output is fixed: the stand-in folder is named after it (``seed0-n1000-v2``).
     """
 
-    sun_elevation: tuple[float, float] = (5, 30)   # degrees, uniform
-    pitch: tuple[float, float] = (2, 20)           # camera pitch down, degrees, uniform
-    roughness: tuple[float, float] = (0.4, 2.0)    # small-scale relief, log-uniform
+    sun_elevation: tuple[float, float] = (5, 30)  # degrees, uniform
+    pitch: tuple[float, float] = (2, 20)  # camera pitch down, degrees, uniform
+    roughness: tuple[float, float] = (0.4, 2.0)  # small-scale relief, log-uniform
     facet_slope: tuple[float, float] = (1.2, 2.2)  # steeper facets: more faceted, pyramid-like rocks
     rock_height: tuple[float, float] = (0.45, 1.1)  # rock height / radius, uniform
     rock_albedo: tuple[float, float] = (1.0, 1.45)  # rock albedo relative to the ground's, uniform
-    burial: float = 0.15                           # share of a rock's height below the ground
-    albedo_noise: float = 0.08                     # per-cell albedo speckle of the regolith
-    ambient: float = 0.01                          # light in shadows (earthshine, scattered light)
-    rock_lumps: float = 0.0                        # irregular, lumpy rock surfaces (relative height of the lumps)
-    rock_lambert: float = 0.0                      # rocks shaded by Lambert's law instead of Lommel–Seeliger
-                                                   # (0–1 blend): stronger light/shade contrast on rock faces
+    burial: float = 0.15  # share of a rock's height below the ground
+    albedo_noise: float = 0.08  # per-cell albedo speckle of the regolith
+    ambient: float = 0.01  # light in shadows (earthshine, scattered light)
+    rock_lumps: float = 0.0  # irregular, lumpy rock surfaces (relative height of the lumps)
+    rock_lambert: float = 0.0  # rocks shaded by Lambert's law instead of Lommel–Seeliger
+    # (0–1 blend): stronger light/shade contrast on rock faces
 
 
 STYLES = {
@@ -73,27 +73,37 @@ STYLES = {
     # some light in the shadows, rounder, lumpier, taller and brighter rocks shaded by Lambert's law, and
     # a speckled regolith; terrain relief and camera as in version 1 (smoother terrain made models mark
     # real rough ground as rock)
-    2: Style(sun_elevation=(15, 55), ambient=0.04, facet_slope=(0.9, 1.6), burial=0.2, rock_height=(0.6, 1.2),
-             rock_albedo=(1.2, 1.8), rock_lambert=1.0, rock_lumps=0.35, albedo_noise=0.15),
+    2: Style(
+        sun_elevation=(15, 55),
+        ambient=0.04,
+        facet_slope=(0.9, 1.6),
+        burial=0.2,
+        rock_height=(0.6, 1.2),
+        rock_albedo=(1.2, 1.8),
+        rock_lambert=1.0,
+        rock_lumps=0.35,
+        albedo_noise=0.15,
+    ),
 }
 VERSION = 2  # the generator version the project's stand-in is made with
 
 
 # ---------------------------------------------------------------- scene parameters
 
+
 @dataclass
 class Scene:
-    sun_elevation: float      # degrees
-    sun_azimuth: float        # degrees, relative to the viewing direction (0: sun in front)
-    cam_height: float         # metres above the ground
-    pitch: float              # degrees down
-    roll: float               # degrees
-    fov: float                # horizontal field of view, degrees
-    hill_amplitude: float     # metres
-    roughness: float          # scale of the small-scale relief
-    rock_density: float       # rocks with diameter >= 4 cm per square metre
-    rock_exponent: float      # cumulative power law N(>D) ~ D^-exponent
-    boulder: bool             # a large boulder in the foreground
+    sun_elevation: float  # degrees
+    sun_azimuth: float  # degrees, relative to the viewing direction (0: sun in front)
+    cam_height: float  # metres above the ground
+    pitch: float  # degrees down
+    roll: float  # degrees
+    fov: float  # horizontal field of view, degrees
+    hill_amplitude: float  # metres
+    roughness: float  # scale of the small-scale relief
+    rock_density: float  # rocks with diameter >= 4 cm per square metre
+    rock_exponent: float  # cumulative power law N(>D) ~ D^-exponent
+    boulder: bool  # a large boulder in the foreground
     craters: int
     albedo: float
     exposure: float
@@ -102,18 +112,26 @@ class Scene:
     @classmethod
     def sample(cls, rng: np.random.Generator, style: Style = Style()) -> Scene:  # noqa: B008 (frozen)
         return cls(
-            sun_elevation=rng.uniform(*style.sun_elevation), sun_azimuth=rng.uniform(-180, 180),
+            sun_elevation=rng.uniform(*style.sun_elevation),
+            sun_azimuth=rng.uniform(-180, 180),
             cam_height=rng.uniform(1.0, 2.0),
-            pitch=rng.uniform(*style.pitch), roll=float(np.clip(rng.normal(0, 7), -25, 25)), fov=rng.uniform(55, 75),
+            pitch=rng.uniform(*style.pitch),
+            roll=float(np.clip(rng.normal(0, 7), -25, 25)),
+            fov=rng.uniform(55, 75),
             hill_amplitude=float(np.exp(rng.uniform(np.log(3), np.log(90)))),
             roughness=float(np.exp(rng.uniform(*np.log(style.roughness)))),
             rock_density=float(np.exp(rng.uniform(np.log(2.0), np.log(30.0)))),
-            rock_exponent=rng.uniform(1.4, 2.2), boulder=bool(rng.random() < 0.4),
-            craters=int(rng.integers(0, 12)), albedo=rng.uniform(0.10, 0.18), exposure=rng.uniform(0.8, 1.25),
-            style=style)
+            rock_exponent=rng.uniform(1.4, 2.2),
+            boulder=bool(rng.random() < 0.4),
+            craters=int(rng.integers(0, 12)),
+            albedo=rng.uniform(0.10, 0.18),
+            exposure=rng.uniform(0.8, 1.25),
+            style=style,
+        )
 
 
 # ---------------------------------------------------------------- terrain pieces (world coordinates, metres)
+
 
 class Hills:
     """Long-wave relief: a sum of random plane waves plus an occasional mountain, defined everywhere."""
@@ -126,8 +144,15 @@ class Hills:
         self.dir = np.stack([np.cos(angle), np.sin(angle)], 1)
         self.phase = rng.uniform(0, 2 * np.pi, k)
         self.amp = amplitude * (wavelength / 3000) ** 0.9 * rng.uniform(0.5, 1.0, k)
-        self.mountains = [(rng.uniform(200, 1500), rng.uniform(0, 2 * np.pi), rng.uniform(100, 500),
-                           amplitude * rng.uniform(0.5, 2.0)) for _ in range(int(rng.integers(0, 3)))]
+        self.mountains = [
+            (
+                rng.uniform(200, 1500),
+                rng.uniform(0, 2 * np.pi),
+                rng.uniform(100, 500),
+                amplitude * rng.uniform(0.5, 2.0),
+            )
+            for _ in range(int(rng.integers(0, 3)))
+        ]
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         h = np.zeros(np.broadcast(x, y).shape, dtype=np.float32)
@@ -135,7 +160,7 @@ class Hills:
             h += np.float32(a) * np.sin(np.float32(f * dx) * x + np.float32(f * dy) * y + np.float32(ph))
         for dist, ang, width, height in self.mountains:
             mx, my = dist * np.cos(ang), dist * np.sin(ang)
-            h += (height * np.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2 * width ** 2))).astype(np.float32)
+            h += (height * np.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2 * width**2))).astype(np.float32)
         return h
 
 
@@ -148,8 +173,8 @@ def craters_height(x: np.ndarray, y: np.ndarray, craters: np.ndarray) -> np.ndar
         if not near.any():
             continue
         rr = r[near]
-        bowl = np.where(rr < 1, -depth * (1 - rr ** 2), 0.0)
-        rim = 0.25 * depth * np.exp(-((rr - 1) / 0.25) ** 2)
+        bowl = np.where(rr < 1, -depth * (1 - rr**2), 0.0)
+        rim = 0.25 * depth * np.exp(-(((rr - 1) / 0.25) ** 2))
         h[near] += (bowl + rim).astype(np.float32)
     return h
 
@@ -162,7 +187,7 @@ def fbm(n: int, rng: np.random.Generator, octaves: list[tuple[int, float]]) -> n
         mode = "bicubic" if cells < 64 else "bilinear"  # fine grain needs no smooth interpolation
         up = F.interpolate(coarse, size=(n + n * 3 // cells, n + n * 3 // cells), mode=mode, align_corners=False)
         o = n * 3 // cells // 2
-        out += amp * up[..., o:o + n, o:o + n]
+        out += amp * up[..., o : o + n, o : o + n]
     return out[0, 0].numpy()
 
 
@@ -175,10 +200,10 @@ class Rocks:
     radius: np.ndarray
     height: np.ndarray
     albedo: np.ndarray
-    facet_angle: np.ndarray   # n × 9 azimuths of the flat faces
-    facet_slope: np.ndarray   # n × 9 slopes (0: face unused, so each rock has 5–9 faces)
-    axis: np.ndarray          # long-axis direction
-    squeeze: np.ndarray       # short/long axis ratio
+    facet_angle: np.ndarray  # n × 9 azimuths of the flat faces
+    facet_slope: np.ndarray  # n × 9 slopes (0: face unused, so each rock has 5–9 faces)
+    axis: np.ndarray  # long-axis direction
+    squeeze: np.ndarray  # short/long axis ratio
 
     D_MIN, D_MAX, D_FAR = 0.04, 2.5, 0.4
 
@@ -189,28 +214,42 @@ class Rocks:
         half = math.radians(scene.fov / 2 + abs(scene.roll) + 12)  # the wedge the camera can see
 
         def population(d_lo: float, r_lo: float, r_hi: float):
-            share = (cls.D_MIN / d_lo) ** alpha            # fraction of rocks larger than d_lo
-            n = rng.poisson(scene.rock_density * share * half * (r_hi ** 2 - r_lo ** 2))
+            share = (cls.D_MIN / d_lo) ** alpha  # fraction of rocks larger than d_lo
+            n = rng.poisson(scene.rock_density * share * half * (r_hi**2 - r_lo**2))
             u = rng.random(n)
             d = d_lo * (1 - u * (1 - (d_lo / cls.D_MAX) ** alpha)) ** (-1 / alpha)  # truncated power law
-            dist = np.sqrt(rng.uniform(r_lo ** 2, r_hi ** 2, n))  # uniform over the area
+            dist = np.sqrt(rng.uniform(r_lo**2, r_hi**2, n))  # uniform over the area
             return d, dist, yaw + rng.uniform(-half, half, n)
 
         parts = [population(cls.D_MIN, 0.4, r_near), population(cls.D_FAR, r_near, r_max)]
         if scene.boulder:
-            parts.append((np.array([rng.uniform(0.7, 2.2)]), np.array([rng.uniform(2.5, 7.0)]),
-                          np.array([yaw + rng.uniform(-0.6, 0.6) * math.radians(scene.fov / 2)])))
+            parts.append(
+                (
+                    np.array([rng.uniform(0.7, 2.2)]),
+                    np.array([rng.uniform(2.5, 7.0)]),
+                    np.array([yaw + rng.uniform(-0.6, 0.6) * math.radians(scene.fov / 2)]),
+                )
+            )
         diameter, dist, angle = (np.concatenate(a) for a in zip(*parts))
         n = len(diameter)
         radius = diameter / 2
         faces = rng.integers(5, 10, n)
         slope = rng.uniform(*scene.style.facet_slope, (n, 9)) * (np.arange(9) < faces[:, None])
-        return cls(dist * np.cos(angle), dist * np.sin(angle), radius, radius * rng.uniform(*scene.style.rock_height, n),
-                   rng.uniform(*scene.style.rock_albedo, n), rng.uniform(0, 2 * np.pi, (n, 9)), slope,
-                   rng.uniform(0, np.pi, n), rng.uniform(0.55, 1.0, n))
+        return cls(
+            dist * np.cos(angle),
+            dist * np.sin(angle),
+            radius,
+            radius * rng.uniform(*scene.style.rock_height, n),
+            rng.uniform(*scene.style.rock_albedo, n),
+            rng.uniform(0, 2 * np.pi, (n, 9)),
+            slope,
+            rng.uniform(0, np.pi, n),
+            rng.uniform(0.55, 1.0, n),
+        )
 
 
 # ---------------------------------------------------------------- one level of detail
+
 
 class Level:
     """A square height grid centred on the camera, with everything the renderer samples from it.
@@ -219,9 +258,19 @@ class Level:
     The sun lies along +x, so cast shadows are a running maximum along the x axis.
     """
 
-    def __init__(self, half: float, n: int, hills: Hills, craters: np.ndarray, rocks: Rocks, scene: Scene,
-                 rng: np.random.Generator, detail: list[tuple[int, float]], min_rock_cells: float,
-                 coarse: Level | None = None):
+    def __init__(
+        self,
+        half: float,
+        n: int,
+        hills: Hills,
+        craters: np.ndarray,
+        rocks: Rocks,
+        scene: Scene,
+        rng: np.random.Generator,
+        detail: list[tuple[int, float]],
+        min_rock_cells: float,
+        coarse: Level | None = None,
+    ):
         self.half, self.n = half, n
         cell = 2 * half / n
         coords = (np.arange(n, dtype=np.float32) + 0.5) * cell - half
@@ -235,8 +284,11 @@ class Level:
             base = coarse.sample_ground(x, y)
         ground = base + taper * scene.roughness * fbm(n, rng, detail)
         self.ground = torch.from_numpy(ground.astype(np.float32))[None, None]
-        albedo = scene.albedo * (1 + 0.18 * fbm(n, rng, [(6, 1.0), (24, 0.5)])) \
+        albedo = (
+            scene.albedo
+            * (1 + 0.18 * fbm(n, rng, [(6, 1.0), (24, 0.5)]))
             * (1 + scene.style.albedo_noise * rng.standard_normal((n, n)).astype(np.float32))
+        )
         rock_h, rock_albedo = self._rasterise(rocks, ground, cell, min_rock_cells, rng, scene.style)
         is_rock = rock_h > 0.004
         height = ground + rock_h
@@ -248,7 +300,7 @@ class Level:
         e = math.radians(scene.sun_elevation)
         sun = np.array([math.cos(e), 0.0, math.sin(e)], dtype=np.float32)
         cos_i = np.clip(np.tensordot(sun, normal, 1), 0, None)
-        q = height - x * math.tan(e)                        # shadowed if something towards +x rises above
+        q = height - x * math.tan(e)  # shadowed if something towards +x rises above
         ahead = np.maximum.accumulate(q[:, ::-1], axis=1)[:, ::-1]
         ahead = np.concatenate([ahead[:, 1:], np.full((n, 1), -np.inf, np.float32)], 1)
         shadow = q < ahead - 0.3 * cell * math.tan(e)
@@ -281,7 +333,7 @@ class Level:
             ang = rocks.facet_angle[i]
             proj = (u[..., None] * np.cos(ang) + v[..., None] * np.sin(ang)) / a  # one value per face
             faceted = top * (1.5 - np.max(rocks.facet_slope[i] * proj, axis=-1))  # flat faces cut the body
-            rounded = top * 1.05 * np.sqrt(np.clip(1 - (u ** 2 + v ** 2) / (1.2 * a) ** 2, 0, None))
+            rounded = top * 1.05 * np.sqrt(np.clip(1 - (u**2 + v**2) / (1.2 * a) ** 2, 0, None))
             h = np.minimum(faceted, rounded)
             if style.rock_lumps:  # a few random waves across the rock: knobs and hollows
                 k = rng.uniform(1.5, 4.0, 3) / a
@@ -301,8 +353,7 @@ class Level:
         """Bilinear samples of all channels at world points (channels first)."""
         grid = self.grid if grid is None else grid
         g = torch.from_numpy(np.stack([x / self.half, y / self.half], -1).astype(np.float32))
-        out = F.grid_sample(grid, g.reshape(1, -1, 1, 2), mode="bilinear", padding_mode="border",
-                            align_corners=False)
+        out = F.grid_sample(grid, g.reshape(1, -1, 1, 2), mode="bilinear", padding_mode="border", align_corners=False)
         return out[0, :, :, 0].numpy().reshape(-1, *np.shape(x))
 
     def sample_ground(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -312,20 +363,41 @@ class Level:
 
 # ---------------------------------------------------------------- rendering
 
-def render(scene: Scene, rng: np.random.Generator, width: int = WIDTH, height: int = HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+
+def render(
+    scene: Scene, rng: np.random.Generator, width: int = WIDTH, height: int = HEIGHT
+) -> tuple[np.ndarray, np.ndarray]:
     """One scene: an RGB uint8 render and a boolean rock mask, both height×width."""
     W, H = 2 * width, 2 * height  # supersampled
     yaw = math.radians(180 - scene.sun_azimuth)  # the sun lies along +x in world coordinates
     hills = Hills(rng, scene.hill_amplitude)
     n_craters = scene.craters
-    craters = np.stack([rng.uniform(-100, 100, n_craters), rng.uniform(-100, 100, n_craters),
-                        np.exp(rng.uniform(np.log(0.8), np.log(25), n_craters)), np.zeros(n_craters)], 1)
+    craters = np.stack(
+        [
+            rng.uniform(-100, 100, n_craters),
+            rng.uniform(-100, 100, n_craters),
+            np.exp(rng.uniform(np.log(0.8), np.log(25), n_craters)),
+            np.zeros(n_craters),
+        ],
+        1,
+    )
     craters[:, 3] = craters[:, 2] * rng.uniform(0.08, 0.2, n_craters)
     rocks = Rocks.sample(rng, scene, yaw, r_near=18.0, r_max=85.0)
-    far = Level(102.4, 1024, hills, craters, rocks, scene, rng,
-                detail=[(16, 0.6), (64, 0.25), (256, 0.08)], min_rock_cells=2.0)
-    near = Level(12.8, 1024, hills, craters, rocks, scene, rng,
-                 detail=[(32, 0.05), (128, 0.015), (512, 0.004)], min_rock_cells=1.2, coarse=far)
+    far = Level(
+        102.4, 1024, hills, craters, rocks, scene, rng, detail=[(16, 0.6), (64, 0.25), (256, 0.08)], min_rock_cells=2.0
+    )
+    near = Level(
+        12.8,
+        1024,
+        hills,
+        craters,
+        rocks,
+        scene,
+        rng,
+        detail=[(32, 0.05), (128, 0.015), (512, 0.004)],
+        min_rock_cells=1.2,
+        coarse=far,
+    )
 
     # canvas large enough that the rolled frame fits inside it
     roll = math.radians(scene.roll)
@@ -365,7 +437,7 @@ def render(scene: Scene, rng: np.random.Generator, width: int = WIDTH, height: i
     row = horizon - (chans[0] - cam_z) * f / depth[:, None]
     reach = np.minimum.accumulate(row, axis=0)  # K × Wc, non-increasing along the ray
     rows = torch.arange(Hc, dtype=torch.float32) + 0.5
-    seq = torch.from_numpy(-reach.T.copy())      # Wc × K, non-decreasing
+    seq = torch.from_numpy(-reach.T.copy())  # Wc × K, non-decreasing
     first = torch.searchsorted(seq, (-rows).expand(Wc, Hc).contiguous()).numpy().T  # Hc × Wc
     sky = first >= len(depth)
     k = np.minimum(first, len(depth) - 1)
@@ -396,8 +468,13 @@ def render(scene: Scene, rng: np.random.Generator, width: int = WIDTH, height: i
     rock_cov = np.where(sky, 0.0, (rock > 0.5).astype(np.float32))
 
     # roll: rotate the canvas and cut out the frame
-    theta = torch.tensor([[math.cos(roll) * W / Wc, -math.sin(roll) * H / Wc, 0.0],
-                          [math.sin(roll) * W / Hc, math.cos(roll) * H / Hc, 0.0]], dtype=torch.float32)[None]
+    theta = torch.tensor(
+        [
+            [math.cos(roll) * W / Wc, -math.sin(roll) * H / Wc, 0.0],
+            [math.sin(roll) * W / Hc, math.cos(roll) * H / Hc, 0.0],
+        ],
+        dtype=torch.float32,
+    )[None]
     grid = F.affine_grid(theta, [1, 1, H, W], align_corners=False)
     stack = torch.from_numpy(np.stack([radiance, rock_cov]).astype(np.float32))[None]
     framed = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -424,8 +501,16 @@ def render_index(seed: int, index: int, width: int = WIDTH, height: int = HEIGHT
     return render(Scene.sample(rng, style or STYLES[VERSION]), rng, width, height)
 
 
-def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height: int = HEIGHT,
-             start: int = 0, version: int = VERSION, style: Style | None = None) -> Path:
+def generate(
+    out: Path,
+    n: int = 1000,
+    seed: int = 0,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    start: int = 0,
+    version: int = VERSION,
+    style: Style | None = None,
+) -> Path:
     """Write ``n`` pairs as ``out/images/render/renderNNNN.png`` and ``out/images/ground/groundNNNN.png``.
 
     Deterministic from ``seed``; pairs already on disk are kept (an interrupted run continues).
@@ -446,7 +531,8 @@ def generate(out: Path, n: int = 1000, seed: int = 0, width: int = WIDTH, height
         tmp_r.replace(r_path)
     (out / "GENERATED.txt").write_text(
         f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth version "
-        f"{version if style is None else 'custom ' + repr(style)}: {n} pairs, seed {seed}, {width}x{height}.\n")
+        f"{version if style is None else 'custom ' + repr(style)}: {n} pairs, seed {seed}, {width}x{height}.\n"
+    )
     return out
 
 

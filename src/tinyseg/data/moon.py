@@ -63,15 +63,21 @@ def find_pairs(root: Path, strict: bool = False) -> list[tuple[str, Path, Path]]
     """
     root = Path(root)
     if not is_moon_root(root):
-        raise MoonDataError(f"{root} is not in the MOON_SEGMENTATION_BINARY layout: expected the folders "
-                            f"{root / RENDER_DIR} and {root / GROUND_DIR}")
+        raise MoonDataError(
+            f"{root} is not in the MOON_SEGMENTATION_BINARY layout: expected the folders "
+            f"{root / RENDER_DIR} and {root / GROUND_DIR}"
+        )
     renders = {m.group(1): p for p in (root / RENDER_DIR).iterdir() if (m := _RENDER.match(p.name))}
     grounds = {m.group(1): p for p in (root / GROUND_DIR).iterdir() if (m := _GROUND.match(p.name))}
-    unmatched = sorted([renders[n].name for n in renders.keys() - grounds.keys()]
-                       + [grounds[n].name for n in grounds.keys() - renders.keys()])
+    unmatched = sorted(
+        [renders[n].name for n in renders.keys() - grounds.keys()]
+        + [grounds[n].name for n in grounds.keys() - renders.keys()]
+    )
     if unmatched:
-        message = (f"{root}: {len(unmatched)} file(s) without a partner are left out: "
-                   f"{', '.join(unmatched[:10])}{' ...' if len(unmatched) > 10 else ''}")
+        message = (
+            f"{root}: {len(unmatched)} file(s) without a partner are left out: "
+            f"{', '.join(unmatched[:10])}{' ...' if len(unmatched) > 10 else ''}"
+        )
         if strict:
             raise MoonDataError(message)
         warnings.warn(message, stacklevel=2)
@@ -102,8 +108,10 @@ def read_mask(path: Path) -> np.ndarray:
     pure = ((rgb == 0) | (rgb == 255)).all(-1) & ((rgb == 255).sum(-1) <= 1)
     if not pure.all():
         bad = rgb[~pure][:3].tolist()
-        raise MoonDataError(f"{path}: colours such as {bad} are neither 0/255 nor the class colours "
-                            "red (sky), green / blue (rocks), black (ground)")
+        raise MoonDataError(
+            f"{path}: colours such as {bad} are neither 0/255 nor the class colours "
+            "red (sky), green / blue (rocks), black (ground)"
+        )
     return (g == 255) | (b == 255)
 
 
@@ -153,8 +161,10 @@ def load_pair(render: Path, ground: Path, size: int = SIZE) -> tuple[np.ndarray,
     image = _open(render)
     mask = read_mask(ground)
     if image.size != (mask.shape[1], mask.shape[0]):
-        raise MoonDataError(f"size mismatch: {render.name} is {image.size[0]}×{image.size[1]}, "
-                            f"{ground.name} is {mask.shape[1]}×{mask.shape[0]}")
+        raise MoonDataError(
+            f"size mismatch: {render.name} is {image.size[0]}×{image.size[1]}, "
+            f"{ground.name} is {mask.shape[1]}×{mask.shape[0]}"
+        )
     return resize_image(np.asarray(image.convert("RGB")), size), resize_mask(mask, size).astype(np.uint8)
 
 
@@ -166,17 +176,21 @@ class MoonData(Dataset):
     masks: torch.Tensor
     numbers: list[str]
     source: Source
-    where: str             # the source in words, with a relative location
+    where: str  # the source in words, with a relative location
 
     def rock_fraction(self) -> np.ndarray:
         return self.masks.float().mean(dim=(1, 2, 3)).numpy()
 
     def facts(self) -> dict:
         frac = self.rock_fraction()
-        return {"data": self.where, "pairs": len(self.numbers),
-                "size": f"{self.images.shape[-1]}×{self.images.shape[-2]}",
-                "rock_fraction_mean": float(frac.mean()), "rock_fraction_median": float(np.median(frac)),
-                "images_without_rocks": int((frac == 0).sum())}
+        return {
+            "data": self.where,
+            "pairs": len(self.numbers),
+            "size": f"{self.images.shape[-1]}×{self.images.shape[-2]}",
+            "rock_fraction_mean": float(frac.mean()),
+            "rock_fraction_median": float(np.median(frac)),
+            "images_without_rocks": int((frac == 0).sum()),
+        }
 
 
 def load(source: Source, paths: Paths | None = None) -> MoonData:
@@ -194,13 +208,18 @@ def load(source: Source, paths: Paths | None = None) -> MoonData:
         return {"images": images, "masks": masks}, {"numbers": [n for n, _, _ in pairs]}
 
     arrays, meta = cached_arrays(paths.cache_dir / f"moon-{key}", build)
-    return MoonData(torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2),
-                    torch.from_numpy(arrays["masks"]).unsqueeze(1), meta["numbers"], source, source.describe(paths))
+    return MoonData(
+        torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2),
+        torch.from_numpy(arrays["masks"]).unsqueeze(1),
+        meta["numbers"],
+        source,
+        source.describe(paths),
+    )
 
 
 @dataclass(frozen=True)
 class Split:
-    train: list[str]   # pair numbers
+    train: list[str]  # pair numbers
     val: list[str]
     seed: int
 
@@ -226,8 +245,10 @@ def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0) -> Spli
 
     numbers = np.array(data.numbers)
     if len(numbers) < MIN_PAIRS:
-        raise MoonDataError(f"{data.where} holds {len(numbers)} pair(s); a train/validation split needs at least "
-                            f"{MIN_PAIRS}. Add pairs or point MOON_ROOT at the whole data set.")
+        raise MoonDataError(
+            f"{data.where} holds {len(numbers)} pair(s); a train/validation split needs at least "
+            f"{MIN_PAIRS}. Add pairs or point MOON_ROOT at the whole data set."
+        )
     frac = data.rock_fraction()
     n_val = max(1, round(len(numbers) * val_fraction))
     bins = min(5, n_val, len(numbers) - n_val)
@@ -255,13 +276,17 @@ def locate(paths: Paths | None = None, *, profile: str = "cpu", generate: bool =
         kind = "generated" if (paths.moon_root / "GENERATED.txt").exists() else "real"
         return Source(NAME, kind, paths.moon_root)
     if paths.is_explicit("MOON_ROOT"):
-        raise MoonDataError(f"MOON_ROOT={paths.moon_root} {_layout_problem(paths.moon_root)}. Point MOON_ROOT at "
-                            f"the folder holding images/render/renderNNNN.png and images/ground/groundNNNN.png, "
-                            "or unset it to use the generated stand-in.")
+        raise MoonDataError(
+            f"MOON_ROOT={paths.moon_root} {_layout_problem(paths.moon_root)}. Point MOON_ROOT at "
+            f"the folder holding images/render/renderNNNN.png and images/ground/groundNNNN.png, "
+            "or unset it to use the generated stand-in."
+        )
     n, seed, version = PAIRS[resolve_profile(profile)], STAND_IN_SEED, lunar_synth.VERSION
-    print(f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)} (MOON_ROOT is not set): "
-          f"using the GENERATED stand-in ({n} pairs, seed {seed}, generator version {version}) "
-          f"at {paths.relative(stand_in_dir(paths, n, seed, version))}")
+    print(
+        f"MOON_SEGMENTATION_BINARY not found at {paths.relative(paths.moon_root)} (MOON_ROOT is not set): "
+        f"using the GENERATED stand-in ({n} pairs, seed {seed}, generator version {version}) "
+        f"at {paths.relative(stand_in_dir(paths, n, seed, version))}"
+    )
     return stand_in(paths, n, seed, version, generate)
 
 
@@ -278,8 +303,10 @@ def stand_in(paths: Paths, n: int, seed: int, version: int, generate: bool = Tru
     root = stand_in_dir(paths, n, seed, version)
     if not (root / "GENERATED.txt").exists():
         if not generate:
-            raise MoonDataError(f"no moon data: {paths.moon_root} is not in the MOON_SEGMENTATION_BINARY layout "
-                                f"and the generated stand-in {root} does not exist")
+            raise MoonDataError(
+                f"no moon data: {paths.moon_root} is not in the MOON_SEGMENTATION_BINARY layout "
+                f"and the generated stand-in {root} does not exist"
+            )
         lunar_synth.generate(root, n=n, seed=seed, version=version)
     return Source(NAME, "generated", root)
 
@@ -289,13 +316,17 @@ def locate_recorded(paths: Paths, record: dict) -> Source:
     the runs were trained on. A generated stand-in that is missing (a fresh clone) is generated again
     with the recorded generator version, pairs and seed; real data must be where the log says."""
     location = record["location"]
-    root = paths.data_dir / location[len("$DATA_DIR/"):] if location.startswith("$DATA_DIR/") else paths.root / location
+    root = (
+        paths.data_dir / location[len("$DATA_DIR/") :] if location.startswith("$DATA_DIR/") else paths.root / location
+    )
     if record["kind"] == "generated" and (m := _STAND_IN.match(root.name)):
         # wherever DATA_DIR is now: the stand-in is named by its seed, pairs and generator version
         return stand_in(paths, int(m.group(2)), int(m.group(1)), int(m.group(3) or 1))
     if not is_moon_root(root):
-        raise MoonDataError(f"the runs were trained on {record['kind']} data at {location}, which is not there "
-                            f"({_layout_problem(root)}); put it back, or retrain with make run FORCE=\"02 03\"")
+        raise MoonDataError(
+            f"the runs were trained on {record['kind']} data at {location}, which is not there "
+            f'({_layout_problem(root)}); put it back, or retrain with make run FORCE="02 03"'
+        )
     return Source(NAME, record["kind"], root)
 
 
@@ -308,10 +339,14 @@ def locate_check(paths: Paths | None = None) -> Source | None:
     if is_moon_root(root):
         return Source(NAME, "check", root)
     if paths.is_explicit("MOON_CHECK_ROOT"):
-        raise MoonDataError(f"MOON_CHECK_ROOT={root} {_layout_problem(root)}. Point it at the real check set "
-                            "(images/render, images/ground) or unset it.")
-    print(f"real check set not found at {paths.relative(root)} (set MOON_CHECK_ROOT): the real-render "
-          "evaluation is skipped")
+        raise MoonDataError(
+            f"MOON_CHECK_ROOT={root} {_layout_problem(root)}. Point it at the real check set "
+            "(images/render, images/ground) or unset it."
+        )
+    print(
+        f"real check set not found at {paths.relative(root)} (set MOON_CHECK_ROOT): the real-render "
+        "evaluation is skipped"
+    )
     return None
 
 

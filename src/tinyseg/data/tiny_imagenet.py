@@ -55,6 +55,7 @@ EXPECTED = {"cpu": OFFICIAL, "gpu": OFFICIAL, "smoke": None}
 
 # ---------------------------------------------------------------- locate, download, extract
 
+
 def locate(paths: Paths | None = None, *, profile: str = "cpu", download: bool = True) -> Source:
     """The extracted data set folder (the one holding ``wnids.txt``), extracting/downloading as needed
     (``download=False``: an error instead of a download). The source says what ``load`` checks: the
@@ -68,33 +69,44 @@ def _find(paths: Paths, download: bool) -> Source:
     src = paths.tiny_imagenet
     default_dir, default_zip = paths.data_dir / FOLDER, paths.data_dir / f"{FOLDER}.zip"
     if src.is_dir():
-        if not paths.is_explicit("TINY_IMAGENET") and src.resolve() == default_dir.resolve() \
-                and not (src / MARKER).is_file():
+        if (
+            not paths.is_explicit("TINY_IMAGENET")
+            and src.resolve() == default_dir.resolve()
+            and not (src / MARKER).is_file()
+        ):
             raise DatasetError(_not_ours(src, default_zip))
         for root in (src, src / FOLDER):
             if (root / "wnids.txt").is_file():
                 return Source(NAME, "real", root)
-        raise DatasetError(f"TINY_IMAGENET={src} is a folder but not in the official layout "
-                           f"(no wnids.txt in it or in {src / FOLDER}); point it at the extracted "
-                           f"{FOLDER} folder or at the official zip")
+        raise DatasetError(
+            f"TINY_IMAGENET={src} is a folder but not in the official layout "
+            f"(no wnids.txt in it or in {src / FOLDER}); point it at the extracted "
+            f"{FOLDER} folder or at the official zip"
+        )
     if src.is_file():
         return Source(NAME, "real", extract(src, paths.data_dir), origin=src)
     if src != default_dir:
-        raise DatasetError(f"TINY_IMAGENET={src} does not exist; set it to the official zip or the "
-                           f"extracted {FOLDER} folder, or unset it to download into {default_zip}")
+        raise DatasetError(
+            f"TINY_IMAGENET={src} does not exist; set it to the official zip or the "
+            f"extracted {FOLDER} folder, or unset it to download into {default_zip}"
+        )
     if not default_zip.is_file():
         if not download:
-            raise DatasetError(f"Tiny ImageNet-200 not found: put the official zip at {default_zip} "
-                               "or set TINY_IMAGENET to the zip or the extracted folder")
+            raise DatasetError(
+                f"Tiny ImageNet-200 not found: put the official zip at {default_zip} "
+                "or set TINY_IMAGENET to the zip or the extracted folder"
+            )
         fetch(default_zip)
     return Source(NAME, "real", extract(default_zip, paths.data_dir), origin=default_zip)
 
 
 def _not_ours(folder: Path, zip_path: Path) -> str:
-    return (f"{folder} exists but this project did not finish extracting it (no {MARKER} marker): it is a "
-            "folder made by hand or an extraction that was interrupted. Nothing was deleted. To use it as it is, "
-            f"set TINY_IMAGENET={folder} (it is then checked file by file against the official layout); "
-            f"otherwise delete it, and it is extracted again from {zip_path}.")
+    return (
+        f"{folder} exists but this project did not finish extracting it (no {MARKER} marker): it is a "
+        "folder made by hand or an extraction that was interrupted. Nothing was deleted. To use it as it is, "
+        f"set TINY_IMAGENET={folder} (it is then checked file by file against the official layout); "
+        f"otherwise delete it, and it is extracted again from {zip_path}."
+    )
 
 
 def fetch(target: Path, url: str = URL, md5: str = MD5) -> Path:
@@ -108,8 +120,10 @@ def fetch(target: Path, url: str = URL, md5: str = MD5) -> Path:
         download_url(url, root=str(target.parent), filename=part.name, md5=md5)
     except RuntimeError as e:  # torchvision: "File not found or corrupted."
         part.unlink(missing_ok=True)
-        raise DatasetError(f"{url}: the download does not match the official md5 {md5}; it is corrupt or not "
-                           "the official archive (deleted it, try again)") from e
+        raise DatasetError(
+            f"{url}: the download does not match the official md5 {md5}; it is corrupt or not "
+            "the official archive (deleted it, try again)"
+        ) from e
     part.replace(target)
     return target
 
@@ -131,8 +145,10 @@ def extract(zip_path: Path, data_dir: Path) -> Path:
     zip_path = Path(zip_path).resolve()
     dest = data_dir / FOLDER
     if zip_path.is_relative_to(dest.resolve()):
-        raise DatasetError(f"{zip_path} lies inside {dest}, the folder it would be extracted into; move the zip "
-                           f"out of it (for example to {data_dir / (FOLDER + '.zip')}) and run again")
+        raise DatasetError(
+            f"{zip_path} lies inside {dest}, the folder it would be extracted into; move the zip "
+            f"out of it (for example to {data_dir / (FOLDER + '.zip')}) and run again"
+        )
     marker = dest / MARKER
     stamp = _zip_stamp(zip_path)
     if marker.is_file() and marker.read_text() == stamp:
@@ -142,33 +158,41 @@ def extract(zip_path: Path, data_dir: Path) -> Path:
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as e:
-        raise DatasetError(f"{zip_path} is not a readable zip ({e}): it is truncated or not the archive. "
-                           "Download the official archive again; nothing was changed.") from e
-    staging = data_dir / f".{FOLDER}.extracting"   # only this function writes here
+        raise DatasetError(
+            f"{zip_path} is not a readable zip ({e}): it is truncated or not the archive. "
+            "Download the official archive again; nothing was changed."
+        ) from e
+    staging = data_dir / f".{FOLDER}.extracting"  # only this function writes here
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if not any(m.filename == f"{FOLDER}/wnids.txt" for m in members):
             raise DatasetError(f"{zip_path} is not the Tiny ImageNet-200 archive: no {FOLDER}/wnids.txt in it")
         for m in members:
-            if not (dest / m.filename).resolve().is_relative_to(dest.resolve()) or not m.filename.startswith(f"{FOLDER}/"):
-                raise DatasetError(f"{zip_path}: member {m.filename!r} would be written outside {dest}; "
-                                   "refusing to extract this archive")
+            if not (dest / m.filename).resolve().is_relative_to(dest.resolve()) or not m.filename.startswith(
+                f"{FOLDER}/"
+            ):
+                raise DatasetError(
+                    f"{zip_path}: member {m.filename!r} would be written outside {dest}; "
+                    "refusing to extract this archive"
+                )
         if staging.exists():
-            shutil.rmtree(staging)                 # an interrupted earlier extraction of ours
+            shutil.rmtree(staging)  # an interrupted earlier extraction of ours
         try:
             for m in progress(members, desc=f"extract {zip_path.name}", unit="file"):
                 if m.filename.startswith(f"{FOLDER}/test/"):
                     continue
-                target = staging / m.filename[len(FOLDER) + 1:]
+                target = staging / m.filename[len(FOLDER) + 1 :]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(m) as src, open(target, "wb") as out:
                     shutil.copyfileobj(src, out)
         except (zipfile.BadZipFile, EOFError, zlib.error) as e:
             shutil.rmtree(staging, ignore_errors=True)
-            raise DatasetError(f"{zip_path}: member {m.filename!r} is damaged ({e}). Download the archive again; "
-                               f"{dest} was left as it was.") from e
+            raise DatasetError(
+                f"{zip_path}: member {m.filename!r} is damaged ({e}). Download the archive again; "
+                f"{dest} was left as it was."
+            ) from e
     (staging / MARKER).write_text(stamp)
-    if dest.exists():                              # ours (it has the marker), from another archive
+    if dest.exists():  # ours (it has the marker), from another archive
         old = data_dir / f".{FOLDER}.replaced"
         if old.exists():
             shutil.rmtree(old)
@@ -182,19 +206,22 @@ def extract(zip_path: Path, data_dir: Path) -> Path:
 
 # ---------------------------------------------------------------- verify
 
+
 @dataclass
 class Index:
     """The verified file list of one extracted data set."""
 
     root: Path
     wnids: list[str]
-    names: list[str]                         # short human-readable name per class
+    names: list[str]  # short human-readable name per class
     train: list[tuple[str, int]] = field(repr=False)  # (path relative to root, label)
     val: list[tuple[str, int]] = field(repr=False)
 
     def fingerprint(self) -> str:
-        return fingerprint(((f"{rel}:{label}", self.root / rel) for rel, label in self.train + self.val),
-                           salt=f"tiny-imagenet v{CACHE_VERSION}")
+        return fingerprint(
+            ((f"{rel}:{label}", self.root / rel) for rel, label in self.train + self.val),
+            salt=f"tiny-imagenet v{CACHE_VERSION}",
+        )
 
 
 def _listing(items, limit=8) -> str:
@@ -210,8 +237,9 @@ def verify(root: Path, expected: Counts | None = OFFICIAL) -> Index:
         raise DatasetError(f"{wnids_file} is missing: {root} is not a Tiny ImageNet-200 folder")
     wnids = [w.strip() for w in wnids_file.read_text().split() if w.strip()]
     if len(set(wnids)) != len(wnids):
-        raise DatasetError(f"{wnids_file} lists some wnids twice: "
-                           f"{_listing(w for w, c in Counter(wnids).items() if c > 1)}")
+        raise DatasetError(
+            f"{wnids_file} lists some wnids twice: {_listing(w for w, c in Counter(wnids).items() if c > 1)}"
+        )
     label_of = {w: i for i, w in enumerate(wnids)}
     words = {}
     if (root / "words.txt").is_file():
@@ -256,8 +284,9 @@ def verify(root: Path, expected: Counts | None = OFFICIAL) -> Index:
     if missing := set(val_labels) - images:
         raise DatasetError(f"{root / 'val' / 'images'}: annotated image(s) missing: {_listing(missing)}")
     if extra := images - set(val_labels):
-        raise DatasetError(f"{root / 'val' / 'images'}: image(s) without an annotation in "
-                           f"val_annotations.txt: {_listing(extra)}")
+        raise DatasetError(
+            f"{root / 'val' / 'images'}: image(s) without an annotation in val_annotations.txt: {_listing(extra)}"
+        )
     val = [(f"val/images/{f}", val_labels[f]) for f in sorted(val_labels)]
 
     index = Index(root, wnids, names, train, val)
@@ -269,17 +298,22 @@ def verify(root: Path, expected: Counts | None = OFFICIAL) -> Index:
 def _check_counts(index: Index, expected: Counts) -> None:
     if len(index.wnids) != expected.classes:
         raise DatasetError(f"{index.root}: {len(index.wnids)} classes in wnids.txt, expected {expected.classes}")
-    for split, items, per_class in (("train", index.train, expected.train_per_class),
-                                    ("val", index.val, expected.val_per_class)):
+    for split, items, per_class in (
+        ("train", index.train, expected.train_per_class),
+        ("val", index.val, expected.val_per_class),
+    ):
         counts = Counter(label for _, label in items)
-        wrong = [f"{index.wnids[c]} has {counts.get(c, 0)}" for c in range(len(index.wnids))
-                 if counts.get(c, 0) != per_class]
+        wrong = [
+            f"{index.wnids[c]} has {counts.get(c, 0)}" for c in range(len(index.wnids)) if counts.get(c, 0) != per_class
+        ]
         if wrong:
-            raise DatasetError(f"{index.root}: {split} images per class should be {per_class}, but "
-                               f"{_listing(wrong, 5)}")
+            raise DatasetError(
+                f"{index.root}: {split} images per class should be {per_class}, but {_listing(wrong, 5)}"
+            )
 
 
 # ---------------------------------------------------------------- decode and cache
+
 
 def _decode(path: Path) -> np.ndarray:
     try:
@@ -291,8 +325,9 @@ def _decode(path: Path) -> np.ndarray:
     except DatasetError:
         raise
     except Exception as e:  # PIL raises several types for broken files
-        raise DatasetError(f"cannot decode {path}: {e}. The file is corrupt: extract or download the "
-                           "archive again") from e
+        raise DatasetError(
+            f"cannot decode {path}: {e}. The file is corrupt: extract or download the archive again"
+        ) from e
 
 
 def _decode_all(index: Index, items: list[tuple[str, int]], desc: str) -> tuple[np.ndarray, np.ndarray]:
@@ -315,17 +350,22 @@ class TinyImageNet(Dataset):
     wnids: list[str]
     names: list[str]
     source: Source
-    where: str                     # the source in words, with a relative location
+    where: str  # the source in words, with a relative location
 
     @property
     def num_classes(self) -> int:
         return len(self.wnids)
 
     def facts(self) -> dict:
-        return {"data": self.where, "classes": self.num_classes, "train": len(self.train_y),
-                "val": len(self.val_y), "image": f"{SIZE}×{SIZE}×3 uint8",
-                "train_per_class": sorted(set(torch.bincount(self.train_y).tolist())),
-                "val_per_class": sorted(set(torch.bincount(self.val_y).tolist()))}
+        return {
+            "data": self.where,
+            "classes": self.num_classes,
+            "train": len(self.train_y),
+            "val": len(self.val_y),
+            "image": f"{SIZE}×{SIZE}×3 uint8",
+            "train_per_class": sorted(set(torch.bincount(self.train_y).tolist())),
+            "val_per_class": sorted(set(torch.bincount(self.val_y).tolist())),
+        }
 
 
 def load(source: Source, paths: Paths | None = None) -> TinyImageNet:
@@ -342,6 +382,13 @@ def load(source: Source, paths: Paths | None = None) -> TinyImageNet:
 
     arrays, meta = cached_arrays(paths.cache_dir / f"tiny-imagenet-{index.fingerprint()}", build)
     tensors = {name: torch.from_numpy(a) for name, a in arrays.items()}
-    return TinyImageNet(train_x=tensors["train_x"].permute(0, 3, 1, 2), train_y=tensors["train_y"],
-                        val_x=tensors["val_x"].permute(0, 3, 1, 2), val_y=tensors["val_y"],
-                        wnids=meta["wnids"], names=meta["names"], source=source, where=source.describe(paths))
+    return TinyImageNet(
+        train_x=tensors["train_x"].permute(0, 3, 1, 2),
+        train_y=tensors["train_y"],
+        val_x=tensors["val_x"].permute(0, 3, 1, 2),
+        val_y=tensors["val_y"],
+        wnids=meta["wnids"],
+        names=meta["names"],
+        source=source,
+        where=source.describe(paths),
+    )

@@ -64,7 +64,7 @@ class ParamLimit:
     """The assignment's parameter budget of a model."""
 
     limit: int
-    tolerance: float = 0.0   # allowed excess as a fraction of ``limit``
+    tolerance: float = 0.0  # allowed excess as a fraction of ``limit``
 
     @property
     def maximum(self) -> int:
@@ -97,6 +97,21 @@ def count_macs(model: nn.Module, size: int = 128, channels: int = 3) -> int:
     return counter.get_total_flops() // 2
 
 
-__all__ = ["Classifier128", "UNet", "UNetBase", "UNetBackbone", "UNET_WIDTHS", "Encoder", "FeatureInfo", "Model", "REGISTRY",
-           "register_model", "create_model", "load_model", "count_parameters", "count_macs", "ParamLimit",
-           "PARAM_LIMITS"]
+__all__ = [
+    "Classifier128",
+    "UNet",
+    "UNetBase",
+    "UNetBackbone",
+    "UNET_WIDTHS",
+    "Encoder",
+    "FeatureInfo",
+    "Model",
+    "REGISTRY",
+    "register_model",
+    "create_model",
+    "load_model",
+    "count_parameters",
+    "count_macs",
+    "ParamLimit",
+    "PARAM_LIMITS",
+]

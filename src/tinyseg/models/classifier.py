@@ -22,8 +22,7 @@ from .base import FeatureInfo, Model, count_parameters
 
 
 def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class BasicBlock(nn.Module):
@@ -58,13 +57,18 @@ class Classifier128(Model):
     ``(2, 4, 8, 16, 32)`` relative to the 128×128 input (see ``feature_info``).
     """
 
-    def __init__(self, num_classes: int = 200, stem: Sequence[int] = (32, 64),
-                 widths: Sequence[int] = (64, 128, 256, 320), depths: Sequence[int] = (2, 2, 2, 1),
-                 dropout: float = 0.0):
+    def __init__(
+        self,
+        num_classes: int = 200,
+        stem: Sequence[int] = (32, 64),
+        widths: Sequence[int] = (64, 128, 256, 320),
+        depths: Sequence[int] = (2, 2, 2, 1),
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.num_classes = num_classes
-        self.stem1 = conv_bn_relu(3, stem[0], stride=2)          # 128 → 64
-        self.stem2 = conv_bn_relu(stem[0], stem[1], stride=2)    # 64 → 32
+        self.stem1 = conv_bn_relu(3, stem[0], stride=2)  # 128 → 64
+        self.stem2 = conv_bn_relu(stem[0], stem[1], stride=2)  # 64 → 32
         stages, cin = [], stem[1]
         for i, (width, depth) in enumerate(zip(widths, depths)):
             blocks = [BasicBlock(cin, width, stride=1 if i == 0 else 2)]
@@ -74,7 +78,8 @@ class Classifier128(Model):
         self.stages = nn.ModuleList(stages)
         self.feature_info = FeatureInfo(
             [{"num_chs": stem[0], "reduction": 2, "module": "stem1"}]
-            + [{"num_chs": w, "reduction": 4 * 2 ** i, "module": f"stages.{i}"} for i, w in enumerate(widths)])
+            + [{"num_chs": w, "reduction": 4 * 2**i, "module": f"stages.{i}"} for i, w in enumerate(widths)]
+        )
         self.num_features = cin
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
         self.fc = nn.Linear(cin, num_classes)
@@ -113,17 +118,47 @@ class Classifier128(Model):
         into words): ``name``; ``block`` (``"conv3x3"``: conv 3×3 + BN + ReLU, ``"BasicBlock"``, ``"head"``:
         global average pooling + FC); ``depth`` (blocks); ``stride`` of its first block; ``channels`` out;
         ``reduction`` (input size / output size; None for the head); ``params``."""
-        parts = [{"name": "stem1", "block": "conv3x3", "depth": 1, "stride": self.stem1[0].stride[0],
-                  "channels": self.stem1[0].out_channels, "reduction": self.feature_info[0]["reduction"],
-                  "params": count_parameters(self.stem1)[0]},
-                 {"name": "stem2", "block": "conv3x3", "depth": 1, "stride": self.stem2[0].stride[0],
-                  "channels": self.stem2[0].out_channels,
-                  "reduction": self.feature_info[0]["reduction"] * self.stem2[0].stride[0],
-                  "params": count_parameters(self.stem2)[0]}]
+        parts = [
+            {
+                "name": "stem1",
+                "block": "conv3x3",
+                "depth": 1,
+                "stride": self.stem1[0].stride[0],
+                "channels": self.stem1[0].out_channels,
+                "reduction": self.feature_info[0]["reduction"],
+                "params": count_parameters(self.stem1)[0],
+            },
+            {
+                "name": "stem2",
+                "block": "conv3x3",
+                "depth": 1,
+                "stride": self.stem2[0].stride[0],
+                "channels": self.stem2[0].out_channels,
+                "reduction": self.feature_info[0]["reduction"] * self.stem2[0].stride[0],
+                "params": count_parameters(self.stem2)[0],
+            },
+        ]
         for i, (stage, info) in enumerate(zip(self.stages, self.feature_info[1:])):
-            parts.append({"name": f"stage{i + 1}", "block": "BasicBlock", "depth": len(stage),
-                          "stride": stage[0].conv1[0].stride[0], "channels": info["num_chs"],
-                          "reduction": info["reduction"], "params": count_parameters(stage)[0]})
-        parts.append({"name": "head", "block": "head", "depth": 1, "stride": None, "channels": self.num_classes,
-                      "reduction": None, "params": count_parameters(self.fc)[0]})
+            parts.append(
+                {
+                    "name": f"stage{i + 1}",
+                    "block": "BasicBlock",
+                    "depth": len(stage),
+                    "stride": stage[0].conv1[0].stride[0],
+                    "channels": info["num_chs"],
+                    "reduction": info["reduction"],
+                    "params": count_parameters(stage)[0],
+                }
+            )
+        parts.append(
+            {
+                "name": "head",
+                "block": "head",
+                "depth": 1,
+                "stride": None,
+                "channels": self.num_classes,
+                "reduction": None,
+                "params": count_parameters(self.fc)[0],
+            }
+        )
         return parts

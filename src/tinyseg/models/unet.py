@@ -48,14 +48,23 @@ class PlainEncoder(Encoder):
         self.blocks = nn.ModuleList([DoubleConv(in_channels, channels[0])])
         self.blocks.extend(DoubleConv(a, b) for a, b in zip(channels[:-1], channels[1:]))
         self.pool = nn.MaxPool2d(2)
-        self.feature_info = FeatureInfo({"num_chs": c, "reduction": 2 ** i, "module": f"blocks.{i}"}
-                                        for i, c in enumerate(channels))
+        self.feature_info = FeatureInfo(
+            {"num_chs": c, "reduction": 2**i, "module": f"blocks.{i}"} for i, c in enumerate(channels)
+        )
 
     def levels(self) -> list[dict]:
         """Per level: ``pool`` (max-pool 2×2 first) and ``convs`` (3×3 convs), besides the common facts."""
-        return [{"level": i, "reduction": info["reduction"], "channels": info["num_chs"], "pool": i > 0,
-                 "convs": len(block), "params": count_parameters(block)[0]}
-                for i, (block, info) in enumerate(zip(self.blocks, self.feature_info))]
+        return [
+            {
+                "level": i,
+                "reduction": info["reduction"],
+                "channels": info["num_chs"],
+                "pool": i > 0,
+                "convs": len(block),
+                "params": count_parameters(block)[0],
+            }
+            for i, (block, info) in enumerate(zip(self.blocks, self.feature_info))
+        ]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         features = [self.blocks[0](x)]
@@ -79,30 +88,43 @@ class ClassifierEncoder(Encoder):
     ``input_scale=2`` the classifier's own first map is already at full resolution).
     """
 
-    def __init__(self, backbone: Classifier128, adapter_channels: Sequence[int] = UNET_WIDTHS,
-                 stem_channels: int = 16, in_channels: int = 3, input_scale: int = 1):
+    def __init__(
+        self,
+        backbone: Classifier128,
+        adapter_channels: Sequence[int] = UNET_WIDTHS,
+        stem_channels: int = 16,
+        in_channels: int = 3,
+        input_scale: int = 1,
+    ):
         super().__init__()
         stages = backbone.feature_info
         if len(adapter_channels) != len(stages):
-            raise ValueError(f"need one adapter width per classifier stage ({len(stages)}), "
-                             f"got {len(adapter_channels)}")
+            raise ValueError(
+                f"need one adapter width per classifier stage ({len(stages)}), got {len(adapter_channels)}"
+            )
         if input_scale not in (1, 2):
             raise ValueError(f"input_scale must be 1 or 2, not {input_scale}")
         if not stem_channels and stages[0]["reduction"] // input_scale != 1:
-            raise ValueError("without the light stem (stem_channels=0) the classifier's first map must be at full "
-                             "resolution: use input_scale=2")
+            raise ValueError(
+                "without the light stem (stem_channels=0) the classifier's first map must be at full "
+                "resolution: use input_scale=2"
+            )
         backbone.reset_classifier(0)  # the head is not part of the encoder
         self.backbone = backbone
         self.input_scale = input_scale
         self.stem = DoubleConv(in_channels, stem_channels) if stem_channels else None
         self.adapters = nn.ModuleList(
             nn.Sequential(nn.Conv2d(c, a, 1, bias=False), nn.BatchNorm2d(a), nn.ReLU(inplace=True))
-            for c, a in zip(stages.channels(), adapter_channels))
+            for c, a in zip(stages.channels(), adapter_channels)
+        )
         self.classifier_channels = stages.channels()
         self.feature_info = FeatureInfo(
             ([{"num_chs": stem_channels, "reduction": 1, "module": "stem"}] if stem_channels else [])
-            + [{"num_chs": a, "reduction": f["reduction"] // input_scale, "module": f"adapters.{i}"}
-               for i, (a, f) in enumerate(zip(adapter_channels, stages))])
+            + [
+                {"num_chs": a, "reduction": f["reduction"] // input_scale, "module": f"adapters.{i}"}
+                for i, (a, f) in enumerate(zip(adapter_channels, stages))
+            ]
+        )
 
     def sources(self) -> list[tuple[int, dict] | None]:
         """Per U-Net level, the classifier map that feeds it — (stage position, its ``feature_info`` entry) —
@@ -118,17 +140,25 @@ class ClassifierEncoder(Encoder):
         b = self.backbone
         # the classifier modules behind each of its maps (feature_info order): stem1 | stem2 + stage1 | stage k
         groups = [[("stem1", b.stem1)], [("stem2", b.stem2), ("stage1", b.stages[0])]] + [
-            [(f"stage{k + 1}", b.stages[k])] for k in range(1, len(b.stages))]
+            [(f"stage{k + 1}", b.stages[k])] for k in range(1, len(b.stages))
+        ]
         rows = []
         if self.stem is not None:
             rows.append({"source": "stem", "convs": len(self.stem), "params": count_parameters(self.stem)[0]})
         for i, (group, adapter) in enumerate(zip(groups, self.adapters)):
-            rows.append({"source": "backbone", "parts": [(name, _stride(m)) for name, m in group],
-                         "input_scale": self.input_scale if i == 0 else 1,
-                         "adapter": (adapter[0].in_channels, adapter[0].out_channels),
-                         "params": total_parameters([m for _, m in group] + [adapter])})
-        return [{"level": i, "reduction": info["reduction"], "channels": info["num_chs"], **row}
-                for i, (row, info) in enumerate(zip(rows, self.feature_info))]
+            rows.append(
+                {
+                    "source": "backbone",
+                    "parts": [(name, _stride(m)) for name, m in group],
+                    "input_scale": self.input_scale if i == 0 else 1,
+                    "adapter": (adapter[0].in_channels, adapter[0].out_channels),
+                    "params": total_parameters([m for _, m in group] + [adapter]),
+                }
+            )
+        return [
+            {"level": i, "reduction": info["reduction"], "channels": info["num_chs"], **row}
+            for i, (row, info) in enumerate(zip(rows, self.feature_info))
+        ]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         inner = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) if self.input_scale == 2 else x
@@ -186,16 +216,26 @@ class UNet(Model):
         rows = []
         for i, level in enumerate(self.encoder.levels()):
             decoder = blocks[last - 1 - i] if i < last else None
-            rows.append({"level": i, "reduction": level["reduction"], "encoder": level,
-                         "encoder_channels": level["channels"], "encoder_params": level["params"],
-                         "decoder_channels": decoder[-1][0].out_channels if decoder is not None else None,
-                         "decoder_params": count_parameters(decoder)[0] if decoder is not None else 0})
+            rows.append(
+                {
+                    "level": i,
+                    "reduction": level["reduction"],
+                    "encoder": level,
+                    "encoder_channels": level["channels"],
+                    "encoder_params": level["params"],
+                    "decoder_channels": decoder[-1][0].out_channels if decoder is not None else None,
+                    "decoder_params": count_parameters(decoder)[0] if decoder is not None else 0,
+                }
+            )
         return rows
 
     def head_facts(self) -> dict:
         """The 1×1 conv head: ``in_channels``, ``classes`` (logits out), ``params``."""
-        return {"in_channels": self.head.in_channels, "classes": self.head.out_channels,
-                "params": count_parameters(self.head)[0]}
+        return {
+            "in_channels": self.head.in_channels,
+            "classes": self.head.out_channels,
+            "params": count_parameters(self.head)[0],
+        }
 
 
 def UNetBase(channels: Sequence[int] = UNET_WIDTHS, classes: int = 1) -> UNet:
@@ -206,11 +246,17 @@ def UNetBase(channels: Sequence[int] = UNET_WIDTHS, classes: int = 1) -> UNet:
     return UNet(PlainEncoder(channels), classes)
 
 
-def UNetBackbone(classifier_config: dict | None = None, adapter_channels: Sequence[int] = UNET_WIDTHS,
-                 stem_channels: int = 16, classes: int = 1, input_scale: int = 1) -> UNet:
+def UNetBackbone(
+    classifier_config: dict | None = None,
+    adapter_channels: Sequence[int] = UNET_WIDTHS,
+    stem_channels: int = 16,
+    classes: int = 1,
+    input_scale: int = 1,
+) -> UNet:
     """The U-Net on Classifier128's stages (``classifier_config``: the classifier's stored config;
     load its weights into ``model.backbone``). ``input_scale``/``stem_channels``: see
     :class:`ClassifierEncoder`."""
     kwargs = {k: v for k, v in (classifier_config or {}).items() if k != "name"}
-    return UNet(ClassifierEncoder(Classifier128(**kwargs), adapter_channels, stem_channels,
-                                  input_scale=input_scale), classes)
+    return UNet(
+        ClassifierEncoder(Classifier128(**kwargs), adapter_channels, stem_channels, input_scale=input_scale), classes
+    )

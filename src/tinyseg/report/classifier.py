@@ -37,8 +37,17 @@ def plot_confusion(ev: Evaluation, k: int = 16):
     sub = norm[np.ix_(classes, classes)]
     labels = [ev.names[c][:18] for c in classes]
     annot = np.where(sub >= 0.1, np.vectorize(lambda v: f"{v:.0%}")(sub), "")  # label shares >= 10%
-    sns.heatmap(sub, ax=ax2, xticklabels=labels, yticklabels=labels, cmap="viridis", annot=annot, fmt="",
-                annot_kws={"fontsize": 7}, cbar_kws={"label": "share of the true class"})
+    sns.heatmap(
+        sub,
+        ax=ax2,
+        xticklabels=labels,
+        yticklabels=labels,
+        cmap="viridis",
+        annot=annot,
+        fmt="",
+        annot_kws={"fontsize": 7},
+        cbar_kws={"label": "share of the true class"},
+    )
     ax2.set_title(f"the {len(classes)} most confused classes")
     ax2.set_xlabel("predicted")
     ax2.set_ylabel("true")
@@ -54,8 +63,14 @@ def plot_schedule(history: Sequence[dict], by_size: dict[int, float] | None = No
     of each size). Right (``by_size``): the final model's val top-1 at other test input sizes.
     """
     sizes = sorted({r["size"] for r in history if "size" in r})
-    colours = dict(zip(sizes, plt.cm.viridis([0.15, 0.55, 0.85][-len(sizes):] if len(sizes) <= 3
-                                             else [i / len(sizes) for i in range(len(sizes))])))
+    colours = dict(
+        zip(
+            sizes,
+            plt.cm.viridis(
+                [0.15, 0.55, 0.85][-len(sizes) :] if len(sizes) <= 3 else [i / len(sizes) for i in range(len(sizes))]
+            ),
+        )
+    )
     panels = 3 if by_size else 2
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.6))
     epochs = [r["epoch"] for r in history]
@@ -64,10 +79,16 @@ def plot_schedule(history: Sequence[dict], by_size: dict[int, float] | None = No
     ax.plot(epochs, [100 * r["train_top1"] for r in history], "--", color="0.8", zorder=1)
     for size in sizes:
         rows = [r for r in history if r.get("size") == size]
-        ax.scatter([r["epoch"] for r in rows], [100 * r["val_top1"] for r in rows], color=colours[size], zorder=2,
-                   label=f"{size}×{size}")
-        ax.scatter([r["epoch"] for r in rows], [100 * r["train_top1"] for r in rows], color=colours[size],
-                   marker="x", zorder=2)
+        ax.scatter(
+            [r["epoch"] for r in rows],
+            [100 * r["val_top1"] for r in rows],
+            color=colours[size],
+            zorder=2,
+            label=f"{size}×{size}",
+        )
+        ax.scatter(
+            [r["epoch"] for r in rows], [100 * r["train_top1"] for r in rows], color=colours[size], marker="x", zorder=2
+        )
     ax.set_xlabel("эпоха")
     ax.set_ylabel("top-1, %")
     ax.set_title("top-1: валидация (●) и обучение (×)")
@@ -83,8 +104,14 @@ def plot_schedule(history: Sequence[dict], by_size: dict[int, float] | None = No
         ax = axes[2]
         ax.plot(list(by_size), [100 * v for v in by_size.values()], "o-", color="C3")
         for size, value in by_size.items():
-            ax.annotate(f"{100 * value:.1f}", (size, 100 * value), textcoords="offset points", xytext=(0, 6),
-                        ha="center", fontsize=8)
+            ax.annotate(
+                f"{100 * value:.1f}",
+                (size, 100 * value),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=8,
+            )
         ax.set_xticks(list(by_size))
         ax.set_xlabel("размер входа при тесте, пикс.")
         ax.set_ylabel("val top-1, %")
@@ -105,8 +132,16 @@ def show_top5(predictor: Predictor, data: TinyImageNet, n: int = 8, step: int = 
         ax.set_axis_off()
         ax.set_title(f"истина: {truth[:22]}", fontsize=8)
         for k, (name, p) in enumerate(top):
-            ax.text(0.0, -0.06 - 0.085 * k, f"{p:4.0%} {name[:20]}", transform=ax.transAxes, fontsize=7.5, va="top",
-                    family="monospace", color="green" if name == truth else "black")
+            ax.text(
+                0.0,
+                -0.06 - 0.085 * k,
+                f"{p:4.0%} {name[:20]}",
+                transform=ax.transAxes,
+                fontsize=7.5,
+                va="top",
+                family="monospace",
+                color="green" if name == truth else "black",
+            )
     fig.subplots_adjust(bottom=0.38, wspace=0.15)
     return fig
 

@@ -20,10 +20,12 @@ def _classifier(runs: dict[str, Run]) -> str | None:
         return None
     run = runs[roles["classifier"]]
     b = run.best
-    return (f"**Классификатор.** Classifier128 ({run.summary.params_total / 1e6:.2f} млн параметров), обученный с нуля "
-            f"на Tiny ImageNet-200, на {run.data.val if run.data else 0:,} изображениях валидации: top-1 {_fmt_pct(b['val_top1'])}, top-5 "
-            f"{_fmt_pct(b['val_top5'])}, macro-F1 {_fmt_pct(b['val_macro_f1'])}; обучение "
-            f"{run.summary.wall_time_min:.0f} мин.")
+    return (
+        f"**Классификатор.** Classifier128 ({run.summary.params_total / 1e6:.2f} млн параметров), обученный с нуля "
+        f"на Tiny ImageNet-200, на {run.data.val if run.data else 0:,} изображениях валидации: top-1 {_fmt_pct(b['val_top1'])}, top-5 "
+        f"{_fmt_pct(b['val_top5'])}, macro-F1 {_fmt_pct(b['val_macro_f1'])}; обучение "
+        f"{run.summary.wall_time_min:.0f} мин."
+    )
 
 
 def _data(runs: dict[str, Run]) -> str | None:
@@ -32,13 +34,19 @@ def _data(runs: dict[str, Run]) -> str | None:
         return None
     sources = {r.data.kind if r.data else None for r in seg.values()}
     if sources == {"generated"}:
-        return ("**Данные сегментации.** Все модели сегментации обучены и проверены на **сгенерированной замене** "
-                "MOON_SEGMENTATION_BINARY (процедурный генератор `tinyseg.data.lunar_synth`; настоящий набор "
-                "недоступен); перенос на реальные снимки проверен на реальных рендерах с очищенными масками.")
+        return (
+            "**Данные сегментации.** Все модели сегментации обучены и проверены на **сгенерированной замене** "
+            "MOON_SEGMENTATION_BINARY (процедурный генератор `tinyseg.data.lunar_synth`; настоящий набор "
+            "недоступен); перенос на реальные снимки проверен на реальных рендерах с очищенными масками."
+        )
     if sources == {"real"}:
-        return "**Данные сегментации.** Все модели сегментации обучены и проверены на настоящем MOON_SEGMENTATION_BINARY."
-    return (f"**Данные сегментации.** Модели обучены на разных данных ({', '.join(map(str, sorted(sources, key=str)))}): "
-            "сравнивать их нельзя, переобучите их вместе.")
+        return (
+            "**Данные сегментации.** Все модели сегментации обучены и проверены на настоящем MOON_SEGMENTATION_BINARY."
+        )
+    return (
+        f"**Данные сегментации.** Модели обучены на разных данных ({', '.join(map(str, sorted(sources, key=str)))}): "
+        "сравнивать их нельзя, переобучите их вместе."
+    )
 
 
 def conclusions(runs: dict[str, Run], seeds: dict | None = None, background_share: float | None = None) -> str:
@@ -48,8 +56,9 @@ def conclusions(runs: dict[str, Run], seeds: dict | None = None, background_shar
     lines = [x for x in (_classifier(runs), _data(runs)) if x]
     seg = {n: r for n, r in segmentation_runs(runs).items() if r.best.get("val_iou") is not None}
     if not seg:
-        return "\n\n".join(lines + ["Журналов сегментации пока нет: выполните `02_unet_base.ipynb` и "
-                                    "`03_unet_backbone.ipynb`."])
+        return "\n\n".join(
+            lines + ["Журналов сегментации пока нет: выполните `02_unet_base.ipynb` и `03_unet_backbone.ipynb`."]
+        )
     if seeds:
         lines.append(part3(seeds))
         real = {n: s.iou("check") for n, s in seeds.items() if s.iou("check")}
@@ -57,21 +66,25 @@ def conclusions(runs: dict[str, Run], seeds: dict | None = None, background_shar
             val = {n: seeds[n].iou("val") for n in real}
             lo_r, hi_r = min(min(v) for v in real.values()), max(max(v) for v in real.values())
             lo_v, hi_v = min(min(v) for v in val.values()), max(max(v) for v in val.values())
-            lines.append(f"**Перенос на реальные рендеры.** На валидации замены IoU моделей и сидов лежит в пределах "
-                         f"{lo_v:.3f}–{hi_v:.3f}, на реальных рендерах — {lo_r:.3f}–{hi_r:.3f}. Часть разрыва — "
-                         "очищенная разметка проверочного набора (многих мелких камней в ней нет, и найденные моделью "
-                         "считаются ошибкой), часть — отличие сгенерированных сцен от реальных; это главный предел "
-                         "выводов о сегментации в этом проекте.")
+            lines.append(
+                f"**Перенос на реальные рендеры.** На валидации замены IoU моделей и сидов лежит в пределах "
+                f"{lo_v:.3f}–{hi_v:.3f}, на реальных рендерах — {lo_r:.3f}–{hi_r:.3f}. Часть разрыва — "
+                "очищенная разметка проверочного набора (многих мелких камней в ней нет, и найденные моделью "
+                "считаются ошибкой), часть — отличие сгенерированных сцен от реальных; это главный предел "
+                "выводов о сегментации в этом проекте."
+            )
     if background_share is not None:
         short = {n: r.spec.short for n, r in seg.items()}
         iou = {n: r.best["val_iou"] for n, r in seg.items()}
         acc = {n: r.best["val_pixel_acc"] for n, r in seg.items()}
         worst = min(acc, key=acc.get)
-        lines.append(f"**Тривиальный предсказатель** «камней нет нигде»: IoU = Dice = 0, pixel accuracy = доля фона "
-                     f"{background_share:.3f}. Самая слабая по IoU модель (сид 0; {short[min(iou, key=iou.get)]}) имеет IoU "
-                     f"{min(iou.values()):.3f}; наименьшая pixel accuracy среди моделей — {acc[worst]:.3f} "
-                     f"({short[worst]}), {'на ' + format(acc[worst] - background_share, '.3f') + ' выше' if acc[worst] > background_share else 'не выше'} тривиальной: при доле камней "
-                     f"{1 - background_share:.1%} pixel accuracy мало что говорит, поэтому главная метрика — IoU.")
+        lines.append(
+            f"**Тривиальный предсказатель** «камней нет нигде»: IoU = Dice = 0, pixel accuracy = доля фона "
+            f"{background_share:.3f}. Самая слабая по IoU модель (сид 0; {short[min(iou, key=iou.get)]}) имеет IoU "
+            f"{min(iou.values()):.3f}; наименьшая pixel accuracy среди моделей — {acc[worst]:.3f} "
+            f"({short[worst]}), {'на ' + format(acc[worst] - background_share, '.3f') + ' выше' if acc[worst] > background_share else 'не выше'} тривиальной: при доле камней "
+            f"{1 - background_share:.1%} pixel accuracy мало что говорит, поэтому главная метрика — IoU."
+        )
     return "\n\n".join(lines)
 
 
@@ -111,9 +124,11 @@ def part3(seeds: dict) -> str:
             d = vs_plain[which].get(s.spec.name)
             if d is None:
                 continue
-            parts.append(f"{label}: {s.spec.short} {pm(s, which)} против {plain.spec.short} {pm(plain, which)}; "
-                         f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам {interval(d)} "
-                         f"({plural(d.images, 'снимок', 'снимка', 'снимков')}) — {_verdict(d, what)}")
+            parts.append(
+                f"{label}: {s.spec.short} {pm(s, which)} против {plain.spec.short} {pm(plain, which)}; "
+                f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам {interval(d)} "
+                f"({plural(d.images, 'снимок', 'снимка', 'снимков')}) — {_verdict(d, what)}"
+            )
         if parts:
             text = "; ".join(parts)
             lines.append(f"**{s.spec.short} против {plain.spec.short}.** {text[0].upper()}{text[1:]}.")
@@ -121,29 +136,39 @@ def part3(seeds: dict) -> str:
     if "control" in roles:
         control = seeds[roles["control"]]
         vs_control = differences(seeds, "val", reference_role="control")
-        pre = [f"{seeds[roles[r]].spec.short} {vs_control[roles[r]].value:+.3f} IoU {interval(vs_control[roles[r]])}"
-               for r in ("frozen", "finetuned") if r in roles and roles[r] in vs_control]
+        pre = [
+            f"{seeds[roles[r]].spec.short} {vs_control[roles[r]].value:+.3f} IoU {interval(vs_control[roles[r]])}"
+            for r in ("frozen", "finetuned")
+            if r in roles and roles[r] in vs_control
+        ]
         if pre:
-            lines.append(f"**Что дают веса Tiny ImageNet.** Та же архитектура со случайной инициализацией энкодера "
-                         f"({control.spec.short}) даёт на валидации {pm(control)}. Разность с ней: "
-                         + "; ".join(pre) + " (95% ДИ по снимкам).")
+            lines.append(
+                f"**Что дают веса Tiny ImageNet.** Та же архитектура со случайной инициализацией энкодера "
+                f"({control.spec.short}) даёт на валидации {pm(control)}. Разность с ней: "
+                + "; ".join(pre)
+                + " (95% ДИ по снимкам)."
+            )
 
     if len(seeds) > 1:
         budget = equal_time_budget(seeds)
         at = {n: mean_sd([iou_within(r, budget)[0] for r in s.runs])[0] for n, s in seeds.items()}
         full = {n: mean_sd(s.logged_iou())[0] for n, s in seeds.items()}
         minutes = {n: mean_sd(s.minutes())[0] for n, s in seeds.items()}
-        lines.append("**Равное время.** Время обучения (с валидацией) на сид: "
-                     + ", ".join(f"{s.spec.short} {minutes[n]:.1f} мин" for n, s in seeds.items())
-                     + f". Если читать каждый запуск на отметке {budget:.1f} мин суммарного времени эпох (самый быстрый "
-                     "запуск), лучший val IoU к этому моменту: "
-                     + ", ".join(f"{s.spec.short} {at[n]:.3f} (за все эпохи {full[n]:.3f})" for n, s in seeds.items())
-                     + ". Оборванный запуск читается посреди своего one-cycle расписания, поэтому для более "
-                     "медленных моделей эта оценка занижена.")
+        lines.append(
+            "**Равное время.** Время обучения (с валидацией) на сид: "
+            + ", ".join(f"{s.spec.short} {minutes[n]:.1f} мин" for n, s in seeds.items())
+            + f". Если читать каждый запуск на отметке {budget:.1f} мин суммарного времени эпох (самый быстрый "
+            "запуск), лучший val IoU к этому моменту: "
+            + ", ".join(f"{s.spec.short} {at[n]:.3f} (за все эпохи {full[n]:.3f})" for n, s in seeds.items())
+            + ". Оборванный запуск читается посреди своего one-cycle расписания, поэтому для более "
+            "медленных моделей эта оценка занижена."
+        )
     single = [s.spec.short for s in seeds.values() if s.n == 1]
     if single:
-        lines.append(f"Для {', '.join(single)} — по одному сиду: их разброс между сидами не измерен, и выводы о них "
-                     "опираются только на интервал по снимкам.")
+        lines.append(
+            f"Для {', '.join(single)} — по одному сиду: их разброс между сидами не измерен, и выводы о них "
+            "опираются только на интервал по снимкам."
+        )
     return "\n\n".join(lines)
 
 
@@ -162,17 +187,24 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
             if d is None:
                 continue
             word = "выше" if d.low > 0 else "ниже" if d.high < 0 else "не отличим от"
-            parts.append(f"{label} {tuned.spec.short} {word} {plain.spec.short}: "
-                         f"{mean_sd(tuned.iou(which))[0]:.3f} против {mean_sd(plain.iou(which))[0]:.3f} IoU "
-                         f"(разность {d.value:+.3f}, 95% ДИ {interval(d)})")
+            parts.append(
+                f"{label} {tuned.spec.short} {word} {plain.spec.short}: "
+                f"{mean_sd(tuned.iou(which))[0]:.3f} против {mean_sd(plain.iou(which))[0]:.3f} IoU "
+                f"(разность {d.value:+.3f}, 95% ДИ {interval(d)})"
+            )
         if parts:
-            lines.append("**Главный вопрос части 3** — помогает ли энкодер из Classifier128 сегментации: "
-                         + "; ".join(parts) + f" (средние: {seeds_word(tuned.n)} и {seeds_word(plain.n)}).")
+            lines.append(
+                "**Главный вопрос части 3** — помогает ли энкодер из Classifier128 сегментации: "
+                + "; ".join(parts)
+                + f" (средние: {seeds_word(tuned.n)} и {seeds_word(plain.n)})."
+            )
         if "control" in roles:
             d = differences(seeds, "val", reference_role="control").get(tuned.spec.name)
             if d is not None:
-                lines.append(f"**Вклад весов Tiny ImageNet** ({tuned.spec.short} против той же архитектуры со "
-                             f"случайным энкодером) на валидации замены: {d.value:+.3f} IoU, 95% ДИ {interval(d)}.")
+                lines.append(
+                    f"**Вклад весов Tiny ImageNet** ({tuned.spec.short} против той же архитектуры со "
+                    f"случайным энкодером) на валидации замены: {d.value:+.3f} IoU, 95% ДИ {interval(d)}."
+                )
     data = _data(runs)
     if data:
         lines.append(data)

@@ -18,7 +18,7 @@ from .logs import Run
 SEG_METRICS = {"loss": "потери (BCE + Dice)", "iou": "IoU", "dice": "Dice", "pixel_acc": "pixel accuracy"}
 
 
-ROCK = (255, 40, 40)   # the colour of rock in every mask overlay
+ROCK = (255, 40, 40)  # the colour of rock in every mask overlay
 ROCK_ALPHA = 0.55
 
 
@@ -77,8 +77,11 @@ def real_vs_generated(real: MoonData, generated: MoonData, n: int = 4, seed: int
             share = data.masks[i].numpy().astype(bool).mean()
             ax.set_title(f"{name} #{data.numbers[i]}\nкамень {share:.1%} пикселей", fontsize=10)
             ax.axis("off")
-    fig.suptitle("Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет), снизу — генератор; "
-                 "камень отмечен красным", fontsize=11)
+    fig.suptitle(
+        "Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет), снизу — генератор; "
+        "камень отмечен красным",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
@@ -95,32 +98,60 @@ def rock_fraction_hist(data: MoonData):
     return fig
 
 
-def show_predictions(images: torch.Tensor, probs: torch.Tensor, masks: torch.Tensor, indices: Sequence[int],
-                     titles: Sequence[str] | None = None, threshold: float = 0.5):
+def show_predictions(
+    images: torch.Tensor,
+    probs: torch.Tensor,
+    masks: torch.Tensor,
+    indices: Sequence[int],
+    titles: Sequence[str] | None = None,
+    threshold: float = 0.5,
+):
     """Per row: input, predicted probability, thresholded mask, ground truth, errors (TP green, FP red, FN blue)."""
-    cols = ["вход", "вероятность камня", f"маска (p ≥ {threshold})", "разметка",
-            "ошибки: TP зелёный, FP красный, FN синий"]
+    cols = [
+        "вход",
+        "вероятность камня",
+        f"маска (p ≥ {threshold})",
+        "разметка",
+        "ошибки: TP зелёный, FP красный, FN синий",
+    ]
     fig, axes = plt.subplots(len(indices), 5, figsize=(15, 3.1 * len(indices)), squeeze=False)
     for r, i in enumerate(indices):
         pred = rock_mask(probs[i], threshold)
         empty = not (pred | masks[i].bool()).any()
-        panels = [_rgb(images[i]), probs[i, 0].numpy(), pred[0].numpy(), masks[i, 0].numpy(),
-                  error_overlay(images[i], pred, masks[i])]
+        panels = [
+            _rgb(images[i]),
+            probs[i, 0].numpy(),
+            pred[0].numpy(),
+            masks[i, 0].numpy(),
+            error_overlay(images[i], pred, masks[i]),
+        ]
         for c, (ax, panel) in enumerate(zip(axes[r], panels)):
-            ax.imshow(panel, cmap="gray" if c in (2, 3) else ("magma" if c == 1 else None),
-                      vmin=0 if c in (1, 2, 3) else None, vmax=1 if c in (1, 2, 3) else None)
+            ax.imshow(
+                panel,
+                cmap="gray" if c in (2, 3) else ("magma" if c == 1 else None),
+                vmin=0 if c in (1, 2, 3) else None,
+                vmax=1 if c in (1, 2, 3) else None,
+            )
             ax.axis("off")
             if r == 0:
                 ax.set_title(cols[c], fontsize=10)
         label = titles[r] if titles else ""
-        axes[r, 0].text(-0.04, 0.5, f"{label}\nкамней нет" if empty else f"{label}\nIoU {per_image_iou(pred, masks[i])[0]:.2f}",
-                        transform=axes[r, 0].transAxes, ha="right", va="center", fontsize=9)
+        axes[r, 0].text(
+            -0.04,
+            0.5,
+            f"{label}\nкамней нет" if empty else f"{label}\nIoU {per_image_iou(pred, masks[i])[0]:.2f}",
+            transform=axes[r, 0].transAxes,
+            ha="right",
+            va="center",
+            fontsize=9,
+        )
     fig.tight_layout()
     return fig
 
 
-def example_picks(iou: np.ndarray, images: torch.Tensor, masks: torch.Tensor, min_rock: float = 0.02,
-                  dark_quantile: float = 0.2) -> dict[str, int]:
+def example_picks(
+    iou: np.ndarray, images: torch.Tensor, masks: torch.Tensor, min_rock: float = 0.02, dark_quantile: float = 0.2
+) -> dict[str, int]:
     """Validation examples to show, by per-image IoU: the best, the median and the one a third of the way
     up; the worst only among images with at least ``min_rock`` rock pixels that are not among the darkest
     ``dark_quantile`` (an almost black frame with an invisible rock says nothing about the model).
@@ -128,9 +159,14 @@ def example_picks(iou: np.ndarray, images: torch.Tensor, masks: torch.Tensor, mi
     share = masks.float().mean(dim=(1, 2, 3)).numpy()
     brightness = images.float().mean(dim=(1, 2, 3)).numpy()
     order = np.argsort(iou, kind="stable")
-    visible = [int(i) for i in order if share[i] >= min_rock and brightness[i] >= np.quantile(brightness, dark_quantile)]
-    picks = {"лучший": int(order[-1]), "медианный": int(order[len(order) // 2]),
-             "треть снизу": int(order[len(order) // 3])}
+    visible = [
+        int(i) for i in order if share[i] >= min_rock and brightness[i] >= np.quantile(brightness, dark_quantile)
+    ]
+    picks = {
+        "лучший": int(order[-1]),
+        "медианный": int(order[len(order) // 2]),
+        "треть снизу": int(order[len(order) // 3]),
+    }
     if visible:
         picks[f"худший (камня ≥ {min_rock:.0%}, не тёмный)"] = visible[0]
     return picks
@@ -158,8 +194,13 @@ def draw_embedding(model) -> plt.Figure:
 
     size = 128
     inner = size * scale
-    box(0.2, n, 3.6, f"вход 3×{size}×{size}" + (f" → ×{scale} билинейно → {inner}×{inner}" if scale > 1 else ""),
-        "#eeeeee")
+    box(
+        0.2,
+        n,
+        3.6,
+        f"вход 3×{size}×{size}" + (f" → ×{scale} билинейно → {inner}×{inner}" if scale > 1 else ""),
+        "#eeeeee",
+    )
     for i, (r, c, source) in enumerate(zip(enc.reductions, enc.out_channels, enc.sources())):
         y = n - 1 - i
         res = f"{size // r}×{size // r}"
@@ -201,8 +242,7 @@ def plot_segmentation_curves(runs: dict[str, Run]):
             run, colour = runs[name], runs[name].spec.colour
             epochs = [r["epoch"] for r in run.history]
             ax.plot(epochs, [r.get(f"train_{key}") for r in run.history], "--", color=colour, alpha=0.45, lw=1)
-            ax.plot(epochs, [r.get(f"val_{key}") for r in run.history], "-", color=colour, lw=1.8,
-                    label=run.spec.short)
+            ax.plot(epochs, [r.get(f"val_{key}") for r in run.history], "-", color=colour, lw=1.8, label=run.spec.short)
             best = run.summary.best_epoch
             if best is not None and run.best.get(f"val_{key}") is not None:
                 ax.plot([best], [run.best[f"val_{key}"]], "*", color=colour, markersize=11, markeredgecolor="k")
@@ -213,8 +253,10 @@ def plot_segmentation_curves(runs: dict[str, Run]):
         ax.set_ylabel(title)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
-    fig.suptitle("Сегментация, сид 0: сплошная — валидация, пунктир — обучение, ★ лучшая эпоха по val IoU"
-                 + "".join(f"; точки: разморозка {spec.short}" for _, spec in unfrozen))
+    fig.suptitle(
+        "Сегментация, сид 0: сплошная — валидация, пунктир — обучение, ★ лучшая эпоха по val IoU"
+        + "".join(f"; точки: разморозка {spec.short}" for _, spec in unfrozen)
+    )
     fig.tight_layout()
     return fig
 
@@ -228,9 +270,15 @@ def pick_examples(masks: torch.Tensor, n: int = 5) -> list[int]:
     return [order[round(p)] for p in positions]
 
 
-def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, torch.Tensor], indices: Sequence[int],
-                  labels: dict[str, str], threshold: float = 0.5,
-                  title: str = "Одни и те же снимки через все модели: TP зелёный, FP красный, FN синий"):
+def compare_masks(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    probs: dict[str, torch.Tensor],
+    indices: Sequence[int],
+    labels: dict[str, str],
+    threshold: float = 0.5,
+    title: str = "Одни и те же снимки через все модели: TP зелёный, FP красный, FN синий",
+):
     """Rows: the chosen images; columns: input, ground truth, then every model's errors
     (TP green, FP red, FN blue) with its IoU on that image; ``labels``: run → column title."""
     names = list(probs)
@@ -239,8 +287,9 @@ def compare_masks(images: torch.Tensor, masks: torch.Tensor, probs: dict[str, to
     for r, i in enumerate(indices):
         truth = masks[i].bool()
         axes[r, 0].imshow(images[i].permute(1, 2, 0).numpy())
-        axes[r, 0].set_title(f"вход (камень {truth.float().mean():.1%})" if r == 0 else
-                             f"камень {truth.float().mean():.1%}", fontsize=13)
+        axes[r, 0].set_title(
+            f"вход (камень {truth.float().mean():.1%})" if r == 0 else f"камень {truth.float().mean():.1%}", fontsize=13
+        )
         axes[r, 1].imshow(truth[0].numpy(), cmap="gray", vmin=0, vmax=1)
         for c, name in enumerate(names, start=2):
             pred = rock_mask(probs[name][i], threshold)

@@ -58,7 +58,7 @@ class Run:
 def load_runs(paths: Paths, names: Iterable[str] | None = None) -> dict[str, Run]:
     """The registered runs (or ``names``) that have a ``summary.json``, in the table's order."""
     runs = {}
-    for name in (names if names is not None else run_table.RUNS):
+    for name in names if names is not None else run_table.RUNS:
         log = RunLog(paths.run_dir(name))
         summary = log.summary()
         if summary is not None:
@@ -73,11 +73,19 @@ def segmentation_runs(runs: dict[str, Run]) -> dict[str, Run]:
 def summary_row(run: Run) -> dict:
     """A segmentation run's summary.json as one table row: size, best epoch, val metrics, time, data."""
     s, best = run.summary, run.best
-    return {"run": run.name, "model": run.spec.title, "params total": s.params_total,
-            "params trained": s.params_trainable, "best epoch": s.best_epoch,
-            "IoU": best.get("val_iou"), "Dice": best.get("val_dice"),
-            "pixel accuracy": best.get("val_pixel_acc"), "training, min": s.wall_time_min,
-            "data": run.data.kind if run.data else None, "status": s.status}
+    return {
+        "run": run.name,
+        "model": run.spec.title,
+        "params total": s.params_total,
+        "params trained": s.params_trainable,
+        "best epoch": s.best_epoch,
+        "IoU": best.get("val_iou"),
+        "Dice": best.get("val_dice"),
+        "pixel accuracy": best.get("val_pixel_acc"),
+        "training, min": s.wall_time_min,
+        "data": run.data.kind if run.data else None,
+        "status": s.status,
+    }
 
 
 def compare_runs(paths: Paths) -> list[dict]:
@@ -102,8 +110,10 @@ def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, 
     records = {n: log.summary().data for n, log in logs.items() if log.summary() is not None}
     locations = {(r.kind, r.location) for r in records.values() if r}
     if len(locations) > 1:
-        raise ValueError(f"the segmentation runs were trained on different data ({sorted(locations)}); "
-                         "retrain them together (make run FORCE=\"02 03\")")
+        raise ValueError(
+            f"the segmentation runs were trained on different data ({sorted(locations)}); "
+            'retrain them together (make run FORCE="02 03")'
+        )
     record = next((r for r in records.values() if r), None)
     source = moon.locate_recorded(paths, asdict(record)) if record else moon.locate(paths, profile=profile)
     data = moon.load(source, paths)
@@ -119,7 +129,7 @@ class CheckEvaluation:
     """Models evaluated zero-shot on the real check set (cleaned masks: larger rocks only)."""
 
     data: MoonData
-    evaluations: dict[str, dict]   # run → inference.evaluate_models result
+    evaluations: dict[str, dict]  # run → inference.evaluate_models result
 
     def probs(self) -> dict[str, torch.Tensor]:
         return {name: ev["probs"] for name, ev in self.evaluations.items()}

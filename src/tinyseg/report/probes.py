@@ -14,8 +14,8 @@ from ..runs import RunSpec
 from .recipes import schedule_text
 
 PROBES = {  # kind → the probe log, relative to the repository
-    "classifier": "docs/classifier_probes.jsonl",     # tools/classifier_probe.py: the classifier's schedule
-    "integration": "docs/seg_probes.jsonl",           # tools/seg_probe.py: how the backbone U-Net is built
+    "classifier": "docs/classifier_probes.jsonl",  # tools/classifier_probe.py: the classifier's schedule
+    "integration": "docs/seg_probes.jsonl",  # tools/seg_probe.py: how the backbone U-Net is built
 }
 
 
@@ -33,21 +33,33 @@ LOSS_PROBES = (
     {"потери": "BCE + Dice, пиксели камня в BCE с весом 3", "val IoU": 0.452},
     {"потери": "только BCE", "val IoU": 0.417},
 )
-LOSS_PROBE_SETUP = ("UNetBackbone A (энкодер — предыдущий Classifier128, заморожен), 8 эпох, сгенерированная замена "
-                    "версии 1 (1 000 пар), сид 0; лучший val IoU")
+LOSS_PROBE_SETUP = (
+    "UNetBackbone A (энкодер — предыдущий Classifier128, заморожен), 8 эпох, сгенерированная замена "
+    "версии 1 (1 000 пар), сид 0; лучший val IoU"
+)
+
 
 def classifier_probe_table(probes: Sequence[dict]):
     """The recipe probes as a table: schedule, budget, val metrics at 128 px."""
-    rows = [{"проба": p["probe"],
-             "размер входа по эпохам": schedule_text(p["recipe"]["resolutions"], p["epochs"]),
-             "батчей в эпохе": p["steps_per_epoch"],
-             "минут обучения": p["train_minutes"],
-             "top-1, %": 100 * p["top1"],
-             "top-1 с отражением, %": 100 * p["top1_flip"],
-             "top-5, %": 100 * p["top5"]} for p in probes]
-    return (pd.DataFrame(rows).set_index("проба").style
-            .format({"минут обучения": "{:.1f}", "top-1, %": "{:.1f}", "top-1 с отражением, %": "{:.1f}",
-                     "top-5, %": "{:.1f}"}))
+    rows = [
+        {
+            "проба": p["probe"],
+            "размер входа по эпохам": schedule_text(p["recipe"]["resolutions"], p["epochs"]),
+            "батчей в эпохе": p["steps_per_epoch"],
+            "минут обучения": p["train_minutes"],
+            "top-1, %": 100 * p["top1"],
+            "top-1 с отражением, %": 100 * p["top1_flip"],
+            "top-5, %": 100 * p["top5"],
+        }
+        for p in probes
+    ]
+    return (
+        pd.DataFrame(rows)
+        .set_index("проба")
+        .style.format(
+            {"минут обучения": "{:.1f}", "top-1, %": "{:.1f}", "top-1 с отражением, %": "{:.1f}", "top-5, %": "{:.1f}"}
+        )
+    )
 
 
 def classifier_probe_summary(probes: Sequence[dict], recipe: ClassifyRecipe) -> str:
@@ -64,14 +76,28 @@ def classifier_probe_summary(probes: Sequence[dict], recipe: ClassifyRecipe) -> 
         rows.append((p, est))
     best = max(probes, key=lambda p: p["top1"])
     first = probes[0]
-    chosen = next((p for p, _ in rows if [list(x) for x in p["recipe"]["resolutions"]]
-                   == [list(x) for x in recipe.resolutions] and p["epochs"] == recipe.epochs), None)
-    lines = [(f"**Что показали пробы.** Прежнее расписание ({first['epochs']} эпох, «{first['probe']}») на ⅛ данных "
-             f"за эпоху даёт {100 * first['top1']:.1f}% top-1; лучшее — «{best['probe']}» ({best['epochs']} эпох): "
-             f"{100 * best['top1']:.1f}%.")]
+    chosen = next(
+        (
+            p
+            for p, _ in rows
+            if [list(x) for x in p["recipe"]["resolutions"]] == [list(x) for x in recipe.resolutions]
+            and p["epochs"] == recipe.epochs
+        ),
+        None,
+    )
+    lines = [
+        (
+            f"**Что показали пробы.** Прежнее расписание ({first['epochs']} эпох, «{first['probe']}») на ⅛ данных "
+            f"за эпоху даёт {100 * first['top1']:.1f}% top-1; лучшее — «{best['probe']}» ({best['epochs']} эпох): "
+            f"{100 * best['top1']:.1f}%."
+        )
+    ]
     if any(est for _, est in rows):
-        lines.append("Оценка полного запуска (время обучения пробы × 781/100 батчей плюс измеренная валидация): "
-                     + "; ".join(f"«{p['probe']}» ≈ {est:.0f} мин" for p, est in rows if est) + ".")
+        lines.append(
+            "Оценка полного запуска (время обучения пробы × 781/100 батчей плюс измеренная валидация): "
+            + "; ".join(f"«{p['probe']}» ≈ {est:.0f} мин" for p, est in rows if est)
+            + "."
+        )
     if chosen is not None:
         lines.append(f"Полный запуск ниже использует расписание пробы «{chosen['probe']}».")
     else:
@@ -82,12 +108,13 @@ def classifier_probe_summary(probes: Sequence[dict], recipe: ClassifyRecipe) -> 
 
 
 PROBE_NOTES = {  # the probe log's notes (English) as the table shows them
-    "timing overlapped a smoke test run on the same 2 cores: minutes too high":
-        "время завышено: шло параллельно с тестом",
+    "timing overlapped a smoke test run on the same 2 cores: minutes too high": "время завышено: шло параллельно с тестом",
 }
 PROBE_LABELS = {  # what each probe changed, in words (tools/seg_probe.py names)
-    "input_scale": "вход энкодера ×{}", "stem_channels": "лёгкий стем {} каналов",
-    "encoder_lr_scale": "шаг энкодера × {}", "unfreeze_at": "разморозка после доли эпох {}",
+    "input_scale": "вход энкодера ×{}",
+    "stem_channels": "лёгкий стем {} каналов",
+    "encoder_lr_scale": "шаг энкодера × {}",
+    "unfreeze_at": "разморозка после доли эпох {}",
 }
 
 
@@ -96,15 +123,27 @@ def integration_probe_table(probes: Sequence[dict]):
     rows = []
     for p in probes:
         changes = {**p["changes"].get("model_args", {}), **{k: v for k, v in p["changes"].items() if k != "model_args"}}
-        rows.append({"проба": p["name"], "запуск-основа": p["run"],
-                     "изменение": "; ".join(PROBE_LABELS.get(k, k + " {}").format(v) for k, v in changes.items())
-                     or "— (как в таблице запусков до проб)",
-                     "эпоха разморозки": p["unfreeze_epoch"] or "—", "шаг энкодера": p["encoder_lr_scale"],
-                     "параметров": f"{p['params']:,}", "эпох": p["epochs"], "минут": p["minutes"],
-                     "лучший val IoU": p["val_iou"], "эпоха лучшего": p["best_epoch"],
-                     "примечание": PROBE_NOTES.get(p.get("note"), p.get("note") or "")})
-    return (pd.DataFrame(rows).set_index("проба").style
-            .format({"минут": "{:.1f}", "лучший val IoU": "{:.3f}", "шаг энкодера": "{:g}"}))
+        rows.append(
+            {
+                "проба": p["name"],
+                "запуск-основа": p["run"],
+                "изменение": "; ".join(PROBE_LABELS.get(k, k + " {}").format(v) for k, v in changes.items())
+                or "— (как в таблице запусков до проб)",
+                "эпоха разморозки": p["unfreeze_epoch"] or "—",
+                "шаг энкодера": p["encoder_lr_scale"],
+                "параметров": f"{p['params']:,}",
+                "эпох": p["epochs"],
+                "минут": p["minutes"],
+                "лучший val IoU": p["val_iou"],
+                "эпоха лучшего": p["best_epoch"],
+                "примечание": PROBE_NOTES.get(p.get("note"), p.get("note") or ""),
+            }
+        )
+    return (
+        pd.DataFrame(rows)
+        .set_index("проба")
+        .style.format({"минут": "{:.1f}", "лучший val IoU": "{:.3f}", "шаг энкодера": "{:g}"})
+    )
 
 
 def integration_probe_summary(probes: Sequence[dict], chosen: RunSpec, tie: float = 0.01) -> str:
@@ -115,21 +154,39 @@ def integration_probe_summary(probes: Sequence[dict], chosen: RunSpec, tie: floa
     if not trials:
         return "Проб для этого запуска в журнале нет."
     first, best = trials[0], max(trials, key=lambda p: p["val_iou"])
-    mine = next((p for p in trials if p["model_args"] == chosen.model_args
-                 and p["encoder_lr_scale"] == chosen.encoder_lr_scale
-                 and p["unfreeze_epoch"] == chosen.unfreeze_epoch(p["epochs"])), None)
-    text = (f"Прежний способ встраивания («{first['name']}») дал IoU {first['val_iou']:.3f} за {first['minutes']:.1f} "
-            f"мин, лучшая проба «{best['name']}» — {best['val_iou']:.3f} за {best['minutes']:.1f} мин.")
+    mine = next(
+        (
+            p
+            for p in trials
+            if p["model_args"] == chosen.model_args
+            and p["encoder_lr_scale"] == chosen.encoder_lr_scale
+            and p["unfreeze_epoch"] == chosen.unfreeze_epoch(p["epochs"])
+        ),
+        None,
+    )
+    text = (
+        f"Прежний способ встраивания («{first['name']}») дал IoU {first['val_iou']:.3f} за {first['minutes']:.1f} "
+        f"мин, лучшая проба «{best['name']}» — {best['val_iou']:.3f} за {best['minutes']:.1f} мин."
+    )
     reference = [p for p in probes if p["run"] != chosen.name]
     if reference:
-        text += " При том же бюджете " + ", ".join(
-            f"{r['run']} — {r['val_iou']:.3f} за {r['minutes']:.1f} мин" for r in reference) + "."
+        text += (
+            " При том же бюджете "
+            + ", ".join(f"{r['run']} — {r['val_iou']:.3f} за {r['minutes']:.1f} мин" for r in reference)
+            + "."
+        )
     if mine is None:
         return text + f" Способ, записанный для {chosen.short} в таблице запусков, пробами не измерялся."
     if mine is best:
         return text + f" {chosen.short} в таблице запусков использует этот способ («{mine['name']}»)."
     gap = best["val_iou"] - mine["val_iou"]
-    verdict = (f"отстаёт от лучшей на {gap:.3f} IoU — меньше принятого порога {tie:.2f} для одного сида и короткого "
-               f"бюджета, то есть считается равным ей, а из равных выбирается более простой и быстрый"
-               if gap < tie else f"отстаёт от лучшей на {gap:.3f} IoU")
-    return text + f" {chosen.short} в таблице запусков использует способ пробы «{mine['name']}» (IoU {mine['val_iou']:.3f}): она {verdict}."
+    verdict = (
+        f"отстаёт от лучшей на {gap:.3f} IoU — меньше принятого порога {tie:.2f} для одного сида и короткого "
+        f"бюджета, то есть считается равным ей, а из равных выбирается более простой и быстрый"
+        if gap < tie
+        else f"отстаёт от лучшей на {gap:.3f} IoU"
+    )
+    return (
+        text
+        + f" {chosen.short} в таблице запусков использует способ пробы «{mine['name']}» (IoU {mine['val_iou']:.3f}): она {verdict}."
+    )

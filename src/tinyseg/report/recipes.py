@@ -50,21 +50,34 @@ def recipe_table(recipe: Recipe, spec: RunSpec | None = None) -> pd.DataFrame:
     """The recipe as a two-column table with Russian labels; for a segmentation run with a borrowed encoder
     (``spec``), also what it does with that encoder."""
     if isinstance(recipe, ClassifyRecipe):
-        values = {"epochs": recipe.epochs, "batch_size": recipe.batch_size, "lr": recipe.lr,
-                  "weight_decay": recipe.weight_decay, "label_smoothing": recipe.label_smoothing,
-                  "warmup": f"{recipe.warmup:.0%}", "resolutions": schedule_text(recipe.resolutions, recipe.epochs),
-                  "crop_scale": f"{recipe.augment.scale[0]:.0%}–{recipe.augment.scale[1]:.0%}",
-                  "jitter": f"{recipe.augment.jitter:.0%}",
-                  "max_steps_per_epoch": recipe.max_steps_per_epoch or "—", "model": recipe.model or "—"}
+        values = {
+            "epochs": recipe.epochs,
+            "batch_size": recipe.batch_size,
+            "lr": recipe.lr,
+            "weight_decay": recipe.weight_decay,
+            "label_smoothing": recipe.label_smoothing,
+            "warmup": f"{recipe.warmup:.0%}",
+            "resolutions": schedule_text(recipe.resolutions, recipe.epochs),
+            "crop_scale": f"{recipe.augment.scale[0]:.0%}–{recipe.augment.scale[1]:.0%}",
+            "jitter": f"{recipe.augment.jitter:.0%}",
+            "max_steps_per_epoch": recipe.max_steps_per_epoch or "—",
+            "model": recipe.model or "—",
+        }
         rows = {label: str(values[k]) for k, label in CLASSIFY_LABELS.items()}
     else:
-        rows = {label: "—" if getattr(recipe, k) is None else str(getattr(recipe, k))
-                for k, label in SEGMENT_LABELS.items()}
+        rows = {
+            label: "—" if getattr(recipe, k) is None else str(getattr(recipe, k)) for k, label in SEGMENT_LABELS.items()
+        }
     if isinstance(recipe, SegmentRecipe) and spec is not None and spec.encoder_from is not None:
         unfreeze = recipe.unfreeze_epoch
         rows["энкодер"] = "предобученный (Classifier128)" if spec.init == "pretrained" else "случайная инициализация"
-        rows["энкодер заморожен"] = ("нет" if not spec.frozen else "весь запуск" if unfreeze is None
-                                     else f"эпохи 1–{unfreeze - 1}, с эпохи {unfreeze} обучается")
+        rows["энкодер заморожен"] = (
+            "нет"
+            if not spec.frozen
+            else "весь запуск"
+            if unfreeze is None
+            else f"эпохи 1–{unfreeze - 1}, с эпохи {unfreeze} обучается"
+        )
         if unfreeze is not None or not spec.frozen:
             rows["шаг обучения энкодера"] = f"× {recipe.encoder_lr_scale:g} от общего"
     return pd.DataFrame({"значение": list(rows.values())}, index=pd.Index(list(rows), name="параметр"))
@@ -76,5 +89,7 @@ def training_line(paths: Paths, run: str) -> str:
     metric = summary.monitor.removeprefix("val_")
     value = summary.best.get(summary.monitor)
     shown = f"{value:.2%}" if metric.startswith("top") else f"{value:.3f}"
-    return (f"{summary.run}: {summary.status}; best epoch {summary.best_epoch} of {summary.epochs_run} "
-            f"(val {metric} {shown}); training with validation {summary.wall_time_min:.1f} min")
+    return (
+        f"{summary.run}: {summary.status}; best epoch {summary.best_epoch} of {summary.epochs_run} "
+        f"(val {metric} {shown}); training with validation {summary.wall_time_min:.1f} min"
+    )

@@ -29,8 +29,8 @@ class Seeds:
     """The finished seeds of one run: their logs and their per-image overlap counts."""
 
     spec: RunSpec
-    runs: list[Run]                           # seed 0 first
-    overlaps: dict[str, dict]                 # set → {"pairs", "intersection" (seeds×N), "union" (seeds×N)}
+    runs: list[Run]  # seed 0 first
+    overlaps: dict[str, dict]  # set → {"pairs", "intersection" (seeds×N), "union" (seeds×N)}
 
     @property
     def n(self) -> int:
@@ -104,9 +104,11 @@ def load_seeds(paths: Paths, spec: RunSpec) -> Seeds | None:
     for which, per_seed in overlaps.items():
         if len(per_seed) != len(found) or any(c["pairs"] != per_seed[0]["pairs"] for c in per_seed):
             continue  # a seed without counts, or evaluated on other pairs: not comparable
-        merged[which] = {"pairs": per_seed[0]["pairs"],
-                         "intersection": np.array([c["intersection"] for c in per_seed], dtype=float),
-                         "union": np.array([c["union"] for c in per_seed], dtype=float)}
+        merged[which] = {
+            "pairs": per_seed[0]["pairs"],
+            "intersection": np.array([c["intersection"] for c in per_seed], dtype=float),
+            "union": np.array([c["union"] for c in per_seed], dtype=float),
+        }
     return Seeds(spec, found, merged)
 
 
@@ -134,10 +136,16 @@ def seed_table(seeds: dict[str, Seeds]) -> pd.DataFrame:
         return pd.DataFrame()
     rows = []
     for s in seeds.values():
-        rows.append({"модель": s.spec.short, "сидов": s.n, "IoU, валидация": _pm(s.iou("val")),
-                     "IoU, реальные рендеры": _pm(s.iou("check")),
-                     "IoU по сидам (валидация)": ", ".join(f"{v:.3f}" for v in s.iou("val")),
-                     "обучение, мин на сид": _pm(s.minutes(), 1)})
+        rows.append(
+            {
+                "модель": s.spec.short,
+                "сидов": s.n,
+                "IoU, валидация": _pm(s.iou("val")),
+                "IoU, реальные рендеры": _pm(s.iou("check")),
+                "IoU по сидам (валидация)": ", ".join(f"{v:.3f}" for v in s.iou("val")),
+                "обучение, мин на сид": _pm(s.minutes(), 1),
+            }
+        )
     return pd.DataFrame(rows).set_index("модель")
 
 
@@ -168,8 +176,10 @@ def difference_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> 
     rows = {}
     for which, label in SETS.items():
         for name, d in differences(seeds, which, reference_role).items():
-            row = rows.setdefault(name, {"сравнение": f"{seeds[name].spec.short} − {ref.spec.short}",
-                                         "сидов": f"{seeds[name].n} и {ref.n}"})
+            row = rows.setdefault(
+                name,
+                {"сравнение": f"{seeds[name].spec.short} − {ref.spec.short}", "сидов": f"{seeds[name].n} и {ref.n}"},
+            )
             row[f"ΔIoU, {label}"] = f"{d.value:+.3f}"
             row[f"95% ДИ, {label}"] = interval(d) + (" *" if d.excludes_zero else "")
             row[f"изображений, {label}"] = d.images
@@ -197,12 +207,16 @@ def equal_time_table(seeds: dict[str, Seeds], minutes: float | None = None) -> p
     rows = []
     for s in seeds.values():
         cut = [iou_within(r, minutes) for r in s.runs]
-        rows.append({"модель": s.spec.short,
-                     f"IoU за {minutes:.1f} мин эпох": _pm([c[0] for c in cut]),
-                     f"эпох за {minutes:.1f} мин": f"{np.mean([c[1] for c in cut]):.0f} из "
-                                                   f"{np.mean([r.summary.epochs_run for r in s.runs]):.0f}",
-                     "IoU за все эпохи": _pm(s.logged_iou()),
-                     "мин на эпоху": f"{np.mean([m / r.summary.epochs_run for m, r in zip(s.epoch_minutes(), s.runs)]):.2f}"})
+        rows.append(
+            {
+                "модель": s.spec.short,
+                f"IoU за {minutes:.1f} мин эпох": _pm([c[0] for c in cut]),
+                f"эпох за {minutes:.1f} мин": f"{np.mean([c[1] for c in cut]):.0f} из "
+                f"{np.mean([r.summary.epochs_run for r in s.runs]):.0f}",
+                "IoU за все эпохи": _pm(s.logged_iou()),
+                "мин на эпоху": f"{np.mean([m / r.summary.epochs_run for m, r in zip(s.epoch_minutes(), s.runs)]):.2f}",
+            }
+        )
     return pd.DataFrame(rows).set_index("модель")
 
 
@@ -242,8 +256,12 @@ def summary_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.
     diffs = {w: differences(seeds, w, reference_role) for w in SETS}
     rows = []
     for name, s in seeds.items():
-        row = {"модель": s.spec.short, "сидов": s.n, "IoU, валидация (замена)": _pm(s.iou("val")),
-               "IoU, реальные рендеры": _pm(s.iou("check"))}
+        row = {
+            "модель": s.spec.short,
+            "сидов": s.n,
+            "IoU, валидация (замена)": _pm(s.iou("val")),
+            "IoU, реальные рендеры": _pm(s.iou("check")),
+        }
         for which, label in (("val", "валидация"), ("check", "реальные")):
             d = diffs[which].get(name)
             row[f"Δ с {reference}, {label} [95% ДИ]"] = f"{d.value:+.3f} {interval(d)}" if d is not None else "—"

@@ -36,8 +36,13 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
-def paired_iou_difference(counts_a: tuple[np.ndarray, np.ndarray], counts_b: tuple[np.ndarray, np.ndarray],
-                          confidence: float = 0.95, resamples: int = 10_000, seed: int = 0) -> Difference:
+def paired_iou_difference(
+    counts_a: tuple[np.ndarray, np.ndarray],
+    counts_b: tuple[np.ndarray, np.ndarray],
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Difference:
     """Whole-set IoU of model b minus model a on the same images, with a paired percentile bootstrap CI.
 
     ``counts_*`` are per-image (intersection, union) arrays (:func:`tinyseg.metrics.overlap_counts`): one
@@ -45,8 +50,7 @@ def paired_iou_difference(counts_a: tuple[np.ndarray, np.ndarray], counts_b: tup
     its seeds' whole-set IoUs, so the value equals the difference of the seed means in the tables; each
     bootstrap resample draws the same images for every seed of both models.
     """
-    inter_a, union_a, inter_b, union_b = (np.atleast_2d(np.asarray(x, dtype=float))
-                                          for x in (*counts_a, *counts_b))
+    inter_a, union_a, inter_b, union_b = (np.atleast_2d(np.asarray(x, dtype=float)) for x in (*counts_a, *counts_b))
     if inter_a.shape != union_a.shape or inter_b.shape != union_b.shape:
         raise ValueError("intersection and union counts of a model must have the same shape")
     if inter_a.shape[-1] != inter_b.shape[-1]:
@@ -60,8 +64,14 @@ def paired_iou_difference(counts_a: tuple[np.ndarray, np.ndarray], counts_b: tup
         return iou(inter_b[..., images], union_b[..., images]) - iou(inter_a[..., images], union_a[..., images])
 
     value = float(statistic(np.arange(inter_a.shape[-1])))
-    result = stats.bootstrap((np.arange(inter_a.shape[-1]),), statistic, vectorized=True,
-                             confidence_level=confidence, n_resamples=resamples, method="percentile",
-                             rng=np.random.default_rng(seed))
+    result = stats.bootstrap(
+        (np.arange(inter_a.shape[-1]),),
+        statistic,
+        vectorized=True,
+        confidence_level=confidence,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     ci = result.confidence_interval
     return Difference(value, float(ci.low), float(ci.high), confidence, inter_a.shape[-1])

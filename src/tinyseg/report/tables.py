@@ -20,8 +20,7 @@ def describe_data(run: Run) -> str:
     if not d:
         return "?"
     if d.kind == "generated":
-        return (f"СГЕНЕРИРОВАННАЯ замена {d.dataset} ({d.location}): "
-                f"{d.train:,} train / {d.val:,} val пар")
+        return f"СГЕНЕРИРОВАННАЯ замена {d.dataset} ({d.location}): {d.train:,} train / {d.val:,} val пар"
     what = f"{d.dataset}, маленький тестовый набор" if run.summary.profile == "smoke" else d.dataset
     return f"{what}: {d.train:,} train / {d.val:,} val ({Path(d.location).name})"
 
@@ -31,11 +30,19 @@ def overview(runs: dict[str, Run]) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         s = run.summary
-        rows.append({"запуск": name, "модель": run.spec.short, "данные": describe_data(run),
-                     "профиль": s.profile, "статус": s.status,
-                     "эпох": f"{s.epochs_run}/{s.epochs_planned}", "лучшая эпоха": s.best_epoch,
-                     "обучение, мин": f"{s.wall_time_min:.1f}",
-                     "закончен (UTC)": s.finished_at[:16].replace("T", " ")})
+        rows.append(
+            {
+                "запуск": name,
+                "модель": run.spec.short,
+                "данные": describe_data(run),
+                "профиль": s.profile,
+                "статус": s.status,
+                "эпох": f"{s.epochs_run}/{s.epochs_planned}",
+                "лучшая эпоха": s.best_epoch,
+                "обучение, мин": f"{s.wall_time_min:.1f}",
+                "закончен (UTC)": s.finished_at[:16].replace("T", " "),
+            }
+        )
     return pd.DataFrame(rows).set_index("запуск")
 
 
@@ -54,10 +61,18 @@ def classification_table(runs: dict[str, Run]) -> pd.DataFrame:
         if run.spec.task != "classification":
             continue
         b = run.best
-        rows.append({"модель": run.spec.short, "top-1": b["val_top1"], "top-5": b["val_top5"],
-                     "macro-F1": b["val_macro_f1"], "val loss": b["val_loss"],
-                     "лучшая эпоха": run.summary.best_epoch, "параметров": run.summary.params_total,
-                     "обучение, мин": run.summary.wall_time_min})
+        rows.append(
+            {
+                "модель": run.spec.short,
+                "top-1": b["val_top1"],
+                "top-5": b["val_top5"],
+                "macro-F1": b["val_macro_f1"],
+                "val loss": b["val_loss"],
+                "лучшая эпоха": run.summary.best_epoch,
+                "параметров": run.summary.params_total,
+                "обучение, мин": run.summary.wall_time_min,
+            }
+        )
     return pd.DataFrame(rows).set_index("модель")
 
 
@@ -67,10 +82,20 @@ def segmentation_table(runs: dict[str, Run], background_share: float | None = No
     rows = []
     for run in segmentation_runs(runs).values():
         r = summary_row(run)
-        rows.append({"модель": run.spec.short, "запуск": r["run"], "IoU": r["IoU"], "Dice": r["Dice"],
-                     "pixel accuracy": r["pixel accuracy"], "лучшая эпоха": r["best epoch"],
-                     "эпох": run.summary.epochs_run, "параметров": r["params total"],
-                     "обучаемых": r["params trained"], "обучение, мин": r["training, min"]})
+        rows.append(
+            {
+                "модель": run.spec.short,
+                "запуск": r["run"],
+                "IoU": r["IoU"],
+                "Dice": r["Dice"],
+                "pixel accuracy": r["pixel accuracy"],
+                "лучшая эпоха": r["best epoch"],
+                "эпох": run.summary.epochs_run,
+                "параметров": r["params total"],
+                "обучаемых": r["params trained"],
+                "обучение, мин": r["training, min"],
+            }
+        )
     if background_share is not None:
         rows.append({"модель": TRIVIAL, "запуск": "—", "IoU": 0.0, "Dice": 0.0, "pixel accuracy": background_share})
     return pd.DataFrame(rows).set_index("модель")
@@ -79,8 +104,13 @@ def segmentation_table(runs: dict[str, Run], background_share: float | None = No
 TRIVIAL = "тривиальный: «камней нет нигде»"
 
 
-STAGE_COLUMNS = {"blocks": "блоки", "channels": "каналов", "params": "параметров", "stride": "шаг (stride)",
-                 "output": "выход"}
+STAGE_COLUMNS = {
+    "blocks": "блоки",
+    "channels": "каналов",
+    "params": "параметров",
+    "stride": "шаг (stride)",
+    "output": "выход",
+}
 
 
 def _blocks(part: dict) -> str:
@@ -98,9 +128,16 @@ def stage_table(model, size: int = 128) -> pd.DataFrame:
     rows = []
     for part in model.parts():
         r = part["reduction"]
-        rows.append({"stage": "голова" if part["block"] == "head" else part["name"], "blocks": _blocks(part),
-                     "channels": part["channels"], "params": f"{part['params']:,}", "stride": r or "—",
-                     "output": f"{size // r}×{size // r}" if r else "1×1"})
+        rows.append(
+            {
+                "stage": "голова" if part["block"] == "head" else part["name"],
+                "blocks": _blocks(part),
+                "channels": part["channels"],
+                "params": f"{part['params']:,}",
+                "stride": r or "—",
+                "output": f"{size // r}×{size // r}" if r else "1×1",
+            }
+        )
     return pd.DataFrame(rows).set_index("stage").rename_axis("часть сети").rename(columns=STAGE_COLUMNS)
 
 
@@ -123,9 +160,15 @@ def parameter_table(runs: dict[str, Run]) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         limit = PARAM_LIMITS.get(run.spec.model)
-        rows.append({"запуск": name, "модель": run.spec.short, "параметров": f"{run.summary.params_total:,}",
-                     "обучаемых в конце": f"{run.summary.params_trainable:,}",
-                     "ограничение задания": str(limit) if limit else "—"})
+        rows.append(
+            {
+                "запуск": name,
+                "модель": run.spec.short,
+                "параметров": f"{run.summary.params_total:,}",
+                "обучаемых в конце": f"{run.summary.params_trainable:,}",
+                "ограничение задания": str(limit) if limit else "—",
+            }
+        )
     return pd.DataFrame(rows).set_index("запуск")
 
 
@@ -134,10 +177,14 @@ def recheck_table(runs: dict[str, Run], evaluations: dict[str, dict]) -> pd.Data
     the checkpoints are the ones the logs describe."""
     rows = []
     for name, ev in evaluations.items():
-        rows.append({"model": runs[name].spec.short if name in runs else name,
-                     "IoU logged": runs[name].best.get("val_iou") if name in runs else None,
-                     "IoU from weights": ev["metrics"]["iou"],
-                     "медиана IoU по снимкам": float(np.median(ev["per_image_iou"]))})
+        rows.append(
+            {
+                "model": runs[name].spec.short if name in runs else name,
+                "IoU logged": runs[name].best.get("val_iou") if name in runs else None,
+                "IoU from weights": ev["metrics"]["iou"],
+                "медиана IoU по снимкам": float(np.median(ev["per_image_iou"])),
+            }
+        )
     return pd.DataFrame(rows).set_index("model")
 
 
@@ -146,9 +193,13 @@ def evaluation_table(evaluations: dict[str, dict], labels: dict[str, str] | None
     recall per size class (from :func:`tinyseg.inference.evaluate_models`)."""
     rows = []
     for name, ev in evaluations.items():
-        row = {"model": (labels or {}).get(name, name), "IoU": ev["metrics"]["iou"], "Dice": ev["metrics"]["dice"],
-               "pixel accuracy": ev["metrics"]["pixel_acc"],
-               "медиана IoU по снимкам": float(np.median(ev["per_image_iou"]))}
+        row = {
+            "model": (labels or {}).get(name, name),
+            "IoU": ev["metrics"]["iou"],
+            "Dice": ev["metrics"]["dice"],
+            "pixel accuracy": ev["metrics"]["pixel_acc"],
+            "медиана IoU по снимкам": float(np.median(ev["per_image_iou"])),
+        }
         for r in ev["rock_recall"]:
             row[f"найдено камней {r['size']} (n={r['rocks']})"] = r["found"]
         rows.append(row)
@@ -172,19 +223,27 @@ def design_table(paths: Paths, runs: dict[str, Run]) -> pd.DataFrame:
             "параметров всего": f"{s.params_total:,}",
             "обучаемых в конце": f"{s.params_trainable:,}",
             "из них предобучено": f"{count_parameters(model.backbone)[0]:,}"
-            if model.backbone is not None and runs[name].spec.init == "pretrained" else "0",
+            if model.backbone is not None and runs[name].spec.init == "pretrained"
+            else "0",
             "понижений ×2 (от входа U-Net)": int(np.log2(max(enc.reductions))),
             "вход энкодера": f"{128 * scale}×{128 * scale}" + (" (×2 билинейно)" if scale > 1 else ""),
             "skip-уровней": len(enc.out_channels) - 1,
             "ширины декодера": "-".join(str(c) for c in enc.out_channels[:-1]),
             "голова: вход, каналов": model.head.in_channels,
-            "мин на эпоху (сид 0)": f"{sum(r['seconds'] for r in runs[name].history) / 60 / max(s.epochs_run, 1):.2f}"}
+            "мин на эпоху (сид 0)": f"{sum(r['seconds'] for r in runs[name].history) / 60 / max(s.epochs_run, 1):.2f}",
+        }
     return pd.DataFrame(rows)
 
 
-LEVEL_COLUMNS = {"stride": "шаг (stride)", "resolution": "разрешение", "encoder": "энкодер: как получен уровень",
-                 "encoder channels": "каналов энкодера", "decoder channels": "каналов декодера",
-                 "encoder params": "параметров энкодера", "decoder params": "параметров декодера"}
+LEVEL_COLUMNS = {
+    "stride": "шаг (stride)",
+    "resolution": "разрешение",
+    "encoder": "энкодер: как получен уровень",
+    "encoder channels": "каналов энкодера",
+    "decoder channels": "каналов декодера",
+    "encoder params": "параметров энкодера",
+    "decoder params": "параметров декодера",
+}
 
 
 def _part(name: str, stride: int) -> str:
@@ -196,9 +255,9 @@ def _part(name: str, stride: int) -> str:
 
 def encoder_level(level: dict) -> str:
     """How an encoder computes a level (its facts, :meth:`~tinyseg.models.base.Encoder.levels`), in words."""
-    if "pool" in level:                                     # PlainEncoder
+    if "pool" in level:  # PlainEncoder
         return ("max-pool 2×2, " if level["pool"] else "") + f"{level['convs']}× conv 3×3"
-    if level["source"] == "stem":                           # ClassifierEncoder's light stem
+    if level["source"] == "stem":  # ClassifierEncoder's light stem
         return f"new light stem: {level['convs']}× conv 3×3"
     scale = level["input_scale"]
     upsample = f"input ×{scale} (bilinear), " if scale > 1 else ""
@@ -208,17 +267,32 @@ def encoder_level(level: dict) -> str:
 def level_table(model, size: int = 128) -> pd.DataFrame:
     """A U-Net's levels (:meth:`~tinyseg.models.unet.UNet.levels`) and its head, with Russian headers; the
     parameter counts with thousands separators."""
-    rows = [{"level": lv["level"], "stride": lv["reduction"],
-             "resolution": f"{size // lv['reduction']}×{size // lv['reduction']}",
-             "encoder": encoder_level(lv["encoder"]), "encoder channels": lv["encoder_channels"],
-             "decoder channels": "— (дно)" if lv["decoder_channels"] is None else lv["decoder_channels"],
-             "encoder params": lv["encoder_params"], "decoder params": lv["decoder_params"]}
-            for lv in model.levels()]
+    rows = [
+        {
+            "level": lv["level"],
+            "stride": lv["reduction"],
+            "resolution": f"{size // lv['reduction']}×{size // lv['reduction']}",
+            "encoder": encoder_level(lv["encoder"]),
+            "encoder channels": lv["encoder_channels"],
+            "decoder channels": "— (дно)" if lv["decoder_channels"] is None else lv["decoder_channels"],
+            "encoder params": lv["encoder_params"],
+            "decoder params": lv["decoder_params"],
+        }
+        for lv in model.levels()
+    ]
     head = model.head_facts()
-    rows.append({"level": "голова", "stride": 1, "resolution": f"{size}×{size}",
-                 "encoder": f"1×1 conv → {head['classes']} logit{'s' if head['classes'] > 1 else ''}",
-                 "encoder channels": "—", "decoder channels": head["classes"], "encoder params": 0,
-                 "decoder params": head["params"]})
+    rows.append(
+        {
+            "level": "голова",
+            "stride": 1,
+            "resolution": f"{size}×{size}",
+            "encoder": f"1×1 conv → {head['classes']} logit{'s' if head['classes'] > 1 else ''}",
+            "encoder channels": "—",
+            "decoder channels": head["classes"],
+            "encoder params": 0,
+            "decoder params": head["params"],
+        }
+    )
     df = pd.DataFrame(rows).set_index("level").rename(columns=LEVEL_COLUMNS).rename_axis("уровень")
     for col in ("параметров энкодера", "параметров декодера"):
         df[col] = df[col].map("{:,}".format)
@@ -228,12 +302,29 @@ def level_table(model, size: int = 128) -> pd.DataFrame:
 def facts_table(data) -> pd.DataFrame:
     """What the moon data set holds, in Russian."""
     f = data.facts()
-    return pd.DataFrame({"значение": [f["data"], f"{f['pairs']:,}", f["size"], f"{f['rock_fraction_mean']:.1%}",
-                                      f"{f['rock_fraction_median']:.1%}", str(f["images_without_rocks"])]},
-                        index=pd.Index(["данные", "пар изображение–маска", "размер после приведения",
-                                        "доля пикселей камня, среднее", "доля пикселей камня, медиана",
-                                        "снимков без камней"], name="набор"))
-
+    return pd.DataFrame(
+        {
+            "значение": [
+                f["data"],
+                f"{f['pairs']:,}",
+                f["size"],
+                f"{f['rock_fraction_mean']:.1%}",
+                f"{f['rock_fraction_median']:.1%}",
+                str(f["images_without_rocks"]),
+            ]
+        },
+        index=pd.Index(
+            [
+                "данные",
+                "пар изображение–маска",
+                "размер после приведения",
+                "доля пикселей камня, среднее",
+                "доля пикселей камня, медиана",
+                "снимков без камней",
+            ],
+            name="набор",
+        ),
+    )
 
 
 def skip_schema(model, size: int = 128) -> pd.DataFrame:
@@ -252,11 +343,19 @@ def skip_schema(model, size: int = 128) -> pd.DataFrame:
             side = size * scale // source[1]["reduction"]
             source_map = f"{side}×{side} (вход классификатора {size * scale}×{size * scale})"
             adapter = f"1×1 conv + BN + ReLU: {source[1]['num_chs']} → {enc.out_channels[i]}"
-        rows.append({"уровень U-Net": i, "источник": how, "карта источника": source_map, "адаптер": adapter,
-                     "каналов в декодер": enc.out_channels[i],
-                     "разрешение в U-Net": f"{size // r}×{size // r}",
-                     "куда идёт": "дно: вход декодера" if i == last else
-                     f"skip: конкатенация в блоке декодера {size // r}×{size // r}"})
+        rows.append(
+            {
+                "уровень U-Net": i,
+                "источник": how,
+                "карта источника": source_map,
+                "адаптер": adapter,
+                "каналов в декодер": enc.out_channels[i],
+                "разрешение в U-Net": f"{size // r}×{size // r}",
+                "куда идёт": "дно: вход декодера"
+                if i == last
+                else f"skip: конкатенация в блоке декодера {size // r}×{size // r}",
+            }
+        )
     return pd.DataFrame(rows).set_index("уровень U-Net")
 
 
@@ -268,14 +367,18 @@ def config_table(runs: dict[str, Run]) -> pd.DataFrame:
         t, info = c.train, c.info
         recipe, spec = (info.recipe, info.spec) if info else ({}, {})
         model = {k: v for k, v in c.model.items() if k in ("input_scale", "stem_channels")}
-        col = {"модель": c.model.get("name", "—"),
-               "вход энкодера, стем": ", ".join(f"{k}={v}" for k, v in model.items()) or "—",
-               "профиль, сид": f"{info.profile}, {info.seed}" if info else "—",
-               "эпох": t.epochs, "размер батча": c.batch_size or recipe.get("batch_size"),
-               "оптимизатор": f"{t.optimizer}" + (" (Нестеров)" if t.optimizer == "sgd" else ""),
-               "пиковый шаг": t.lr, "расписание": f"{t.schedule}, разогрев {t.warmup:.0%}",
-               "weight decay": t.weight_decay,
-               "ранняя остановка": t.patience or "—"}
+        col = {
+            "модель": c.model.get("name", "—"),
+            "вход энкодера, стем": ", ".join(f"{k}={v}" for k, v in model.items()) or "—",
+            "профиль, сид": f"{info.profile}, {info.seed}" if info else "—",
+            "эпох": t.epochs,
+            "размер батча": c.batch_size or recipe.get("batch_size"),
+            "оптимизатор": f"{t.optimizer}" + (" (Нестеров)" if t.optimizer == "sgd" else ""),
+            "пиковый шаг": t.lr,
+            "расписание": f"{t.schedule}, разогрев {t.warmup:.0%}",
+            "weight decay": t.weight_decay,
+            "ранняя остановка": t.patience or "—",
+        }
         if "resolutions" in recipe:
             col["размер входа по эпохам"] = schedule_text(recipe["resolutions"], recipe["epochs"])
             col["label smoothing"] = recipe.get("label_smoothing")
@@ -283,8 +386,13 @@ def config_table(runs: dict[str, Run]) -> pd.DataFrame:
             col["потери"] = f"{recipe['bce_weight']:g}·BCE + {recipe['dice_weight']:g}·Dice"
         if spec.get("encoder_from"):
             col["энкодер"] = f"{spec['encoder_from']}, {'предобучен' if spec['init'] == 'pretrained' else 'случайный'}"
-            col["разморозка"] = ("—" if not spec["frozen"] else "никогда" if spec["unfreeze_epoch"] is None
-                                 else f"с эпохи {spec['unfreeze_epoch']}, шаг × {spec['encoder_lr_scale']:g}")
+            col["разморозка"] = (
+                "—"
+                if not spec["frozen"]
+                else "никогда"
+                if spec["unfreeze_epoch"] is None
+                else f"с эпохи {spec['unfreeze_epoch']}, шаг × {spec['encoder_lr_scale']:g}"
+            )
         cols[name] = {k: "—" if v is None else str(v) for k, v in col.items()}
     return pd.DataFrame(cols).fillna("—")
 
@@ -300,13 +408,25 @@ def data_table(runs: dict[str, Run], paths: Paths) -> pd.DataFrame:
             continue
         seen.add((d.dataset, d.location))
         kind = {"real": "настоящий", "generated": "СГЕНЕРИРОВАННАЯ замена"}.get(d.kind, d.kind)
-        rows.append({"набор": d.dataset, "что это": kind, "где (относительно репозитория)": d.location,
-                     "train / val": f"{d.train:,} / {d.val:,}", "для чего": "обучение и валидация"})
+        rows.append(
+            {
+                "набор": d.dataset,
+                "что это": kind,
+                "где (относительно репозитория)": d.location,
+                "train / val": f"{d.train:,} / {d.val:,}",
+                "для чего": "обучение и валидация",
+            }
+        )
     check = moon.locate_check(paths)
     if check is not None:
         n = len(moon.find_pairs(check.location))
-        rows.append({"набор": "реальные рендеры (проверочный набор)",
-                     "что это": "настоящие рендеры, очищенная разметка (без многих мелких камней)",
-                     "где (относительно репозитория)": paths.relative(check.location),
-                     "train / val": f"— / {n}", "для чего": "только оценка, без обучения и настройки"})
+        rows.append(
+            {
+                "набор": "реальные рендеры (проверочный набор)",
+                "что это": "настоящие рендеры, очищенная разметка (без многих мелких камней)",
+                "где (относительно репозитория)": paths.relative(check.location),
+                "train / val": f"— / {n}",
+                "для чего": "только оценка, без обучения и настройки",
+            }
+        )
     return pd.DataFrame(rows).set_index("набор")
