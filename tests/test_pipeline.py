@@ -1,7 +1,6 @@
 """The main job's bookkeeping: which notebooks it skips, how --force keeps old runs, the PDF fallback."""
 
 import nbformat
-import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from torch import nn
 
@@ -54,13 +53,17 @@ def test_a_notebook_with_finished_runs_and_outputs_is_skipped(tmp_paths, tmp_pat
     assert pipeline.skip_reason(report, "cpu", tmp_paths) is None  # the report is always redone
 
 
-def test_a_run_of_another_profile_stops_the_job_with_the_way_out(tmp_paths, tmp_path):
+def test_runs_of_another_profile_are_kept_and_the_way_to_retrain_is_named(tmp_paths, tmp_path):
+    """The committed cpu runs on a machine with a GPU: kept (retraining is a decision), said so."""
     nb = write_notebook(tmp_path / "03_unet_backbone.ipynb")
     for run in (run for spec in runs.of_notebook(nb.name) for run in spec.ids()):
         finish_run(tmp_paths, run, profile="cpu")
-    assert pipeline.skip_reason(nb, "cpu", tmp_paths)
-    with pytest.raises(pipeline.PipelineError, match="--force 03"):
-        pipeline.skip_reason(nb, "gpu", tmp_paths)
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths).endswith("finished (cpu) and the notebook is executed")
+    reason = pipeline.skip_reason(nb, "gpu", tmp_paths)
+    assert "finished in the cpu profile and are kept" in reason and "--force 03 --profile gpu" in reason
+    assert pipeline.finished_profile(nb, tmp_paths) == "cpu"  # re-executed over them, it runs in their profile
+    write_notebook(nb, executed=False)
+    assert pipeline.skip_reason(nb, "gpu", tmp_paths) is None
 
 
 def test_main_turns_errors_into_a_message_and_an_exit_status(capsys):

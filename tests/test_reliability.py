@@ -259,10 +259,11 @@ def test_a_failing_notebook_is_named_and_keeps_its_outputs(tmp_path):
 
 
 def toy_process(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``toy_training.py ROOT *args``: a real process when it is to be signalled, else the same ``main``
-    in this process (same settings, one thread; an exception is exit status 1 with its traceback on
-    stderr), which saves a process start-up of several seconds per call."""
-    if args:
+    """``toy_training.py ROOT *args``: a real process when it is to be killed (SIGKILL), else the same
+    ``main`` in this process — SIGINT raises KeyboardInterrupt here as in a terminal — with the same settings
+    (one thread; an exception is exit status 1 with its traceback on stderr), which saves a process start-up
+    of several seconds per call."""
+    if "KILL" in args:
         return subprocess.run(
             [sys.executable, str(HERE / "toy_training.py"), str(root), *args],
             capture_output=True,
@@ -272,18 +273,19 @@ def toy_process(root: Path, *args: str, env: dict | None = None) -> subprocess.C
         )
     import toy_training
 
-    out, err, threads = io.StringIO(), io.StringIO(), torch.get_num_threads()
+    out, err, threads, save = io.StringIO(), io.StringIO(), torch.get_num_threads(), torch.save
     saved = {k: os.environ.get(k) for k in env or {}}
     os.environ.update(env or {})
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = toy_training.main([str(root)])
+                code = toy_training.main([str(root), *args])
             except Exception:
                 traceback.print_exc()
                 code = 1
     finally:
         torch.set_num_threads(threads)
+        torch.save = save  # --at save:N replaces it to stop a write half-way
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     return subprocess.CompletedProcess(["toy_training.py", str(root)], code, out.getvalue(), err.getvalue())

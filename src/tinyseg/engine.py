@@ -24,6 +24,7 @@ from .callbacks import Callback, check_callbacks
 from .checkpoint import FinishedRunError, RunMismatchError, check_signature, restore_last, save_last, seed_everything
 from .device import Runtime, select_runtime
 from .freeze import train_mode
+from .locks import hold
 from .models.base import count_parameters
 from .paths import Paths, get_paths
 from .progress import progress, write
@@ -34,6 +35,7 @@ from .runlog import (
     RunSummary,
     TrainConfig,
     _jsonable,
+    file_sha256,
     load_weights,
     remove_stale_temporaries,
     save_weights,
@@ -229,35 +231,38 @@ def fit(
     model holds the best epoch's weights. ``verbose=False``: no progress bars and no epoch lines.
     """
     callbacks = check_callbacks(callbacks)
-    run = _Run(model, train_loader, cfg, objective, runtime, paths, meta or RunMeta(), verbose)
-    run.begin(resume)
-    state = run.state
+    paths = paths or get_paths()
+    # one process per run: a second fit of the same run (a notebook beside the main job) stops here
+    with hold(paths.run_dir(cfg.run) / ".lock", paths.relative(paths.run_dir(cfg.run))):
+        run = _Run(model, train_loader, cfg, objective, runtime, paths, meta or RunMeta(), verbose)
+        run.begin(resume)
+        state = run.state
 
-    def emit(event: str, *args) -> None:
-        for cb in callbacks:
-            getattr(cb, event)(state, *args)
+        def emit(event: str, *args) -> None:
+            for cb in callbacks:
+                getattr(cb, event)(state, *args)
 
-    emit("on_fit_start")
-    saved = len(state.history)  # the epochs that last.pt holds
-    try:
-        while not state.done and state.epoch < cfg.epochs:
-            state.epoch += 1
-            emit("on_epoch_start")
-            record = run.train_epoch(train_loader)
-            record.update(run.validate(val_loader))
-            emit("on_epoch_record", record)
-            run.end_epoch(record)  # best epoch, status, logs, last.pt, summary, the epoch's line
-            saved = state.epoch
-            emit("on_epoch_end", record)
-    except KeyboardInterrupt:
-        run.interrupted(saved)
-    except NonFiniteLossError:
-        run.write_summary("diverged")
-        raise
-    if state.best_epoch is not None and run.weights_path.exists():
-        model.load_state_dict(load_weights(run.weights_path)["state_dict"])
-    emit("on_fit_end")
-    return state
+        emit("on_fit_start")
+        saved = len(state.history)  # the epochs that last.pt holds
+        try:
+            while not state.done and state.epoch < cfg.epochs:
+                state.epoch += 1
+                emit("on_epoch_start")
+                record = run.train_epoch(train_loader)
+                record.update(run.validate(val_loader))
+                emit("on_epoch_record", record)
+                run.end_epoch(record)  # best epoch, status, logs, last.pt, summary, the epoch's line
+                saved = state.epoch
+                emit("on_epoch_end", record)
+        except KeyboardInterrupt:
+            run.interrupted(saved)
+        except NonFiniteLossError:
+            run.write_summary("diverged")
+            raise
+        if state.best_epoch is not None and run.weights_path.exists():
+            model.load_state_dict(load_weights(run.weights_path)["state_dict"])
+        emit("on_fit_end")
+        return state
 
 
 class _Run:
@@ -307,6 +312,12 @@ class _Run:
         remove_stale_temporaries(weights.parent, weights.name)
         run, where = self.cfg.run, rel(log.dir)
         if log.is_finished() and not weights.exists():
+            if self.cfg.seed and run.endswith(f"-seed{self.cfg.seed}"):  # another seed (runs.run_id): never committed
+                raise FinishedRunError(
+                    f"{run} is finished ({rel(log.summary_path)}) but its weights {rel(weights)} are missing; the "
+                    f"weights of seeds other than 0 are working files, never committed. Delete {where} to retrain "
+                    "that seed (or check WEIGHTS_DIR)."
+                )
             raise FinishedRunError(
                 f"{run} is finished ({rel(log.summary_path)}) but its weights {rel(weights)} are missing. Restore "
                 f"the file (git checkout -- {rel(weights)}, or check WEIGHTS_DIR), or retrain the run on purpose "
@@ -424,6 +435,10 @@ class _Run:
                 precision=self.runtime.precision,
                 wall_time_s=self.seconds_before + time.time() - self.started,
                 weights=self.paths.relative(self.weights_path),
+                # the best epoch's weights as this run saved them: loaders of the run verify the file against it
+                weights_sha256=file_sha256(self.weights_path)
+                if state.best_epoch is not None and self.weights_path.exists()
+                else "",
                 finished_at=datetime.now(timezone.utc).isoformat(),
                 profile=info.profile if info else None,
                 seed=info.seed if info else None,

@@ -27,15 +27,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from . import runs as run_table
 from .data import DataError
+from .data.cache import free_space
 from .device import PROFILES, resolve_profile
+from .locks import LockedError, hold
 from .paths import Paths, get_paths, project_root
-from .runlog import RunLog
+from .runlog import RunLog, atomic_write
 
 # in dependency order (the run table says which notebook trains which run; the report trains nothing)
 NOTEBOOKS = ("01_classifier.ipynb", "02_unet_base.ipynb", "03_unet_backbone.ipynb", "04_report.ipynb")
@@ -129,10 +131,25 @@ def export_html(notebook: Path, out_dir: Path, name: str | None = None, code: bo
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
     body, _ = exporter.from_filename(str(notebook))
     body = body.replace("</head>", PRINT_CSS + "</head>", 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{name or notebook.stem.split('_', 1)[-1]}.html"
-    target.write_text(body, encoding="utf-8")
+    data = body.encode("utf-8")
+    try:
+        atomic_write(target, lambda f: f.write(data))  # a temporary file beside it, then os.replace
+    except OSError as e:
+        raise PipelineError(_write_failed(target, e)) from e
     return target
+
+
+def _write_failed(target: Path, error: OSError) -> str:
+    """A failed export in words: the file, the error, the free space, and that the previous file is intact."""
+    return (
+        f"could not write {target} ({type(error).__name__}: {error}); {free_space(target.parent)} on that disk. "
+        f"Free some space (or set REPORTS_DIR elsewhere) and export again: {_previous(target)}."
+    )
+
+
+def _previous(target: Path) -> str:
+    return f"the previous {target.name} is intact" if target.exists() else f"no {target.name} was written"
 
 
 PRINT_CSS = """<style>
@@ -171,6 +188,29 @@ def export_pdf(html: Path, pdf: Path | None = None, timeout: int = 300) -> Path 
             f"fonts-dejavu) or set CHROMIUM=/path/to/chrome; the HTML report is at {html}"
         )
         return None
+    # Chromium prints into a temporary file beside the PDF, renamed into place only when complete
+    pdf.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=pdf.parent, prefix=f".{pdf.stem}.", suffix=".tmp.pdf")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600
+        done = _print_pdf(chromium, html, tmp, timeout)
+        if done.returncode != 0 or tmp.stat().st_size == 0:
+            raise PipelineError(
+                f"{chromium} could not print {html} to {pdf} (exit {done.returncode}; {free_space(pdf.parent)} on that "
+                f"disk; {_previous(pdf)}):\n{done.stderr[-2000:]}"
+            )
+        os.replace(tmp, pdf)
+    except OSError as e:
+        raise PipelineError(_write_failed(pdf, e)) from e
+    finally:
+        tmp.unlink(missing_ok=True)
+    return pdf
+
+
+def _print_pdf(chromium: str, html: Path, pdf: Path, timeout: int) -> subprocess.CompletedProcess:
+    """Headless Chromium prints ``html`` into ``pdf`` (offline, a throwaway browser profile)."""
     with tempfile.TemporaryDirectory(prefix="tinyseg-chromium-") as profile_dir:
         cmd = [
             chromium,
@@ -186,10 +226,7 @@ def export_pdf(html: Path, pdf: Path | None = None, timeout: int = 300) -> Path 
             f"--print-to-pdf={pdf}",
             html.resolve().as_uri(),
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0 or not pdf.exists():
-        raise RuntimeError(f"{chromium} could not print {html} to PDF (exit {done.returncode}):\n{done.stderr[-2000:]}")
-    return pdf
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 def export_report(notebook: Path, out_dir: Path) -> list[Path]:
@@ -228,15 +265,24 @@ def executed(notebook: Path) -> bool:
     return bool(cells) and counts == list(range(1, len(cells) + 1)) and not errors
 
 
+def finished_profile(notebook: Path, paths: Paths) -> str | None:
+    """The profile all of a training notebook's runs finished in, or None (no runs, or not all finished)."""
+    logs = [RunLog(paths.run_dir(r)) for spec in run_table.of_notebook(notebook.name) for r in spec.ids()]
+    if not logs or not all(log.is_finished() for log in logs):
+        return None
+    profiles = {log.summary().profile for log in logs}
+    return profiles.pop() if len(profiles) == 1 else None
+
+
 def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
-    """Why a training notebook need not run again (all its runs finished in this profile and the
-    notebook carries their outputs), or None when it must run. A run finished in another profile
-    stops the job: retraining it is a decision (``--force``), not a side effect."""
+    """Why a training notebook need not run again (all its runs finished and the notebook carries their
+    outputs), or None when it must run. Runs finished in another profile (the committed cpu runs on a
+    machine with a GPU, say) are kept, not retrained: retraining is a decision (``--force``), and a
+    notebook re-executed over them runs in their profile (:func:`finished_profile`)."""
     specs = run_table.of_notebook(notebook.name)
     runs = [run for spec in specs for run in spec.ids()]
     if not runs:
         return None
-    logs = [RunLog(paths.run_dir(r)) for r in runs]
     # only seed 0's weights are final checkpoints; the other seeds keep their logs
     lost = [
         paths.relative(paths.weights(spec.name))
@@ -249,17 +295,14 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
             f"Restore them (git checkout -- <file>, or check WEIGHTS_DIR), or retrain on purpose "
             f"with --force {notebook.name[:2]} (the old runs are archived, nothing is deleted)."
         )
-    if not all(log.is_finished() for log in logs):
-        return None
-    other = {log.name: log.summary().profile for log in logs if log.summary().profile != profile}
-    if other:
-        raise PipelineError(
-            f"{notebook.name}: runs {other} finished in another profile than {profile!r}. "
-            f"Re-run with --force {notebook.name[:2]} to archive them and train again, "
-            f"or with --profile {next(iter(other.values()))} to keep them."
+    kept = finished_profile(notebook, paths)
+    if kept is None or not executed(notebook):
+        return None  # train (or resume); or the runs are reused and the notebook's outputs redone
+    if kept != profile:
+        return (
+            f"runs {', '.join(runs)} finished in the {kept} profile and are kept (--force {notebook.name[:2]} "
+            f"--profile {profile} archives them and trains with the {profile} recipes)"
         )
-    if not executed(notebook):
-        return None  # the runs are reused (no training), but the notebook's outputs are redone
     return f"runs {', '.join(runs)} finished ({profile}) and the notebook is executed"
 
 
@@ -268,15 +311,21 @@ def archive_runs(notebook: Path, paths: Paths) -> Path | None:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = paths.runs_dir / ".previous" / stamp
     moved = []
-    for run in (run for spec in run_table.of_notebook(notebook.name) for run in spec.ids()):
-        for src, dst in (
-            (paths.run_dir(run), target / "runs" / run),
-            (paths.weights(run), target / "weights" / f"{run}.pt"),
-        ):
-            if src.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(src), str(dst))
-                moved.append(src)
+    runs = [run for spec in run_table.of_notebook(notebook.name) for run in spec.ids()]
+    with ExitStack() as locks:  # a run training elsewhere (a notebook run by hand) is not moved from under it
+        for run in (r for r in runs if paths.run_dir(r).is_dir()):
+            locks.enter_context(hold(paths.run_dir(run) / ".lock", paths.relative(paths.run_dir(run))))
+        for run in runs:
+            for src, dst in (
+                (paths.run_dir(run), target / "runs" / run),
+                (paths.weights(run), target / "weights" / f"{run}.pt"),
+            ):
+                if src.exists():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(str(src), str(dst))
+                    moved.append(src)
+    for lock in target.glob("runs/*/.lock"):  # moved along with their folders, released now
+        lock.unlink()
     if moved:
         print(f"archived {len(moved)} item(s) of {notebook.name} to {paths.relative(target)}")
     return target if moved else None
@@ -289,18 +338,25 @@ def run(
     only: tuple[str, ...] = (),
     force: tuple[str, ...] = (),
 ) -> None:
-    """Prepare the data the pending notebooks need, execute them in order, then export the report."""
-    notebook_dir = notebook_dir or project_root()
+    """Prepare the data the pending notebooks need, execute them in order, then export the report.
+
+    One main job at a time per run folder: a second one stops at once with a :class:`LockedError`
+    naming the first (its pid, command and start time)."""
+    for prefix in (*only, *force):
+        if not any(n.startswith(prefix) for n in NOTEBOOKS):
+            raise PipelineError(f"no notebook starts with {prefix!r}: the notebooks are {', '.join(NOTEBOOKS)}")
     paths = get_paths()
+    with hold(paths.runs_dir / ".pipeline.lock", f"{paths.relative(paths.runs_dir)} (the main job)"):
+        _run(profile, seed, notebook_dir or project_root(), only, force, paths)
+
+
+def _run(profile: str, seed: int, notebook_dir: Path, only: tuple[str, ...], force: tuple[str, ...], paths: Paths):
     profile = resolve_profile(profile)
     t0 = time.time()
     print(
         f"profile {profile}; notebooks in {notebook_dir}; runs in {paths.relative(paths.runs_dir)}; "
         f"weights in {paths.relative(paths.weights_dir)}"
     )
-    for prefix in (*only, *force):
-        if not any(n.startswith(prefix) for n in NOTEBOOKS):
-            raise PipelineError(f"no notebook starts with {prefix!r}: the notebooks are {', '.join(NOTEBOOKS)}")
     forced = with_dependents([n for n in NOTEBOOKS if any(n.startswith(f) for f in force)])
     selected = [n for n in NOTEBOOKS if not only or any(n.startswith(o) for o in only) or n in forced]
     pending = []
@@ -319,8 +375,12 @@ def run(
     tasks = {spec.task for name in pending for spec in run_table.of_notebook(name)}
     prepare_data(profile, tiny_imagenet_needed="classification" in tasks, moon_needed="segmentation" in tasks)
     for name in pending:
-        with _step(f"execute {name}"):
-            execute_notebook(notebook_dir / name, profile, seed)
+        # a notebook over kept runs of another profile runs in theirs (the runs are reused, not retrained)
+        kept = None if name in forced else finished_profile(notebook_dir / name, paths)
+        with _step(
+            f"execute {name}" + (f" (its runs finished in the {kept} profile)" if kept not in (None, profile) else "")
+        ):
+            execute_notebook(notebook_dir / name, kept or profile, seed)
     if NOTEBOOKS[-1] in pending:
         with _step("export the report"):
             for path in export_report(notebook_dir / NOTEBOOKS[-1], paths.reports_dir):
@@ -415,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     except NotebookError as e:
         print(f"stopped: {e}", file=sys.stderr)
         return 1
-    except (PipelineError, DataError) as e:
+    except (PipelineError, DataError, LockedError) as e:
         print(e, file=sys.stderr)
         return 1
     return 0

@@ -4,7 +4,8 @@
     python -m tinyseg.predict weights/unet_base.pt render0001.png --out masks  # rock masks (0/255 PNG)
 
 The checkpoint says which model it is; a U-Net writes ``<out>/<image stem>_mask.png`` at the image's
-own size and prints the share of rock pixels.
+own size and prints the share of rock pixels. A checkpoint of the project's ``weights/`` is checked against
+the sha256 its run's summary records.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .inference import Predictor, Segmenter
-from .models import load_model
+from .inference import Segmenter, load_tool
 from .runlog import CheckpointError
 
 
@@ -33,16 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if missing:
             raise ValueError(f"no such image file(s): {', '.join(missing)}")
-        if load_model(args.weights).config.get("name", "").startswith("UNet"):
-            segmenter = Segmenter.load(args.weights)
+        tool = load_tool(args.weights)
+        if isinstance(tool, Segmenter):
             args.out.mkdir(parents=True, exist_ok=True)
-            for path, mask in zip(args.images, segmenter.masks(args.images, args.threshold)):
+            for path, mask in zip(args.images, tool.masks(args.images, args.threshold)):
                 target = args.out / f"{path.stem}_mask.png"
                 Image.fromarray(mask.astype(np.uint8) * 255).save(target)
                 print(f"{path}: {mask.shape[1]}×{mask.shape[0]}, rock {mask.mean():.1%} → {target}")
         else:
-            predictor = Predictor.load(args.weights)
-            for path, top in zip(args.images, predictor.topk(args.images, args.top)):
+            for path, top in zip(args.images, tool.topk(args.images, args.top)):
                 print(f"{path}: " + "; ".join(f"{name} {p:.0%}" for name, p in top))
     except (CheckpointError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -11,7 +11,9 @@ unknown or missing field, so a renamed field fails where the file is read, with 
 ``runs/<run>/overlaps.json`` per-image intersection/union of the best weights (segmentation)
 ``runs/<run>/last.pt``       resumable state (model, optimizer, scheduler, RNG); never committed
 ``weights/<run>.pt``         best model: ``{"state_dict", "config", "epoch", "metrics"}``,
-                             loadable with ``torch.load(..., weights_only=True)``
+                             loadable with ``torch.load(..., weights_only=True)``; its sha256 is
+                             recorded in summary.json (``weights_sha256``) and checked where the
+                             project loads a run's weights (:func:`load_weights` with ``expected_sha256``)
 
 Every write is atomic (a temporary file in the same folder, then ``os.replace``), so an
 interruption leaves either the previous file or the new one, never a partial one. Locations in
@@ -21,9 +23,11 @@ these files are relative (``Paths.relative``): no absolute path of the machine t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 import typing
@@ -152,6 +156,7 @@ class RunSummary:
     device: str = ""
     precision: str = ""
     weights: str = ""
+    weights_sha256: str = ""  # sha256 of weights/<run>.pt as written; "" for runs logged before it was recorded
     finished_at: str = ""
     profile: str | None = None
     seed: int | None = None
@@ -287,8 +292,35 @@ def load_torch(path: str | Path, what: str, way_out: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, empty, garbage, or pickled objects weights_only refuses
         raise CheckpointError(
-            f"{path} ({what}) cannot be read ({_first_line(e)}). It is damaged or not a tinyseg checkpoint. {way_out}"
+            f"{path} ({what}) cannot be read ({_load_failure(e)}). It is damaged or not a tinyseg checkpoint. {way_out}"
         ) from e
+
+
+_UNSAFE = "Weights only load failed"  # how torch starts the message when the file holds objects it refuses
+
+
+def _load_failure(error: BaseException) -> str:
+    """Why ``torch.load`` failed, in one line. torch's message for a file holding Python objects advises
+    loading it with ``weights_only=False`` (or allow-listing the objects): advice that must not be followed
+    for a file that should hold tensors only, so only its diagnosis is kept."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    if _UNSAFE not in text and "weights_only" not in text:
+        return _first_line(error)
+    found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\s+Please use\b.*)?$", text, re.MULTILINE)
+    detail = found.group(1).strip().rstrip(".") if found else "Python objects other than tensors and plain data"
+    return (
+        f"{type(error).__name__}: it holds objects a tinyseg checkpoint never contains: {detail[:200]}; "
+        "do not load it with weights_only=False or allow-list them: that would run code from the file"
+    )
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def remove_stale_temporaries(folder: Path, name: str) -> None:
@@ -305,8 +337,12 @@ def save_weights(path: str | Path, model: torch.nn.Module, **meta: Any) -> Path:
     return save_torch(path, payload)
 
 
-def load_weights(path: str | Path) -> dict:
-    """Load a ``weights/<run>.pt`` file safely (tensors and plain data only)."""
+def load_weights(path: str | Path, expected_sha256: str | None = None) -> dict:
+    """Load a ``weights/<run>.pt`` file safely (tensors and plain data only).
+
+    ``expected_sha256`` (the run's ``summary.json`` records it, see :meth:`RunLog.weights_sha256`): the
+    file must have exactly that hash, else a :class:`CheckpointError` names it; None or "" skips the check.
+    """
     path = Path(path)
     way_out = (
         f"Restore it (git checkout -- {path}, or check WEIGHTS_DIR), or retrain the run on purpose with "
@@ -314,10 +350,48 @@ def load_weights(path: str | Path) -> dict:
     )
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}: train the run first, or check WEIGHTS_DIR")
+    if expected_sha256 and (actual := file_sha256(path)) != expected_sha256:
+        raise CheckpointError(
+            f"{path} is not the file its run saved: its sha256 is {actual[:16]}…, the run's summary.json "
+            f"records {expected_sha256[:16]}… (weights_sha256). It was changed or damaged after training. {way_out}"
+        )
     payload = load_torch(path, "final weights", way_out)
     if not isinstance(payload, dict) or "state_dict" not in payload:
         raise CheckpointError(f"{path} is not a tinyseg checkpoint (expected a dict with 'state_dict'). {way_out}")
     return payload
+
+
+OVERLAPS_PROBLEMS = {  # what can be wrong with an overlaps.json, as the report says it in Russian
+    "missing": "файла нет",
+    "unreadable": "файл не читается",
+    "empty": "в файле нет подсчётов",
+    "malformed": "файл не читается: запись не в том виде",
+}
+
+
+def read_overlaps(path: str | Path) -> tuple[dict | None, str | None, str | None]:
+    """A run's ``overlaps.json`` checked: ``(counts, None, None)``, or ``(None, kind, why)`` where ``kind`` is a
+    key of :data:`OVERLAPS_PROBLEMS` and ``why`` ends a sentence naming the file ("is missing", ...).
+    Valid counts map a set name to distinct ``pairs`` with their ``intersection`` and ``union``."""
+    path = Path(path)
+    if not path.exists():
+        return None, "missing", "is missing"
+    try:
+        counts = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return None, "unreadable", f"cannot be read ({type(e).__name__}: {e})"
+    if not isinstance(counts, dict) or not counts:
+        return None, "empty", "holds no counts"
+    for which, c in counts.items():
+        if not (
+            isinstance(c, dict)
+            and all(isinstance(c.get(k), list) for k in ("pairs", "intersection", "union"))
+            and len(c["pairs"]) == len(c["intersection"]) == len(c["union"])
+            and len(set(map(str, c["pairs"]))) == len(c["pairs"])
+        ):
+            why = f"cannot be read (its {which!r} entry is not distinct pairs with their intersection and union)"
+            return None, "malformed", why
+    return counts, None, None
 
 
 class RunLog:
@@ -361,6 +435,11 @@ class RunLog:
         if not self.summary_path.exists():
             return None
         return RunSummary.from_json(read_json(self.summary_path), str(self.summary_path))
+
+    def weights_sha256(self) -> str:
+        """The sha256 of ``weights/<run>.pt`` that the run's summary records ("" when none is recorded)."""
+        summary = self.summary()
+        return summary.weights_sha256 if summary is not None else ""
 
     def is_finished(self) -> bool:
         summary = self.summary()

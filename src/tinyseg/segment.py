@@ -10,13 +10,14 @@ seeds). Every segmentation run uses the same split, loss, metrics and augmentati
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .callbacks import Callback
-from .checkpoint import seed_everything
+from .checkpoint import FinishedRunError, check_signature, seed_everything
 from .data import moon
 from .data.cache import content_hash
 from .data.loaders import tensor_loader
@@ -30,7 +31,7 @@ from .plots import LivePlot
 from .progress import progress, write
 from .recipes import RECIPES as _ALL_RECIPES
 from .recipes import SegmentRecipe, recipe_for, signature
-from .runlog import OVERLAPS, DataRecord, RunInfo, RunLog, load_weights, write_json
+from .runlog import OVERLAPS, DataRecord, RunInfo, RunLog, load_weights, read_overlaps, write_json
 from .runs import RunSpec, run_id
 from .session import Session
 
@@ -45,6 +46,7 @@ __all__ = [
     "SegmentData",
     "BCEDiceLoss",
     "record_overlaps",
+    "overlaps_problem",
     "OVERLAPS",
 ]
 
@@ -93,7 +95,9 @@ def build_model(spec: RunSpec, session: Session, data: SegmentData | None = None
         seed_everything(seed)
     if spec.encoder_from is None:
         return create_model(spec.model, **spec.model_args)
-    ckpt = load_weights(session.paths.weights(spec.encoder_from))
+    # the classifier's weights as its run saved them (the hash its summary records, when it records one)
+    encoder_log = RunLog(session.paths.run_dir(spec.encoder_from))
+    ckpt = load_weights(session.paths.weights(spec.encoder_from), encoder_log.weights_sha256())
     model = create_model(spec.model, classifier_config=ckpt["config"], **spec.model_args)
     if spec.init == "pretrained":
         load_backbone(model, ckpt["state_dict"])
@@ -185,25 +189,49 @@ def train(
         verbose=live,
         meta=RunMeta(info, signature(recipe, model.config, data_hash, seed)),
     )
-    if state.done and not (paths.run_dir(run) / OVERLAPS).exists():
-        record_overlaps(run, model, data, session)
+    if state.done and overlaps_problem(paths.run_dir(run) / OVERLAPS, data.check is not None):
+        record_overlaps(run, model, data, session)  # missing or unreadable: rebuilt from the best weights
     return state
 
 
-def train_seeds(spec: RunSpec, data: SegmentData, session: Session) -> list[str]:
+def train_seeds(spec: RunSpec, data: SegmentData, session: Session, callbacks: tuple = ()) -> list[str]:
     """The run's other seeds (all of ``range(spec.seeds)`` except the session's), one after another,
     quietly: one progress bar over their epochs and one line per seed. Each is a run of its own
-    (:func:`train`, logged under :func:`~tinyseg.runs.run_id`). A finished seed is reused from its logs
-    (its weights are working files, not committed); an interrupted one resumes; Ctrl-C stops the loop.
-    Returns the run ids."""
+    (:func:`train`, logged under :func:`~tinyseg.runs.run_id`); an interrupted one resumes.
+
+    Refused (nothing is trained) while the session's seed is not finished: the training cell comes first.
+    A finished seed is reused from its logs (its weights are working files, not committed) only when its
+    logged signature is what :func:`train` would use today (else :class:`~tinyseg.checkpoint.RunMismatchError`
+    naming the fields) and its ``overlaps.json`` is usable: a missing or unreadable one is rebuilt from
+    the seed's weights when they are here (the session's seed too), else the error says how to retrain
+    that seed. Ctrl-C writes a line and stops the cell (``KeyboardInterrupt``); the seeds finished so far
+    stay. ``callbacks`` go to every seed's training. Returns the run ids of the other seeds."""
+    paths = session.paths
+    first = RunLog(paths.run_dir(run_id(spec.name, session.seed)))
+    summary = first.summary()
+    if summary is None or not summary.finished:
+        state = (
+            "it has not started"
+            if summary is None
+            else f"{summary.status} after epoch {summary.epochs_run} of {summary.epochs_planned}"
+        )
+        raise RuntimeError(
+            f"{spec.name}: seed {session.seed} is not finished ({paths.relative(first.dir)}: {state}). Run the "
+            f"training cell of {spec.notebook} first (segment.train), then this one; no other seed was started."
+        )
     epochs = recipe_for(spec, session.profile).epochs
+    (train_x, train_y), (val_x, val_y) = data.train(), data.val()
+    data_hash = content_hash(train_x, train_y, val_x, val_y)
+    for seed in range(spec.seeds):  # every finished seed first: a mismatch stops the cell before any training
+        if RunLog(paths.run_dir(run_id(spec.name, seed))).is_finished():
+            _check_finished_seed(spec, seed, data, data_hash, session)
     seeds = [s for s in range(spec.seeds) if s != session.seed]
     ids = []
     with progress(total=len(seeds) * epochs, desc=f"{spec.short}: seeds {seeds}") as bar:
         for i, seed in enumerate(seeds):
             run = run_id(spec.name, seed)
-            log = RunLog(session.paths.run_dir(run))
-            if not (log.is_finished() and (log.dir / OVERLAPS).exists()):
+            log = RunLog(paths.run_dir(run))
+            if not log.is_finished():
                 state = train(
                     spec,
                     build_model(spec, session, data, seed=seed),
@@ -211,11 +239,16 @@ def train_seeds(spec: RunSpec, data: SegmentData, session: Session) -> list[str]
                     session,
                     live=False,
                     seed=seed,
-                    callbacks=[_Advance(bar)],
+                    callbacks=[_Advance(bar), *callbacks],
                 )
                 if not state.done:
-                    write(f"{run}: {state.status} after epoch {state.epoch}; run the cell again to resume")
-                    break
+                    write(
+                        f"{run}: {state.status} after epoch {state.epoch} of {epochs}; the seeds finished "
+                        "before it are kept; run the cell again to resume"
+                    )
+                    if state.status == "interrupted":
+                        raise KeyboardInterrupt  # stop the cell (and a Run All) as Ctrl-C anywhere else does
+                    raise RuntimeError(f"{run}: training ended {state.status}; see {paths.relative(log.summary_path)}")
             bar.update((i + 1) * epochs - bar.n)  # early stop, or a finished run reused
             s = log.summary()
             write(
@@ -224,6 +257,67 @@ def train_seeds(spec: RunSpec, data: SegmentData, session: Session) -> list[str]
             )
             ids.append(run)
     return ids
+
+
+def _check_finished_seed(spec: RunSpec, seed: int, data: SegmentData, data_hash: str, session: Session) -> None:
+    """A finished seed is reused only when it was made as :func:`train` would make it today (its logged
+    signature, field by field) and its per-image counts are usable; missing or unreadable counts are
+    rebuilt from the seed's weights when they are here, else the error says what to do."""
+    paths, rel, run = session.paths, session.paths.relative, run_id(spec.name, seed)
+    log, weights = RunLog(paths.run_dir(run)), paths.weights(run)
+    model = build_model(spec, session, data, seed=seed)
+    check_signature(
+        log.config().signature,
+        signature(recipe_for(spec, session.profile), model.config, data_hash, seed),
+        f"{rel(log.dir)} holds seed {seed} of {spec.name}, finished but made differently",
+        (
+            f"Archive the run to train it with the new settings (make run FORCE={spec.notebook[:2]}), "
+            "or restore the old settings."
+            if seed == 0
+            else f"Delete {rel(log.dir)} and run the cell again to retrain seed {seed} with today's settings "
+            "(its weights are working files, never committed), or restore the old settings."
+        ),
+    )
+    overlaps = log.overlaps_path
+    problem = overlaps_problem(overlaps, data.check is not None)
+    if problem is None:
+        return
+    if weights.exists():
+        model.load_state_dict(load_weights(weights, log.weights_sha256())["state_dict"])
+        record_overlaps(run, model, data, session)
+        write(f"{run}: {rel(overlaps)} {problem}; rebuilt from {rel(weights)}")
+        return
+    if problem == NO_CHECK_COUNTS:  # the validation counts are there: the report says what is missing
+        write(f"{run}: {rel(overlaps)} {problem}, and without {rel(weights)} they cannot be added")
+        return
+    raise FinishedRunError(
+        f"{run} is finished, but {rel(overlaps)} {problem} and its weights {rel(weights)} are not here, so "
+        "the per-image counts cannot be rebuilt. "
+        + (
+            f"Restore {rel(weights)} (git checkout -- {rel(weights)}, or check WEIGHTS_DIR) and run the cell "
+            "again: the counts are rebuilt from it."
+            if seed == 0
+            else f"The weights of seeds other than 0 are working files, never committed: delete {rel(log.dir)} "
+            f"and run the cell again to retrain seed {seed}."
+        )
+    )
+
+
+NO_CHECK_COUNTS = "has no counts on the real check set"
+
+
+def overlaps_problem(path: Path, with_check: bool = False) -> str | None:
+    """Why the ``overlaps.json`` at ``path`` cannot serve the report, as the end of a sentence naming the
+    file ("is missing", "cannot be read (...)", ...); None when it can. ``with_check``: the real check set
+    is here, so its counts are expected too."""
+    counts, _, why = read_overlaps(path)
+    if counts is None:
+        return why
+    if "val" not in counts:
+        return "has no counts on the validation pairs"
+    if with_check and "check" not in counts:
+        return NO_CHECK_COUNTS
+    return None
 
 
 def _rock_from_logits(logits: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +42,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..locks import hold
+from ..paths import get_paths
 from ..progress import progress
 
+GENERATE_WAIT_S = 3 * 3600  # how long generate() waits for another process generating into the same folder
 WIDTH, HEIGHT = 360, 240  # output size (3:2 like the real 720×480); rendered at 2× and downsampled
 
 
@@ -510,30 +515,47 @@ def generate(
     start: int = 0,
     version: int = VERSION,
     style: Style | None = None,
+    wait: float = GENERATE_WAIT_S,
 ) -> Path:
     """Write ``n`` pairs as ``out/images/render/renderNNNN.png`` and ``out/images/ground/groundNNNN.png``.
 
-    Deterministic from ``seed``; pairs already on disk are kept (an interrupted run continues).
+    Deterministic from ``seed``; pairs already on disk are kept (an interrupted run continues). One process
+    generates into a folder at a time (a lock on ``out``): a second one waits for it (at most ``wait`` seconds,
+    then a :class:`~tinyseg.locks.LockedError` names the holder) and then finds the pairs already made.
     """
     out = Path(out)
     render_dir, ground_dir = out / "images" / "render", out / "images" / "ground"
     render_dir.mkdir(parents=True, exist_ok=True)
     ground_dir.mkdir(parents=True, exist_ok=True)
-    for i in progress(range(start, start + n), desc=f"generate lunar scenes (seed {seed})", unit="scene"):
-        r_path, g_path = render_dir / f"render{i:04d}.png", ground_dir / f"ground{i:04d}.png"
-        if r_path.exists() and g_path.exists():
-            continue
-        rgb, mask = render_index(seed, i, width, height, style or STYLES[version])
-        tmp_r, tmp_g = r_path.with_suffix(".tmp.png"), g_path.with_suffix(".tmp.png")
-        Image.fromarray(rgb).save(tmp_r)
-        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(tmp_g)
-        tmp_g.replace(g_path)  # mask first: a render without its mask is never left behind
-        tmp_r.replace(r_path)
-    (out / "GENERATED.txt").write_text(
-        f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth version "
-        f"{version if style is None else 'custom ' + repr(style)}: {n} pairs, seed {seed}, {width}x{height}.\n"
-    )
+    with hold(out / ".generate.lock", get_paths().relative(out), wait=wait, doing="(generating the lunar scenes)"):
+        for folder in (render_dir, ground_dir):  # left by a process killed mid-write (we hold the lock)
+            for tmp in (*folder.glob(".*.tmp"), *folder.glob("*.tmp.png")):
+                tmp.unlink(missing_ok=True)
+        for i in progress(range(start, start + n), desc=f"generate lunar scenes (seed {seed})", unit="scene"):
+            r_path, g_path = render_dir / f"render{i:04d}.png", ground_dir / f"ground{i:04d}.png"
+            if r_path.exists() and g_path.exists():
+                continue
+            rgb, mask = render_index(seed, i, width, height, style or STYLES[version])
+            _save_png(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L"), g_path)
+            _save_png(Image.fromarray(rgb), r_path)  # mask first: a render without its mask is never left behind
+        (out / "GENERATED.txt").write_text(
+            f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth version "
+            f"{version if style is None else 'custom ' + repr(style)}: {n} pairs, seed {seed}, {width}x{height}.\n"
+        )
     return out
+
+
+def _save_png(image: Image.Image, path: Path) -> None:
+    """Save to a temporary file of this process's own beside ``path`` (hidden, not ``*.png``), then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format="PNG")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def main(argv=None) -> None:

@@ -17,6 +17,7 @@ most*, so that no rock disappears.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import warnings
@@ -97,10 +98,12 @@ def _open(path: Path) -> Image.Image:
 
 
 def read_mask(path: Path) -> np.ndarray:
-    """A boolean rock mask from any accepted encoding (see the module docstring)."""
+    """A boolean rock mask from any accepted encoding (see the module docstring); a palette image is
+    read through its palette, so the class colours mean the same in P mode as in RGB."""
     im = _open(path)
-    if im.mode in ("1", "L", "P", "I", "LA"):
+    if im.mode in ("1", "L", "I", "LA"):
         return _binary(np.asarray(im.convert("L")), path)
+    # palette images (P, PA) through their palette: their class colours are colours, not grey levels
     rgb = np.asarray(im.convert("RGB")).astype(np.int16)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     if ((r == g) & (g == b)).all():
@@ -333,10 +336,17 @@ def locate_recorded(paths: Paths, record: dict) -> Source:
 def locate_check(paths: Paths | None = None) -> Source | None:
     """The real check set (real renders with *cleaned* masks: larger rocks only), or None when it is
     not there (the real-render sections then skip, saying so). For evaluation only: never trained on.
-    A ``MOON_CHECK_ROOT`` that is set but not in the layout is an error."""
+    A ``MOON_CHECK_ROOT`` that is set but not in the layout is an error; so is a check set that is a
+    generated stand-in (``GENERATED.txt``) or that shares its folder or pair files with ``MOON_ROOT``
+    (the "real check" would be measured on generated or training pairs)."""
     paths = paths or get_paths()
     root = paths.moon_check_root
     if is_moon_root(root):
+        if problem := _check_set_problem(root, paths.moon_root):
+            raise MoonDataError(
+                f"MOON_CHECK_ROOT={root} {problem}: the real check set must be real renders that no model "
+                "trained on. Point MOON_CHECK_ROOT at the real check set, or unset it."
+            )
         return Source(NAME, "check", root)
     if paths.is_explicit("MOON_CHECK_ROOT"):
         raise MoonDataError(
@@ -348,6 +358,45 @@ def locate_check(paths: Paths | None = None) -> Source | None:
         "evaluation is skipped"
     )
     return None
+
+
+def _check_set_problem(check: Path, train: Path) -> str:
+    """Why ``check`` cannot serve as the real check set beside the training data at ``train``, or ""."""
+    if (check / "GENERATED.txt").exists():
+        return "is a generated stand-in (it holds GENERATED.txt), not real renders"
+    check, train = check.resolve(), train.resolve()
+    if check == train:
+        return f"is MOON_ROOT ({train}), the training data"
+    if check.is_relative_to(train) or train.is_relative_to(check):
+        return f"{'lies inside' if check.is_relative_to(train) else 'contains'} MOON_ROOT ({train}), the training data"
+    if not is_moon_root(train):
+        return ""
+    shared = _same_files(check, train)
+    if shared:
+        return (
+            f"shares {len(shared)} file(s) with MOON_ROOT ({train}), the training data: "
+            f"{', '.join(p.relative_to(check).as_posix() for p in shared[:3])}{' ...' if len(shared) > 3 else ''}"
+        )
+    return ""
+
+
+def _same_files(check: Path, train: Path) -> list[Path]:
+    """The render and mask files of ``check`` whose bytes equal a file of ``train`` (links and copies alike).
+    Only files of equal size are hashed, so this costs directory listings and a few reads."""
+
+    def listing(root: Path) -> list[tuple[Path, int]]:
+        return [(p, p.stat().st_size) for d in (RENDER_DIR, GROUND_DIR) for p in (root / d).iterdir() if p.is_file()]
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    ours = listing(check)
+    sizes = {size for _, size in ours}
+    theirs = {}
+    for path, size in listing(train):
+        if size in sizes:
+            theirs.setdefault(size, set()).add(digest(path))
+    return sorted(path for path, size in ours if size in theirs and digest(path) in theirs[size])
 
 
 def _layout_problem(root: Path) -> str:

@@ -26,7 +26,7 @@ from ..device import resolve_profile
 from ..paths import Paths, get_paths
 from ..progress import progress
 from . import DataError, Dataset, Source
-from .cache import cached_arrays, fingerprint
+from .cache import cached_arrays, fingerprint, free_space, size_text
 
 NAME = "Tiny ImageNet-200"
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
@@ -185,13 +185,22 @@ def extract(zip_path: Path, data_dir: Path) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(m) as src, open(target, "wb") as out:
                     shutil.copyfileobj(src, out)
+            (staging / MARKER).write_text(stamp)
         except (zipfile.BadZipFile, EOFError, zlib.error) as e:
             shutil.rmtree(staging, ignore_errors=True)
             raise DatasetError(
                 f"{zip_path}: member {m.filename!r} is damaged ({e}). Download the archive again; "
                 f"{dest} was left as it was."
             ) from e
-    (staging / MARKER).write_text(stamp)
+        except OSError as e:  # a full disk, most often
+            shutil.rmtree(staging, ignore_errors=True)
+            need = size_text(sum(m.file_size for m in members if not m.filename.startswith(f"{FOLDER}/test/")))
+            raise DatasetError(
+                f"could not extract {zip_path} into {dest} ({type(e).__name__}: {e}); it needs about "
+                f"{need} and {free_space(data_dir)} on that disk. The partial extraction was removed "
+                f"and {dest} was left as it was. Free some space there, or set DATA_DIR to a folder on a disk "
+                "with room, and run again."
+            ) from e
     if dest.exists():  # ours (it has the marker), from another archive
         old = data_dir / f".{FOLDER}.replaced"
         if old.exists():

@@ -48,15 +48,71 @@ def create_model(name: str, **cfg) -> nn.Module:
     return model
 
 
-def load_model(path) -> nn.Module:
-    """A model rebuilt from a ``weights/<run>.pt`` checkpoint: its stored config, then its weights."""
+def load_model(path, expected_sha256: str | None = None) -> nn.Module:
+    """A model rebuilt from a ``weights/<run>.pt`` checkpoint: its stored config, then its weights.
+
+    ``expected_sha256``: the hash the run's summary records (see :func:`tinyseg.runlog.load_weights`).
+    A checkpoint whose config is missing or does not fit its weights is a
+    :class:`~tinyseg.runlog.CheckpointError` naming the file and the problem."""
     from ..runlog import load_weights
 
-    ckpt = load_weights(path)
-    config = dict(ckpt["config"])
-    model = create_model(config.pop("name"), **config)
+    return model_from_checkpoint(load_weights(path, expected_sha256), path)
+
+
+def model_from_checkpoint(ckpt: dict, where) -> nn.Module:
+    """The model of a loaded checkpoint (``{"state_dict", "config", ...}``); ``where`` names it in errors."""
+    from ..runlog import CheckpointError
+
+    config = ckpt.get("config")
+    if not isinstance(config, dict) or not config.get("name"):
+        raise CheckpointError(
+            f"{where} has no model config (the 'config' entry with the model's name and constructor "
+            "arguments that the project saves with the weights), so its model cannot be rebuilt: "
+            "it was not saved by tinyseg.runlog.save_weights. Use a checkpoint from weights/."
+        )
+    config = dict(config)
+    name = config.pop("name")
+    try:
+        model = create_model(name, **config)
+    except Exception as e:  # an unknown name or argument, or a value the constructor refuses
+        raise CheckpointError(f"{where}: its model config {ckpt['config']} cannot be built: {e}") from None
+    problems = state_problems(model, ckpt["state_dict"])
+    if problems:
+        raise CheckpointError(
+            f"{where}: its weights do not fit the model its config describes ({name}): {'; '.join(problems)}. "
+            "The config or the weights were changed after saving: restore the file."
+        )
     model.load_state_dict(ckpt["state_dict"])
     return model
+
+
+def state_problems(model: nn.Module, state: dict, limit: int = 3) -> list[str]:
+    """What keeps ``state`` from loading into ``model`` strictly: missing and unexpected keys, tensors
+    of another shape (the first ``limit`` of each kind, with the count)."""
+    if not isinstance(state, dict):
+        return [f"the state_dict is a {type(state).__name__}, not a dict of tensors"]
+    own = model.state_dict()
+
+    def shape(value) -> str:
+        if not isinstance(value, torch.Tensor):
+            return type(value).__name__
+        return "×".join(map(str, value.shape)) or "a scalar"
+
+    shapes = [
+        f"{k} is {shape(v)} in the file but {shape(own[k])} in the model"
+        for k, v in state.items()
+        if k in own and shape(v) != shape(own[k])
+    ]
+    kinds = (
+        ("tensor(s) of another shape", shapes),
+        ("missing key(s)", [k for k in own if k not in state]),
+        ("unexpected key(s)", [k for k in state if k not in own]),
+    )
+    return [
+        f"{len(items)} {kind}: {', '.join(items[:limit])}{', …' if len(items) > limit else ''}"
+        for kind, items in kinds
+        if items
+    ]
 
 
 @dataclass(frozen=True)
@@ -110,6 +166,8 @@ __all__ = [
     "register_model",
     "create_model",
     "load_model",
+    "model_from_checkpoint",
+    "state_problems",
     "count_parameters",
     "count_macs",
     "ParamLimit",

@@ -169,7 +169,28 @@ def part3(seeds: dict) -> str:
             f"Для {', '.join(single)} — по одному сиду: их разброс между сидами не измерен, и выводы о них "
             "опираются только на интервал по снимкам."
         )
+    gaps = _gaps(seeds, list(seeds))
+    if gaps:
+        lines.append(gaps)
     return "\n\n".join(lines)
+
+
+def _gaps(seeds: dict, names: list[str], references=("plain", "control"), missing: bool = True) -> str | None:
+    """What the comparisons of ``names`` with the reference runs (by role) leave out (a seed's counts, an
+    unfinished seed, other images; with ``missing``, the runs without a finished seed 0), as one paragraph;
+    None when nothing is."""
+    from .seeds import comparison_notes
+
+    notes = [n for ref in references for name in names for n in comparison_notes(seeds, name, ref)]
+    if missing:
+        notes += [f"{s.spec.short}: {n}" for s in getattr(seeds, "missing", {}).values() for n in s.notes]
+    if not notes:
+        return None
+    return (
+        "**Не всё из журналов вошло в расчёт.** "
+        + "; ".join(dict.fromkeys(notes))
+        + ". Средние и интервалы посчитаны без этого."
+    )
 
 
 def headline(runs: dict[str, Run], seeds: dict) -> str:
@@ -198,6 +219,11 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
                 + "; ".join(parts)
                 + f" (средние: {seeds_word(tuned.n)} и {seeds_word(plain.n)})."
             )
+        else:
+            lines.append(
+                "**Главный вопрос части 3** — помогает ли энкодер из Classifier128 сегментации — по журналам "
+                "пока не посчитан: парных подсчётов по снимкам нет (см. ниже)."
+            )
         if "control" in roles:
             d = differences(seeds, "val", reference_role="control").get(tuned.spec.name)
             if d is not None:
@@ -205,6 +231,18 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
                     f"**Вклад весов Tiny ImageNet** ({tuned.spec.short} против той же архитектуры со "
                     f"случайным энкодером) на валидации замены: {d.value:+.3f} IoU, 95% ДИ {interval(d)}."
                 )
+        gaps = _gaps(seeds, [tuned.spec.name], missing=False)
+        if gaps:
+            lines.append(gaps)
+    else:
+        missing = getattr(seeds, "missing", {})
+        absent = [missing[n] for r, n in by_role(missing).items() if r in ("plain", "finetuned")]
+        if absent:
+            lines.append(
+                "**Главный вопрос части 3** — помогает ли энкодер из Classifier128 сегментации — пока без ответа: "
+                + "; ".join(f"{s.spec.short}: {n}" for s in absent for n in s.notes)
+                + "."
+            )
     data = _data(runs)
     if data:
         lines.append(data)

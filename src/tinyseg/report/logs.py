@@ -94,9 +94,14 @@ def compare_runs(paths: Paths) -> list[dict]:
 
 
 def load_segmentation_models(paths: Paths, names: Sequence[str] | None = None) -> dict[str, torch.nn.Module]:
-    """The best checkpoint of each segmentation run that has one, rebuilt from its stored config."""
+    """The best checkpoint of each segmentation run that has one, rebuilt from its stored config and checked
+    against the sha256 its summary.json records (when it records one)."""
     names = names if names is not None else [s.name for s in run_table.of_task("segmentation")]
-    return {name: load_model(paths.weights(name)).eval() for name in names if paths.weights(name).exists()}
+    return {
+        name: load_model(paths.weights(name), RunLog(paths.run_dir(name)).weights_sha256()).eval()
+        for name in names
+        if paths.weights(name).exists()
+    }
 
 
 def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, str]:

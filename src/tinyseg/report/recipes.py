@@ -84,11 +84,27 @@ def recipe_table(recipe: Recipe, spec: RunSpec | None = None) -> pd.DataFrame:
 
 
 def training_line(paths: Paths, run: str) -> str:
-    """One line after training, with the time from the run's summary.json (the number every table shows)."""
-    summary = RunLog(paths.run_dir(run)).summary()
+    """One line after training, with the time from the run's summary.json (the number every table shows).
+    A run that is not finished (Ctrl-C, a stopped process, a divergence) gets a line saying so and what to do."""
+    log = RunLog(paths.run_dir(run))
+    summary = log.summary()
+    if summary is None:
+        return f"{run}: not trained yet (no {paths.relative(log.summary_path)}); run the training cell"
     metric = summary.monitor.removeprefix("val_")
     value = summary.best.get(summary.monitor)
-    shown = f"{value:.2%}" if metric.startswith("top") else f"{value:.3f}"
+    shown = "—" if value is None else f"{value:.2%}" if metric.startswith("top") else f"{value:.3f}"
+    if not summary.finished:
+        best = f"; best so far epoch {summary.best_epoch} (val {metric} {shown})" if value is not None else ""
+        advice = (
+            "the loss became non-finite: change the recipe, then delete "
+            f"{paths.relative(log.dir)} to start the run over"
+            if summary.status == "diverged"
+            else "run the cell again to resume"
+        )
+        return (
+            f"{summary.run}: {summary.status} after epoch {summary.epochs_run} of {summary.epochs_planned}{best}; "
+            f"{advice}"
+        )
     return (
         f"{summary.run}: {summary.status}; best epoch {summary.best_epoch} of {summary.epochs_run} "
         f"(val {metric} {shown}); training with validation {summary.wall_time_min:.1f} min"

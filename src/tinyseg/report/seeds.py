@@ -8,29 +8,40 @@ need no weights. Runs are chosen by their role in the run table, never by name.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import runs as run_table
 from ..paths import Paths
-from ..runlog import RunLog
+from ..runlog import OVERLAPS_PROBLEMS, RunLog
+from ..runlog import read_overlaps as runlog_read_overlaps
 from ..runs import RunSpec
 from .logs import Run
 from .stats import Difference, mean_sd, paired_iou_difference
 
 SETS = {"val": "валидация (замена)", "check": "реальные рендеры"}
+NOTE = "примечание"  # the tables' column for what is missing (only when something is)
+
+
+class SeedCountsWarning(UserWarning):
+    """A seed of a run is missing, unfinished, or its per-image counts are missing, unreadable or not
+    comparable: the tables and the conclusions leave them out and say so."""
 
 
 @dataclass
 class Seeds:
-    """The finished seeds of one run: their logs and their per-image overlap counts."""
+    """The finished seeds of one run: their logs and their per-image overlap counts; ``notes`` (Russian,
+    shown in the tables) say what is left out and why. A run whose seed 0 is not finished is an empty
+    ``Seeds`` (no runs) with the note saying so (:func:`segmentation_seeds`)."""
 
     spec: RunSpec
     runs: list[Run]  # seed 0 first
     overlaps: dict[str, dict]  # set → {"pairs", "intersection" (seeds×N), "union" (seeds×N)}
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -86,40 +97,164 @@ def interval(d: Difference) -> str:
 
 
 def load_seeds(paths: Paths, spec: RunSpec) -> Seeds | None:
-    """The finished seeds of ``spec`` (None if seed 0 has no finished log)."""
-    found, overlaps = [], {}
-    for run in spec.ids():
+    """The finished seeds of ``spec`` (None if seed 0 has no finished log). Each seed's per-image counts
+    are aligned to seed 0's images by pair name; a set is left out of the counts when a seed lacks it (file
+    missing, empty, unreadable) or was evaluated on other images, and every such gap, like an unfinished
+    seed, is a note of the result and a :class:`SeedCountsWarning` naming the seed and the file."""
+    found, per_seed, notes = [], [], []
+    for seed, run in enumerate(spec.ids()):
         log = RunLog(paths.run_dir(run))
         summary = log.summary()
         if summary is None or not summary.finished:
+            if seed == 0:
+                return None
+            _note(notes, run, *_unfinished(paths, spec, seed, log, summary))
             continue
         found.append(Run(spec, log.config(), log.metrics(), summary))
-        file = log.overlaps_path
-        counts = json.loads(file.read_text(encoding="utf-8")) if file.exists() else {}
-        for which, c in counts.items():
-            overlaps.setdefault(which, []).append(c)
-    if not found or found[0].summary.run != spec.name:
-        return None
+        counts, problem = read_overlaps(log.overlaps_path)
+        if problem is not None:
+            file = paths.relative(log.overlaps_path)
+            _note(
+                notes,
+                run,
+                f"у сида {seed} нет подсчётов по снимкам ({file}: {problem[1]})",
+                f"{file} {problem[0]}; the paired intervals of {spec.name} leave its counts out. "
+                + _rebuild_advice(paths, spec, seed),
+            )
+        per_seed.append((seed, run, paths.relative(log.overlaps_path), counts or {}))
     merged = {}
-    for which, per_seed in overlaps.items():
-        if len(per_seed) != len(found) or any(c["pairs"] != per_seed[0]["pairs"] for c in per_seed):
-            continue  # a seed without counts, or evaluated on other pairs: not comparable
-        merged[which] = {
-            "pairs": per_seed[0]["pairs"],
-            "intersection": np.array([c["intersection"] for c in per_seed], dtype=float),
-            "union": np.array([c["union"] for c in per_seed], dtype=float),
-        }
-    return Seeds(spec, found, merged)
+    for which in dict.fromkeys(w for *_, c in per_seed for w in c):  # the sets, in the order the files list them
+        rows = _aligned_rows(paths, spec, which, per_seed, notes)
+        if rows is not None:
+            merged[which] = {
+                "pairs": rows[0]["pairs"],
+                "intersection": np.array([c["intersection"] for c in rows], dtype=float),
+                "union": np.array([c["union"] for c in rows], dtype=float),
+            }
+    return Seeds(spec, found, merged, notes)
 
 
-def segmentation_seeds(paths: Paths) -> dict[str, Seeds]:
-    """Every segmentation run of the table with at least seed 0 finished."""
-    out = {}
+def read_overlaps(file: Path) -> tuple[dict | None, tuple[str, str] | None]:
+    """A seed's ``overlaps.json``: its counts, or None and why not (English, Russian)."""
+    counts, kind, why = runlog_read_overlaps(file)
+    return (counts, None) if kind is None else (None, (why, OVERLAPS_PROBLEMS[kind]))
+
+
+def _aligned_rows(paths: Paths, spec: RunSpec, which: str, per_seed: list, notes: list[str]) -> list[dict] | None:
+    """Every seed's counts on set ``which`` in seed 0's order of images (matched by pair name), or None
+    with a note when a seed has no counts there or was evaluated on other images."""
+    label = SETS.get(which, which)
+    rows, first = [], None
+    for seed, run, file, counts in per_seed:
+        c = counts.get(which)
+        if c is None:
+            if counts:  # a file without counts at all has its note already
+                _note(
+                    notes,
+                    run,
+                    f"у сида {seed} нет подсчётов на наборе «{label}» ({file})",
+                    f"{file} has no counts on {which!r}; the paired intervals of {spec.name} on it leave "
+                    "the run out. " + _rebuild_advice(paths, spec, seed),
+                )
+            return None
+        pairs = [str(p) for p in c["pairs"]]
+        if first is None:
+            first = pairs
+        elif pairs != first:
+            if set(pairs) != set(first):
+                common = len(set(pairs) & set(first))
+                _note(
+                    notes,
+                    run,
+                    f"сид {seed} оценён на других снимках набора «{label}» ({common} общих из {len(first)} "
+                    f"и {len(pairs)}; {file})",
+                    f"{file} lists other pairs on {which!r} than seed 0 ({common} in common of {len(first)} and "
+                    f"{len(pairs)}): the seeds were evaluated on different images, so the set is left out. "
+                    + _rebuild_advice(paths, spec, seed),
+                )
+                return None
+            order = {p: i for i, p in enumerate(pairs)}
+            c = {k: [c[k][order[p]] for p in first] for k in ("intersection", "union")}
+        rows.append({"pairs": first, "intersection": c["intersection"], "union": c["union"]})
+    return rows
+
+
+def _unfinished(paths: Paths, spec: RunSpec, seed: int, log: RunLog, summary) -> tuple[str, str]:
+    """An extra seed that is not finished: the note and the warning."""
+    where = paths.relative(log.dir)
+    if summary is None:
+        return (
+            f"сид {seed} не обучен (нет {where})",
+            f"{where} has no finished log: the tables use the finished seeds only. Run the seeds cell of "
+            f"{spec.notebook} (segment.train_seeds) to train it.",
+        )
+    state = f"{summary.status} after epoch {summary.epochs_run} of {summary.epochs_planned}"
+    return (
+        f"сид {seed} не завершён ({summary.status}, эпох {summary.epochs_run} из {summary.epochs_planned}; {where})",
+        f"{where} is not finished ({state}): the tables use the finished seeds only. Run the seeds cell of "
+        f"{spec.notebook} again (segment.train_seeds) to resume it.",
+    )
+
+
+def _rebuild_advice(paths: Paths, spec: RunSpec, seed: int) -> str:
+    """How a seed's counts are made again: from its weights, which only seed 0 has committed."""
+    run = run_table.run_id(spec.name, seed)
+    weights = paths.relative(paths.weights(run))
+    if seed == 0:
+        return (
+            f"Run the training cell of {spec.notebook} again: segment.train rebuilds the counts from {weights} "
+            f"(restore it with git checkout -- {weights} if it is missing)."
+        )
+    return (
+        f"Run the seeds cell of {spec.notebook} again: segment.train_seeds rebuilds the counts from {weights} "
+        f"when that working file is here; without it, delete {paths.relative(paths.run_dir(run))} to retrain "
+        f"seed {seed} (the weights of other seeds are never committed)."
+    )
+
+
+def _note(notes: list[str], run: str, note: str, message: str) -> None:
+    """Keep ``note`` (Russian, for the tables) and warn with ``message`` (what to do), naming the seed's run."""
+    notes.append(note)
+    warnings.warn(f"{run}: {message}", SeedCountsWarning, stacklevel=3)
+
+
+class SeedSet(dict):
+    """Run name → :class:`Seeds` of the segmentation runs with seed 0 finished, in the run table's order;
+    ``missing`` holds an empty :class:`Seeds` (its note says why) for each other run of the table, and
+    indexing such a run gives it, so that a table of it shows the gap instead of a ``KeyError``."""
+
+    def __init__(self, found: dict[str, Seeds], missing: dict[str, Seeds]):
+        super().__init__(found)
+        self.missing = missing
+
+    def __missing__(self, name: str) -> Seeds:
+        if name in self.missing:
+            return self.missing[name]
+        raise KeyError(f"{name!r} is not a segmentation run of the run table ({', '.join(self) or 'none found'})")
+
+
+def segmentation_seeds(paths: Paths) -> SeedSet:
+    """Every segmentation run of the table with at least seed 0 finished (the others in ``.missing``)."""
+    found, missing = {}, {}
     for spec in run_table.of_task("segmentation"):
         seeds = load_seeds(paths, spec)
         if seeds is not None:
-            out[spec.name] = seeds
-    return out
+            found[spec.name] = seeds
+        else:
+            missing[spec.name] = Seeds(spec, [], {}, [_missing(paths, spec)])
+    return SeedSet(found, missing)
+
+
+def _missing(paths: Paths, spec: RunSpec) -> str:
+    """Why a run has no finished seed 0 (Russian, for the tables)."""
+    log = RunLog(paths.run_dir(spec.name))
+    summary = log.summary()
+    if summary is None:
+        return f"запуска нет ({paths.relative(log.dir)}): выполните {spec.notebook}"
+    return (
+        f"сид 0 не завершён ({summary.status}, эпох {summary.epochs_run} из {summary.epochs_planned}; "
+        f"{paths.relative(log.dir)}): выполните ячейку обучения в {spec.notebook} ещё раз"
+    )
 
 
 def _pm(values: list[float], digits: int = 3) -> str:
@@ -131,27 +266,60 @@ def _pm(values: list[float], digits: int = 3) -> str:
 
 
 def seed_table(seeds: dict[str, Seeds]) -> pd.DataFrame:
-    """Per run: seeds, val IoU and real-render IoU as mean ± sd over seeds, minutes of training."""
-    if not seeds:
+    """Per run: seeds, val IoU and real-render IoU as mean ± sd over seeds, minutes of training; a run
+    without a finished seed 0 (given, or missing from a :class:`SeedSet`) is a row saying so, and what is
+    left out of a run (a seed's counts, an unfinished seed) is its "примечание"."""
+    runs = [*seeds.values(), *getattr(seeds, "missing", {}).values()]
+    if not runs:
         return pd.DataFrame()
     rows = []
-    for s in seeds.values():
+    for s in runs:
         rows.append(
             {
                 "модель": s.spec.short,
                 "сидов": s.n,
                 "IoU, валидация": _pm(s.iou("val")),
                 "IoU, реальные рендеры": _pm(s.iou("check")),
-                "IoU по сидам (валидация)": ", ".join(f"{v:.3f}" for v in s.iou("val")),
+                "IoU по сидам (валидация)": ", ".join(f"{v:.3f}" for v in s.iou("val")) or "—",
                 "обучение, мин на сид": _pm(s.minutes(), 1),
             }
         )
-    return pd.DataFrame(rows).set_index("модель")
+        if s.notes:
+            rows[-1][NOTE] = "; ".join(s.notes)
+    return _frame(rows, "модель")
+
+
+def _frame(rows: list[dict], index: str) -> pd.DataFrame:
+    """The rows as a table; with notes, the cells a row lacks read "—"."""
+    frame = pd.DataFrame(rows).set_index(index)
+    return frame.fillna("—") if NOTE in frame else frame
+
+
+def _aligned(ref: dict, other: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """``other``'s counts (seeds × N) in the order of ``ref``'s images, matched by pair name; None when the
+    two were evaluated on different images."""
+    if other["pairs"] == ref["pairs"]:
+        return other["intersection"], other["union"]
+    if sorted(other["pairs"]) != sorted(ref["pairs"]):
+        return None
+    order = [{p: i for i, p in enumerate(other["pairs"])}[p] for p in ref["pairs"]]
+    return other["intersection"][:, order], other["union"][:, order]
+
+
+def _other_images(ref: Seeds, s: Seeds, which: str) -> str | None:
+    """The note when two runs both have counts on ``which`` but on different images."""
+    if ref.counts(which) is None or s.counts(which) is None:
+        return None
+    if _aligned(ref.overlaps[which], s.overlaps[which]) is not None:
+        return None
+    return f"{s.spec.short} и {ref.spec.short} оценены на разных снимках набора «{SETS.get(which, which)}»"
 
 
 def differences(seeds: dict[str, Seeds], which: str, reference_role: str = "plain") -> dict[str, Difference]:
     """Run − the reference run (by role) in whole-set IoU on ``which`` with a paired bootstrap 95% CI over
-    images; each model's IoU is the mean of its seeds' IoUs (:func:`~.stats.paired_iou_difference`)."""
+    images; each model's IoU is the mean of its seeds' IoUs (:func:`~.stats.paired_iou_difference`). The
+    images are matched by pair name; a run evaluated on other images than the reference is left out
+    (with a :class:`SeedCountsWarning`; :func:`comparison_notes` says so in the tables)."""
     roles = run_table.by_role(seeds)
     ref = seeds.get(roles.get(reference_role, ""))
     if ref is None or ref.counts(which) is None:
@@ -160,19 +328,44 @@ def differences(seeds: dict[str, Seeds], which: str, reference_role: str = "plai
     for name, s in seeds.items():
         if name == ref.spec.name or s.counts(which) is None:
             continue
-        if s.overlaps[which]["pairs"] != ref.overlaps[which]["pairs"]:
+        counts = _aligned(ref.overlaps[which], s.overlaps[which])
+        if counts is None:
+            warnings.warn(
+                f"{name} and {ref.spec.name} were evaluated on different images of {which!r} (their overlaps.json "
+                "list other pairs): their paired difference there is left out",
+                SeedCountsWarning,
+                stacklevel=2,
+            )
             continue
-        out[name] = paired_iou_difference(ref.counts(which), s.counts(which))
+        out[name] = paired_iou_difference(ref.counts(which), counts)
     return out
+
+
+def comparison_notes(seeds: dict[str, Seeds], name: str, reference_role: str = "plain") -> list[str]:
+    """What is left out of the comparison of run ``name`` with the reference run (by role): the notes of
+    both, and the sets on which the two were evaluated on different images."""
+    roles = run_table.by_role(seeds)
+    ref, s = seeds.get(roles.get(reference_role, "")), seeds[name]
+    if ref is None or ref is s:
+        return [f"{s.spec.short}: {n}" for n in s.notes]
+    notes = [f"{x.spec.short}: {n}" for x in (s, ref) for n in x.notes]
+    return notes + [n for which in SETS if (n := _other_images(ref, s, which))]
 
 
 def difference_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.DataFrame:
     """Each run minus the reference (UNetBase) on the stand-in validation and the real renders: the
-    difference of the seed means of IoU and its paired bootstrap 95% interval over images."""
+    difference of the seed means of IoU and its paired bootstrap 95% interval over images. What is left
+    out (a seed's counts, a missing run) is said in the column "примечание" of the row it concerns."""
+    missing = getattr(seeds, "missing", {})
     roles = run_table.by_role(seeds)
     ref = seeds.get(roles.get(reference_role, ""))
     if ref is None:
-        return pd.DataFrame()
+        absent = run_table.by_role(missing).get(reference_role)
+        if absent is None:
+            return pd.DataFrame()
+        return pd.DataFrame(
+            {NOTE: ["; ".join(missing[absent].notes)]}, index=pd.Index([missing[absent].spec.short], name="сравнение")
+        )
     rows = {}
     for which, label in SETS.items():
         for name, d in differences(seeds, which, reference_role).items():
@@ -183,7 +376,13 @@ def difference_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> 
             row[f"ΔIoU, {label}"] = f"{d.value:+.3f}"
             row[f"95% ДИ, {label}"] = interval(d) + (" *" if d.excludes_zero else "")
             row[f"изображений, {label}"] = d.images
-    return pd.DataFrame(list(rows.values())).set_index("сравнение") if rows else pd.DataFrame()
+    for name, s in [*seeds.items(), *missing.items()]:
+        notes = comparison_notes(seeds, name, reference_role) if name in seeds else s.notes
+        if name == ref.spec.name or not notes:
+            continue
+        row = rows.setdefault(name, {"сравнение": f"{s.spec.short} − {ref.spec.short}", "сидов": f"{s.n} и {ref.n}"})
+        row[NOTE] = "; ".join(notes)
+    return _frame(list(rows.values()), "сравнение") if rows else pd.DataFrame()
 
 
 def equal_time_budget(seeds: dict[str, Seeds]) -> float:
@@ -254,6 +453,7 @@ def summary_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.
     roles = run_table.by_role(seeds)
     reference = seeds[roles[reference_role]].spec.short if reference_role in roles else reference_role
     diffs = {w: differences(seeds, w, reference_role) for w in SETS}
+    ref = seeds.get(roles.get(reference_role, ""))
     rows = []
     for name, s in seeds.items():
         row = {
@@ -265,5 +465,10 @@ def summary_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.
         for which, label in (("val", "валидация"), ("check", "реальные")):
             d = diffs[which].get(name)
             row[f"Δ с {reference}, {label} [95% ДИ]"] = f"{d.value:+.3f} {interval(d)}" if d is not None else "—"
+        notes = list(s.notes) + [n for w in SETS if ref is not None and (n := _other_images(ref, s, w))]
+        if notes:
+            row[NOTE] = "; ".join(notes)
         rows.append(row)
-    return pd.DataFrame(rows).set_index("модель")
+    for s in getattr(seeds, "missing", {}).values():
+        rows.append({"модель": s.spec.short, "сидов": 0, NOTE: "; ".join(s.notes)})
+    return _frame(rows, "модель")

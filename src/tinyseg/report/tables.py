@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..models import PARAM_LIMITS, count_parameters, load_model
 from ..paths import Paths
+from ..runlog import RunLog
 from ..runs import by_role
 from .logs import Run, segmentation_runs, summary_row
 from .recipes import schedule_text
@@ -150,7 +151,7 @@ def architecture_tables(paths: Paths, runs: dict[str, Run]) -> dict[str, pd.Data
         name = roles.get(role)
         if name is None or not paths.weights(name).exists():
             continue
-        model = load_model(paths.weights(name))
+        model = load_model(paths.weights(name), RunLog(paths.run_dir(name)).weights_sha256())
         tables[runs[name].spec.model] = stage_table(model) if role == "classifier" else level_table(model)
     return tables
 
@@ -216,7 +217,7 @@ def design_table(paths: Paths, runs: dict[str, Run]) -> pd.DataFrame:
         name = roles.get(role)
         if name is None or not paths.weights(name).exists():
             continue
-        model, s = load_model(paths.weights(name)), runs[name].summary
+        model, s = load_model(paths.weights(name), RunLog(paths.run_dir(name)).weights_sha256()), runs[name].summary
         enc = model.encoder
         scale = getattr(enc, "input_scale", 1)
         rows[runs[name].spec.short] = {
