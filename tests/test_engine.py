@@ -318,3 +318,28 @@ def test_frozen_part_stays_bit_identical_then_trains_with_its_own_lr(tmp_paths):
     assert len(lrs) == 2 and lrs[0] == pytest.approx(lrs[1] * 0.1)
     summary = runlog.RunLog(tmp_paths.run_dir("finetune")).summary()
     assert summary.params_trainable == summary.params_total
+
+
+def test_an_interrupt_between_last_pt_and_the_best_weights_is_repaired_on_resume(tmp_paths, monkeypatch):
+    """last.pt is written before the best weights; Ctrl-C between the two leaves the weights one epoch behind,
+    never ahead of the logs, and the resume writes the missing best weights from last.pt's model."""
+    from tinyseg import engine
+
+    real = engine._Run.save_best
+
+    def interrupted_at_epoch_2(self, record):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+        real(self, record)
+
+    monkeypatch.setattr(engine._Run, "save_best", interrupted_at_epoch_2)
+    _, state = run(tmp_paths, cfg(run="gap", epochs=3, monitor="val_loss", mode="min"), resume=True)
+    log = runlog.RunLog(tmp_paths.run_dir("gap"))
+    assert state.status == "interrupted" and log.summary().epochs_run == 2  # what last.pt holds
+    assert runlog.load_weights(tmp_paths.weights("gap"))["epoch"] == 1  # behind, not ahead
+    monkeypatch.setattr(engine._Run, "save_best", real)
+    _, state = run(tmp_paths, cfg(run="gap", epochs=3, monitor="val_loss", mode="min"), resume=True)
+    summary = log.summary()
+    assert state.status == "completed" and summary.best_epoch in (2, 3)
+    assert runlog.load_weights(tmp_paths.weights("gap"))["epoch"] == summary.best_epoch
+    assert summary.weights_sha256 == runlog.file_sha256(tmp_paths.weights("gap"))

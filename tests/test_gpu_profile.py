@@ -43,10 +43,8 @@ def gpu_recipes_cut_short(monkeypatch):
     """The gpu recipes as they are (batch sizes, optimizer, schedule, augmentation...), with 2 epochs of
     1 step; the classifier's resolution schedule is moved to those 2 epochs."""
     for task, recipes in RECIPES.items():
-        short = replace(recipes["gpu"], epochs=2, max_steps_per_epoch=1)
-        if task == "classification":
-            short = replace(short, resolutions=((1, 64), (2, 128)))
-        monkeypatch.setitem(recipes, "gpu", short)
+        schedule = {"resolutions": ((1, 64), (2, 128))} if task == "classification" else {}
+        monkeypatch.setitem(recipes, "gpu", replace(recipes["gpu"], epochs=2, max_steps_per_epoch=1, **schedule))
     monkeypatch.setitem(ti.EXPECTED, "gpu", None)  # a fixture, not the official counts
 
 

@@ -12,7 +12,7 @@ from tinyseg.data.fixtures import write_moon_layout
 from tinyseg.device import select_runtime
 from tinyseg.paths import get_paths, project_root
 from tinyseg.recipes import RECIPES, ClassifyRecipe, SegmentRecipe, recipe_for, signature
-from tinyseg.runlog import RunLog
+from tinyseg.runlog import RunLog, file_sha256
 from tinyseg.session import Session
 
 
@@ -64,6 +64,11 @@ def test_the_signature_names_every_kind_of_difference():
     assert "recipe.augment.scale: [0.6, 1.0] → [0.5, 1.0]" in diff
     assert "data: 'abc' → 'abd'" in diff and "seed: 0 → 1" in diff
     assert signature_diff(base, {**base, "extra": 1}) == ["extra: '<absent>' → 1"]
+    # what the run table says of the encoder, and the encoder checkpoint itself, are part of the run
+    frozen = runs.get("unet_backbone_frozen")
+    a = signature(recipe, {}, "abc", 0, run=frozen.training(24), encoder_sha256="e1")
+    b = signature(recipe, {}, "abc", 0, run=replace(frozen, init="scratch").training(24), encoder_sha256="e2")
+    assert signature_diff(a, b) == ["encoder_weights: 'e1' → 'e2'", "run.init: 'pretrained' → 'scratch'"]
 
 
 class StopAfterFirstEpoch(Callback):
@@ -145,6 +150,14 @@ def test_committed_runs_match_todays_recipes(run):
     config = RunLog(project_root() / "runs" / run).config()
     spec = runs.get(run.split("-seed")[0])
     recipe = recipe_for(spec, config.info.profile)
-    expected = signature(recipe, config.model, config.info.data.identity, config.info.seed)
+    encoder = file_sha256(project_root() / "weights" / f"{spec.encoder_from}.pt") if spec.encoder_from else ""
+    expected = signature(
+        recipe,
+        config.model,
+        config.info.data.identity,
+        config.info.seed,
+        run=spec.training(recipe.epochs),
+        encoder_sha256=encoder,
+    )
     assert signature_diff(config.signature, expected) == []
     assert config.train == recipe.train_config(run, config.info.seed)

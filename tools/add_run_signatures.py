@@ -21,7 +21,7 @@ from dataclasses import asdict
 from tinyseg import runs as run_table
 from tinyseg.paths import get_paths
 from tinyseg.recipes import ClassifyRecipe, recipe_for, signature
-from tinyseg.runlog import RunConfig, _jsonable, read_json, write_json
+from tinyseg.runlog import RunConfig, RunLog, _jsonable, file_sha256, read_json, write_json
 
 
 def recorded_recipe_values(recipe, old: dict) -> dict:
@@ -37,10 +37,35 @@ def recorded_recipe_values(recipe, old: dict) -> dict:
     return pairs
 
 
+def add_run_and_encoder(run_dir, raw: dict, write: bool) -> str:
+    """Second step (the signature gained the run-table entry and the encoder checkpoint's sha256): both are
+    checked against what the run logged — its ``info.spec`` and the encoder run's recorded weights hash."""
+    sig = raw["signature"]
+    if "run" in sig and "encoder_weights" in sig:
+        return "has a signature already"
+    paths = get_paths()
+    spec = run_table.get(run_dir.name.split("-seed")[0])
+    info = raw["info"]
+    training = _jsonable(spec.training(info["recipe"]["epochs"]))
+    if _jsonable(info["spec"]) != training:
+        raise SystemExit(f"{run_dir}: its logged run-table entry {info['spec']} differs from today's {training}")
+    encoder = ""
+    if spec.encoder_from:
+        encoder = file_sha256(paths.weights(spec.encoder_from))
+        logged = RunLog(paths.run_dir(spec.encoder_from)).summary().weights_sha256
+        if encoder != logged:
+            raise SystemExit(f"{run_dir}: the encoder checkpoint is not the one its run logged")
+    raw["signature"] = {**sig, "run": training, "encoder_weights": encoder}
+    RunConfig.from_json(raw, str(run_dir / "config.json"))
+    if write:
+        write_json(run_dir / "config.json", raw)
+    return "run entry and encoder hash added" if write else "consistent"
+
+
 def migrate(run_dir, write: bool) -> str:
     raw = read_json(run_dir / "config.json")
     if "signature" in raw:
-        return "has a signature already"
+        return add_run_and_encoder(run_dir, raw, write)
     name = run_dir.name.split("-seed")[0]
     spec = run_table.get(name)
     info = raw["info"]
@@ -70,10 +95,7 @@ def migrate(run_dir, write: bool) -> str:
     raw["train"] = train
     raw["info"]["recipe"] = recipe.as_dict()
     raw["signature"] = signature(recipe, raw["model"], info["data"]["identity"], info["seed"])
-    RunConfig.from_json(raw, str(run_dir / "config.json"))  # reads back as the typed record
-    if write:
-        write_json(run_dir / "config.json", raw)
-    return "signature written" if write else "consistent"
+    return add_run_and_encoder(run_dir, raw, write)
 
 
 def main(argv=None) -> int:

@@ -28,7 +28,7 @@ from .plots import LivePlot
 from .recipes import RECIPES as _ALL_RECIPES
 from .recipes import ClassifyRecipe, recipe_for, signature
 from .runlog import DataRecord, RunInfo
-from .runs import RunSpec
+from .runs import RunSpec, run_id
 from .session import Session
 
 RECIPES: dict[str, ClassifyRecipe] = _ALL_RECIPES["classification"]
@@ -121,7 +121,11 @@ def train(
         recipe.as_dict(),
         spec.training(recipe.epochs),
     )
-    meta = RunMeta(info, signature(recipe, model.config, data_hash, session.seed), checkpoint_meta(data))
+    meta = RunMeta(
+        info,
+        signature(recipe, model.config, data_hash, session.seed, run=spec.training(recipe.epochs)),
+        checkpoint_meta(data),
+    )
     objective = Objective(
         nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
         classification_metrics(data.num_classes),
@@ -132,7 +136,7 @@ def train(
         model,
         tensor_loader(data.train_x, data.train_y, batch_size=recipe.batch_size, shuffle=True, drop_last=True),
         tensor_loader(data.val_x, data.val_y, batch_size=recipe.val_batch_size, shuffle=False),
-        cfg=recipe.train_config(spec.name, session.seed),
+        cfg=recipe.train_config(run_id(spec.name, session.seed), session.seed),
         objective=objective,
         runtime=session.runtime,
         paths=session.paths,

@@ -243,7 +243,6 @@ def fit(
                 getattr(cb, event)(state, *args)
 
         emit("on_fit_start")
-        saved = len(state.history)  # the epochs that last.pt holds
         try:
             while not state.done and state.epoch < cfg.epochs:
                 state.epoch += 1
@@ -251,11 +250,10 @@ def fit(
                 record = run.train_epoch(train_loader)
                 record.update(run.validate(val_loader))
                 emit("on_epoch_record", record)
-                run.end_epoch(record)  # best epoch, status, logs, last.pt, summary, the epoch's line
-                saved = state.epoch
+                run.end_epoch(record)  # best epoch, status, logs, last.pt, weights, summary, the epoch's line
                 emit("on_epoch_end", record)
         except KeyboardInterrupt:
-            run.interrupted(saved)
+            run.interrupted()
         except NonFiniteLossError:
             run.write_summary("diverged")
             raise
@@ -271,7 +269,7 @@ class _Run:
     def __init__(
         self, model, train_loader, cfg: TrainConfig, objective: Objective, runtime, paths, meta: RunMeta, verbose: bool
     ):
-        self.runtime, self.paths = runtime or select_runtime(verbose=False), paths or get_paths()
+        self.runtime, self.paths = runtime or select_runtime(verbose=False), paths
         self.cfg, self.objective, self.meta, self.verbose = cfg, objective, meta, verbose
         self.log, self.weights_path = RunLog(self.paths.run_dir(cfg.run)), self.paths.weights(cfg.run)
         self.steps = min(len(train_loader), cfg.max_steps_per_epoch or len(train_loader))
@@ -331,6 +329,7 @@ class _Run:
         if resume and log.last_path.exists():
             restore_last(log.last_path, state, self.scheduler, self.scaler, self.config.signature, rel(log.last_path))
             log.rewrite_metrics(state.history)  # drop lines of an epoch that did not reach last.pt
+            self.repair_best()
             print(f"{run}: resumed after epoch {state.epoch} of {self.cfg.epochs} ({rel(log.last_path)})")
         elif resume and log.is_finished():  # a fresh clone: logs and weights, no last.pt
             check_signature(
@@ -353,6 +352,7 @@ class _Run:
         else:
             seed_everything(self.cfg.seed)
             log.start(self.config)
+        self.mark_saved()
         # training time over resumptions: the logged epochs' seconds plus this session's
         self.seconds_before, self.started = sum(r["seconds"] for r in state.history), time.time()
 
@@ -375,25 +375,21 @@ class _Run:
         return {**{f"val_{k}": v for k, v in val.items()}, "seconds_val": time.time() - t0}
 
     def end_epoch(self, record: dict) -> None:
-        """The epoch's bookkeeping, in an order that an interruption at any point leaves consistent."""
+        """The epoch's bookkeeping. ``last.pt`` is written before the best weights: an interruption between
+        the two leaves weights one epoch behind, which the resume repairs from ``last.pt`` (whose model *is*
+        the best epoch's when that epoch improved), never weights ahead of the logs."""
         state, cfg = self.state, self.cfg
         record["seconds"] = record["seconds_train"] + record["seconds_val"]
         improved = _update_best(state, record)
-        if improved:
-            save_weights(
-                self.weights_path,
-                state.model,
-                run=cfg.run,
-                epoch=state.epoch,
-                metrics={k: v for k, v in record.items() if k.startswith("val_")},
-                **self.meta.checkpoint,
-            )
         state.history.append(record)
         stop_early = cfg.patience is not None and state.bad_epochs >= cfg.patience
         status = "early_stopped" if stop_early else "completed" if state.epoch == cfg.epochs else "running"
         self.log.append_metrics(record)
         state.status = status
         save_last(self.log.last_path, state, self.scheduler, self.scaler, self.config.signature)
+        self.mark_saved()
+        if improved:
+            self.save_best(record)
         self.write_summary(status)
         if self.verbose:
             write(_epoch_line(cfg, record, improved))
@@ -403,9 +399,35 @@ class _Run:
                     f"(best {state.best_value:.4f} at epoch {state.best_epoch})"
                 )
 
-    def interrupted(self, saved: int) -> None:
-        """Ctrl-C: back to the last epoch that last.pt holds; say how to continue."""
+    def mark_saved(self) -> None:
+        """What last.pt now holds: an interruption goes back to exactly this."""
         state = self.state
+        self.saved = (state.epoch, state.best_epoch, state.best_value, state.bad_epochs)
+
+    def save_best(self, record: dict) -> None:
+        save_weights(
+            self.weights_path,
+            self.state.model,
+            run=self.cfg.run,
+            epoch=record["epoch"],
+            metrics={k: v for k, v in record.items() if k.startswith("val_")},
+            **self.meta.checkpoint,
+        )
+
+    def repair_best(self) -> None:
+        """After a resume: when the last saved epoch was the best one but the weights file holds another epoch
+        (interrupted between last.pt and the weights), write the best weights from the restored model."""
+        state = self.state
+        if state.best_epoch is None or state.best_epoch != state.epoch:
+            return
+        held = load_weights(self.weights_path).get("epoch") if self.weights_path.exists() else None
+        if held != state.best_epoch:
+            self.save_best(next(r for r in state.history if r["epoch"] == state.best_epoch))
+
+    def interrupted(self) -> None:
+        """Ctrl-C: back to what last.pt holds (epochs and best-epoch bookkeeping); say how to continue."""
+        state = self.state
+        saved, state.best_epoch, state.best_value, state.bad_epochs = self.saved
         state.status, state.history, state.epoch = "interrupted", state.history[:saved], saved
         print(
             f"\n{self.cfg.run}: interrupted; {saved} finished epoch(s) are saved in "

@@ -8,7 +8,7 @@ way, and preprocess exactly as at validation. The command line: ``python -m tiny
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -293,10 +293,6 @@ class Segmenter:
 
 def _count(items) -> str:
     return str(len(items)) if isinstance(items, list) else "no"
-
-
-def rock_share(masks: Sequence[np.ndarray]) -> list[float]:
-    return [float(m.mean()) for m in masks]
 
 
 def evaluate_models(

@@ -89,6 +89,11 @@ class ClassifyRecipe(Recipe):
         phases = sorted(self.resolutions)
         if phases[0][0] != 1 or phases[-1][1] != 128:
             raise ValueError(f"resolutions must start at epoch 1 and end at 128 px, not {list(self.resolutions)}")
+        if phases[-1][0] > self.epochs:
+            raise ValueError(
+                f"the 128-px phase starts at epoch {phases[-1][0]}, after the last epoch ({self.epochs}): no epoch "
+                "would compete for the best one; shorten the resolution schedule with the epochs"
+            )
 
     def monitor_from(self) -> int:
         """Only epochs at the final (128 px) size compete for the best epoch."""
@@ -172,7 +177,25 @@ def recipe_for(spec: RunSpec, profile: str) -> Recipe:
     return recipe
 
 
-def signature(recipe: Recipe, model_config: dict, data_hash: str, seed: int) -> dict:
-    """What defines a run beyond its name: the whole recipe, the model's config, the data (a content hash
-    of the training and validation tensors) and the seed. Resume and reuse refuse any difference."""
-    return _jsonable({"recipe": asdict(recipe), "model": model_config, "data": data_hash, "seed": seed})
+def signature(
+    recipe: Recipe,
+    model_config: dict,
+    data_hash: str,
+    seed: int,
+    run: dict | None = None,
+    encoder_sha256: str = "",
+) -> dict:
+    """What defines a run beyond its name: the whole recipe, the model's config, the run table's entry as it
+    shapes training (``RunSpec.training``: encoder source, initialisation, freezing), the sha256 of the
+    checkpoint a pretrained encoder starts from, the data (a content hash of the training and validation
+    tensors) and the seed. Resume and reuse refuse any difference."""
+    return _jsonable(
+        {
+            "recipe": asdict(recipe),
+            "model": model_config,
+            "run": run or {},
+            "encoder_weights": encoder_sha256,
+            "data": data_hash,
+            "seed": seed,
+        }
+    )

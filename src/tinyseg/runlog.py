@@ -410,6 +410,8 @@ class RunLog:
     def start(self, config: RunConfig) -> None:
         """A fresh run: write the config, empty the epoch log, drop an old resumable state."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        for stale in (self.summary_path, self.overlaps_path):  # of an earlier attempt (diverged, say)
+            stale.unlink(missing_ok=True)
         write_json(self.config_path, config.as_json())
         self.rewrite_metrics([])
         self.last_path.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ from .plots import LivePlot
 from .progress import progress, write
 from .recipes import RECIPES as _ALL_RECIPES
 from .recipes import SegmentRecipe, recipe_for, signature
-from .runlog import OVERLAPS, DataRecord, RunInfo, RunLog, load_weights, read_overlaps, write_json
+from .runlog import OVERLAPS, DataRecord, RunInfo, RunLog, file_sha256, load_weights, read_overlaps, write_json
 from .runs import RunSpec, run_id
 from .session import Session
 
@@ -154,7 +154,6 @@ def train(
             f"{spec.name}: {len(data.train_idx)} training pairs are fewer than one batch "
             f"({recipe.batch_size}) of {data.where}; use more pairs or a smaller batch_size"
         )
-    data.split.save(paths.run_dir(run) / "split.json")
     (train_x, train_y), (val_x, val_y) = data.train(), data.val()
     data_hash = content_hash(train_x, train_y, val_x, val_y)
     info = RunInfo(
@@ -164,7 +163,7 @@ def train(
         recipe.as_dict(),
         spec.training(recipe.epochs),
     )
-    callbacks = list(callbacks)
+    callbacks = [_SaveSplit(data.split, paths.run_dir(run) / "split.json"), *callbacks]  # written under the run lock
     if recipe.unfreeze_epoch is not None:
         callbacks.append(UnfreezeAt(model.backbone, recipe.unfreeze_epoch, verbose=live))
     if live:
@@ -187,7 +186,7 @@ def train(
         callbacks=callbacks,
         resume=resume,
         verbose=live,
-        meta=RunMeta(info, signature(recipe, model.config, data_hash, seed)),
+        meta=RunMeta(info, run_signature(spec, session, model, data_hash, seed)),
     )
     if state.done and overlaps_problem(paths.run_dir(run) / OVERLAPS, data.check is not None):
         record_overlaps(run, model, data, session)  # missing or unreadable: rebuilt from the best weights
@@ -253,7 +252,7 @@ def train_seeds(spec: RunSpec, data: SegmentData, session: Session, callbacks: t
             s = log.summary()
             write(
                 f"{run}: {s.status}, best epoch {s.best_epoch} of {s.epochs_run}, val IoU "
-                f"{s.best['val_iou']:.3f}, {s.wall_time_min:.1f} min"
+                f"{s.best.get('val_iou', float('nan')):.3f}, {s.wall_time_min:.1f} min"
             )
             ids.append(run)
     return ids
@@ -268,7 +267,7 @@ def _check_finished_seed(spec: RunSpec, seed: int, data: SegmentData, data_hash:
     model = build_model(spec, session, data, seed=seed)
     check_signature(
         log.config().signature,
-        signature(recipe_for(spec, session.profile), model.config, data_hash, seed),
+        run_signature(spec, session, model, data_hash, seed),
         f"{rel(log.dir)} holds seed {seed} of {spec.name}, finished but made differently",
         (
             f"Archive the run to train it with the new settings (make run FORCE={spec.notebook[:2]}), "
@@ -323,6 +322,24 @@ def overlaps_problem(path: Path, with_check: bool = False) -> str | None:
 def _rock_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """The metrics' input during training: 0/1 rock masks by the project's one rule (metrics.rock_mask)."""
     return rock_mask(torch.sigmoid(logits)).float()
+
+
+def run_signature(spec: RunSpec, session: Session, model: nn.Module, data_hash: str, seed: int) -> dict:
+    """The signature of seed ``seed`` of run ``spec`` as :func:`train` makes it today: the run's recipe, model
+    config, run-table entry, the sha256 of the classifier checkpoint a backbone starts from, data, seed."""
+    recipe = recipe_for(spec, session.profile)
+    encoder = file_sha256(session.paths.weights(spec.encoder_from)) if spec.encoder_from else ""
+    return signature(recipe, model.config, data_hash, seed, run=spec.training(recipe.epochs), encoder_sha256=encoder)
+
+
+class _SaveSplit(Callback):
+    """Write the run's split.json when training starts (inside the run's lock, after the checks of fit)."""
+
+    def __init__(self, split: Split, path: Path):
+        self.split, self.path = split, path
+
+    def on_fit_start(self, state) -> None:
+        self.split.save(self.path)
 
 
 class _Advance(Callback):
