@@ -1,4 +1,5 @@
-"""Run logs written for tests through the same typed records the engine writes (tinyseg.runlog)."""
+"""Run logs written for tests through the same typed records the engine writes (tinyseg.runlog), and
+segmentation runs trained for tests the way a notebook trains them."""
 
 from tinyseg.runlog import DataRecord, RunConfig, RunInfo, RunLog, RunSummary, TrainConfig
 
@@ -38,3 +39,11 @@ def write_finished_run(
         )
     )
     return log
+
+
+def train_segmentation(spec, session, data, seed: int = 0, **kwargs):
+    """``segment.train`` of ``spec`` on ``data`` from a model built (and seeded) as the notebooks build it; quiet."""
+    from tinyseg import segment
+
+    model = segment.build_model(spec, session, data, seed=seed)
+    return segment.train(spec, model, data, session, live=False, seed=seed, **kwargs)

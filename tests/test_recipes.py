@@ -4,6 +4,7 @@ with any changed setting is refused with the field named."""
 from dataclasses import replace
 
 import pytest
+from run_logs import train_segmentation
 
 from tinyseg import runs, segment
 from tinyseg.callbacks import Callback
@@ -97,24 +98,17 @@ def test_resuming_or_reusing_with_a_changed_recipe_is_refused(smoke_moon, monkey
     session, data = smoke_moon
     spec = replace(runs.get("unet_base"), name="resume_probe", seeds=1)
     monkeypatch.setitem(runs.RUNS, spec.name, spec)
-    state = segment.train(
-        spec,
-        segment.build_model(spec, session, data, seed=0),
-        data,
-        session,
-        live=False,
-        callbacks=(StopAfterFirstEpoch(),),
-    )
+    state = train_segmentation(spec, session, data, callbacks=(StopAfterFirstEpoch(),))
     assert state.status == "interrupted" and RunLog(session.paths.run_dir(spec.name)).last_path.exists()
     changed = replace(spec, recipe_overrides=override)
     with pytest.raises(RunMismatchError, match="cannot resume") as error:
-        segment.train(changed, segment.build_model(changed, session, data, seed=0), data, session, live=False)
+        train_segmentation(changed, session, data)
     assert named in str(error.value)
     # the same settings resume and finish; then a changed recipe cannot reuse the finished run either
-    assert segment.train(spec, segment.build_model(spec, session, data, seed=0), data, session, live=False).done
+    assert train_segmentation(spec, session, data).done
     RunLog(session.paths.run_dir(spec.name)).last_path.unlink()  # a fresh clone: logs and weights only
     with pytest.raises(RunMismatchError, match="holds a finished run made differently") as error:
-        segment.train(changed, segment.build_model(changed, session, data, seed=0), data, session, live=False)
+        train_segmentation(changed, session, data)
     assert named in str(error.value)
 
 
@@ -123,14 +117,7 @@ def test_a_changed_unfreeze_epoch_is_refused(smoke_moon, monkeypatch):
     session, data = smoke_moon
     spec = replace(runs.get("unet_base"), name="unfreeze_probe", seeds=1)
     monkeypatch.setitem(runs.RUNS, spec.name, spec)
-    segment.train(
-        spec,
-        segment.build_model(spec, session, data, seed=0),
-        data,
-        session,
-        live=False,
-        callbacks=(StopAfterFirstEpoch(),),
-    )
+    train_segmentation(spec, session, data, callbacks=(StopAfterFirstEpoch(),))
     real = segment.recipe_for
 
     def later_unfreeze(s, profile):
@@ -138,7 +125,7 @@ def test_a_changed_unfreeze_epoch_is_refused(smoke_moon, monkeypatch):
 
     monkeypatch.setattr(segment, "recipe_for", later_unfreeze)
     with pytest.raises(RunMismatchError, match=r"recipe\.unfreeze_epoch: None → 2"):
-        segment.train(spec, segment.build_model(spec, session, data, seed=0), data, session, live=False)
+        train_segmentation(spec, session, data)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from run_logs import write_finished_run
+from run_logs import train_segmentation, write_finished_run
 
 from tinyseg import runs as run_table
 from tinyseg import segment
@@ -63,7 +63,7 @@ def trained(tmp_path_factory):
     write_moon_layout(root / "moon", n=10, seed=1)
     write_moon_layout(root / "check", n=3, seed=2, start=100)
     session, data = open_project(root)
-    assert segment.train(SPEC, segment.build_model(SPEC, session, data, seed=0), data, session, live=False).done
+    assert train_segmentation(SPEC, session, data).done
     assert segment.train_seeds(SPEC, data, session) == ["faulty-seed1", "faulty-seed2"]
     return root
 
@@ -106,7 +106,7 @@ def test_without_weights_the_error_says_to_retrain_that_seed_not_to_check_it_out
     assert "delete runs/faulty-seed2" in message and "git checkout" not in message
     # the engine's own message for a seed run without weights (a direct segment.train) says the same
     with pytest.raises(FinishedRunError) as error:
-        segment.train(SPEC, segment.build_model(SPEC, session, data, seed=2), data, session, live=False, seed=2)
+        train_segmentation(SPEC, session, data, seed=2)
     assert "Delete runs/faulty-seed2" in str(error.value) and "git checkout" not in str(error.value)
 
 
@@ -235,14 +235,7 @@ def test_a_finished_seed_made_with_another_recipe_is_refused(project):
 def test_the_line_after_an_interrupted_training_says_how_to_go_on(project):
     session, data = project
     spec = replace(SPEC, name="stopped")
-    state = segment.train(
-        spec,
-        segment.build_model(spec, session, data, seed=0),
-        data,
-        session,
-        live=False,
-        callbacks=(InterruptAtFirstEpoch(),),
-    )
+    state = train_segmentation(spec, session, data, callbacks=(InterruptAtFirstEpoch(),))
     assert state.status == "interrupted"
     assert training_line(session.paths, "stopped") == (
         "stopped: interrupted after epoch 0 of 1; run the cell again to resume"

@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from run_logs import write_finished_run
 
 from tinyseg import runs as run_table
 from tinyseg.report import seeds as seed_report
 from tinyseg.report.stats import paired_iou_difference
-from tinyseg.runlog import RunConfig, RunLog, RunSummary, TrainConfig
 from tinyseg.runs import RunSpec
 from tinyseg.segment import OVERLAPS
 
@@ -52,34 +52,8 @@ def test_seed_zero_keeps_the_run_name_and_other_seeds_get_their_own_folder():
 
 def write_seed(paths, run, ious, seconds, inter, union):
     """A finished run whose val IoU per epoch is ``ious`` and whose per-image counts are given."""
-    log = RunLog(paths.run_dir(run))
-    log.start(
-        RunConfig(
-            TrainConfig(run=run, epochs=len(ious), lr=0.1),
-            model={},
-            runtime={},
-            steps_per_epoch=1,
-            batch_size=None,
-            signature={},
-        )
-    )
     history = [{"epoch": e + 1, "seconds": s, "val_iou": v} for e, (v, s) in enumerate(zip(ious, seconds))]
-    for record in history:
-        log.append_metrics(record)
-    best = max(history, key=lambda r: r["val_iou"])
-    log.write_summary(
-        RunSummary(
-            run=run,
-            status="completed",
-            best_epoch=best["epoch"],
-            best=best,
-            epochs_run=len(history),
-            epochs_planned=len(history),
-            params_total=10,
-            params_trainable=10,
-            wall_time_s=float(sum(seconds)),
-        )
-    )
+    log = write_finished_run(paths, run, history, params=(10, 10))
     counts = {
         "val": {"pairs": ["1", "2", "3"], "intersection": inter, "union": union},
         "check": {"pairs": ["a", "b"], "intersection": inter[:2], "union": union[:2]},

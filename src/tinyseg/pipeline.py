@@ -365,7 +365,7 @@ def _run(profile: str, seed: int, notebook_dir: Path, only: tuple[str, ...], for
             archive_runs(notebook_dir / name, paths)
             pending.append(name)
         elif (reason := skip_reason(notebook_dir / name, profile, paths)) is not None:
-            print(f"skip {name}: {reason} (--force {name[:2]} redoes it)")
+            print(f"skip {name}: {reason}" + ("" if "--force" in reason else f" (--force {name[:2]} redoes it)"))
         else:
             pending.append(name)
     if not pending:
