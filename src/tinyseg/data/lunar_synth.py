@@ -70,6 +70,13 @@ class Style:
     rock_lumps: float = 0.0  # irregular, lumpy rock surfaces (relative height of the lumps)
     rock_lambert: float = 0.0  # rocks shaded by Lambert's law instead of Lommel–Seeliger
     # (0–1 blend): stronger light/shade contrast on rock faces
+    # from version 3 (the defaults reproduce versions 1–2 byte for byte: a knob left at its default draws
+    # no random numbers)
+    rock_density: tuple[float, float] = (2.0, 30.0)  # rocks >= 4 cm per square metre, log-uniform
+    exposure: tuple[float, float] = (0.8, 1.25)  # brightness of the typical lit pixel, uniform
+    tone_gamma: tuple[float, float] = (2.2, 2.2)  # the renderer's tone curve: value ** (1 / gamma), uniform
+    dark_rocks: float = 0.0  # share of rocks with a dark albedo (0.45–0.8 of the ground's)
+    hill_exponent: float = 0.9  # relief amplitude ~ wavelength ** exponent: lower, steeper nearby slopes
 
 
 STYLES = {
@@ -113,6 +120,7 @@ class Scene:
     albedo: float
     exposure: float
     style: Style = Style()
+    gamma: float = 2.2  # tone curve
 
     @classmethod
     def sample(cls, rng: np.random.Generator, style: Style = Style()) -> Scene:  # noqa: B008 (frozen)
@@ -125,14 +133,22 @@ class Scene:
             fov=rng.uniform(55, 75),
             hill_amplitude=float(np.exp(rng.uniform(np.log(3), np.log(90)))),
             roughness=float(np.exp(rng.uniform(*np.log(style.roughness)))),
-            rock_density=float(np.exp(rng.uniform(np.log(2.0), np.log(30.0)))),
+            rock_density=float(np.exp(rng.uniform(*np.log(style.rock_density)))),
             rock_exponent=rng.uniform(1.4, 2.2),
             boulder=bool(rng.random() < 0.4),
             craters=int(rng.integers(0, 12)),
             albedo=rng.uniform(0.10, 0.18),
-            exposure=rng.uniform(0.8, 1.25),
+            exposure=rng.uniform(*style.exposure),
             style=style,
+            gamma=_uniform(rng, style.tone_gamma),
         )
+
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    """A uniform draw, or the value itself without drawing when the range is a single value (so that
+    a knob left at its default does not change the random numbers of older versions)."""
+    lo, hi = bounds
+    return float(lo) if lo == hi else float(rng.uniform(lo, hi))
 
 
 # ---------------------------------------------------------------- terrain pieces (world coordinates, metres)
@@ -141,14 +157,14 @@ class Scene:
 class Hills:
     """Long-wave relief: a sum of random plane waves plus an occasional mountain, defined everywhere."""
 
-    def __init__(self, rng: np.random.Generator, amplitude: float):
+    def __init__(self, rng: np.random.Generator, amplitude: float, exponent: float = 0.9):
         k = 10
         wavelength = np.exp(rng.uniform(np.log(25), np.log(3000), k))
         self.freq = 2 * np.pi / wavelength
         angle = rng.uniform(0, 2 * np.pi, k)
         self.dir = np.stack([np.cos(angle), np.sin(angle)], 1)
         self.phase = rng.uniform(0, 2 * np.pi, k)
-        self.amp = amplitude * (wavelength / 3000) ** 0.9 * rng.uniform(0.5, 1.0, k)
+        self.amp = amplitude * (wavelength / 3000) ** exponent * rng.uniform(0.5, 1.0, k)
         self.mountains = [
             (
                 rng.uniform(200, 1500),
@@ -245,12 +261,21 @@ class Rocks:
             dist * np.sin(angle),
             radius,
             radius * rng.uniform(*scene.style.rock_height, n),
-            rng.uniform(*scene.style.rock_albedo, n),
+            _rock_albedo(rng, scene.style, n),
             rng.uniform(0, 2 * np.pi, (n, 9)),
             slope,
             rng.uniform(0, np.pi, n),
             rng.uniform(0.55, 1.0, n),
         )
+
+
+def _rock_albedo(rng: np.random.Generator, style: Style, n: int) -> np.ndarray:
+    """Rock albedos relative to the ground's: ``style.rock_albedo``, with a share ``style.dark_rocks``
+    of dark rocks (drawn only when that share is not zero)."""
+    albedo = rng.uniform(*style.rock_albedo, n)
+    if style.dark_rocks:
+        albedo = np.where(rng.random(n) < style.dark_rocks, rng.uniform(0.45, 0.8, n), albedo)
+    return albedo
 
 
 # ---------------------------------------------------------------- one level of detail
@@ -375,7 +400,7 @@ def render(
     """One scene: an RGB uint8 render and a boolean rock mask, both height×width."""
     W, H = 2 * width, 2 * height  # supersampled
     yaw = math.radians(180 - scene.sun_azimuth)  # the sun lies along +x in world coordinates
-    hills = Hills(rng, scene.hill_amplitude)
+    hills = Hills(rng, scene.hill_amplitude, scene.style.hill_exponent)
     n_craters = scene.craters
     craters = np.stack(
         [
@@ -488,7 +513,7 @@ def render(
 
     lit_pixels = radiance[radiance > 0.02 * scene.albedo]
     typical = np.median(lit_pixels) if lit_pixels.size else 1.0
-    value = np.clip(radiance / (typical + 1e-6) * 0.22 * scene.exposure, 0, 1) ** (1 / 2.2)
+    value = np.clip(radiance / (typical + 1e-6) * 0.22 * scene.exposure, 0, 1) ** (1 / scene.gamma)
     value = value + rng.normal(0, 0.008, value.shape) * (value > 0)
     value = np.clip(value, 0, 1)
     tint = 1 + rng.uniform(-0.02, 0.02, 3)
