@@ -94,3 +94,16 @@ def test_the_assignments_data_paths_are_found_without_variables(tmp_path, where)
     assert get_paths(env={}, root=repo).tiny_imagenet == base / "tiny-imagenet-200"
     # a variable still wins
     assert get_paths(env={"TINY_IMAGENET": str(source)}, root=repo).tiny_imagenet == source
+
+
+def test_course_dir_is_where_the_assignments_locations_are_looked_for(tmp_path):
+    from tinyseg.paths import ASSIGNMENT_MOON
+
+    repo, course = tmp_path / "repo", tmp_path / "elsewhere"
+    beside = repo.parent / ASSIGNMENT_MOON[0]
+    (beside / "images").mkdir(parents=True)
+    assert get_paths(env={}, root=repo).moon_root == beside  # default: the repository's parent folder
+    # COURSE_DIR alone: the folder beside the repository is not looked at (make smoke stays off the course's data)
+    assert get_paths(env={"COURSE_DIR": str(course)}, root=repo).moon_root == repo / "data" / "MOON_SEGMENTATION_BINARY"
+    (course / ASSIGNMENT_MOON[0]).mkdir(parents=True)
+    assert get_paths(env={"COURSE_DIR": str(course)}, root=repo).moon_root == course / ASSIGNMENT_MOON[0]

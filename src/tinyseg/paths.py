@@ -17,12 +17,14 @@ variable             meaning                                     default
 ``WEIGHTS_DIR``      final checkpoints ``<run>.pt``              ``<repo>/weights``
 ``RUNS_DIR``         run logs ``<run>/{config,metrics,summary}``  ``<repo>/runs``
 ``REPORTS_DIR``      exported report (HTML/PDF)                  ``<repo>/reports``
+``COURSE_DIR``       where the assignment's locations (below)    the repository, then its parent folder
+                     are looked for
 ===================  ==========================================  =======================================
 
 The assignment's own locations are found without any variable, relative to the repository and
-to its parent folder (the first that exists wins, after ``$DATA_DIR``): ``tiny-imagenet-200/`` or
-``sem2/data/tiny-imagenet-200/``; ``designing_neural_network_architectures_2025_01/seminar_03/data/
-MOON_SEGMENTATION_BINARY/``.
+to its parent folder, or to ``$COURSE_DIR`` alone when it is set (the first that exists wins, after
+``$DATA_DIR``): ``tiny-imagenet-200/`` or ``sem2/data/tiny-imagenet-200/``;
+``designing_neural_network_architectures_2025_01/seminar_03/data/MOON_SEGMENTATION_BINARY/``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,16 @@ from pathlib import Path
 ASSIGNMENT_TINY_IMAGENET = ("tiny-imagenet-200", "sem2/data/tiny-imagenet-200")
 ASSIGNMENT_MOON = ("designing_neural_network_architectures_2025_01/seminar_03/data/MOON_SEGMENTATION_BINARY",)
 
-ENV_VARS = ("DATA_DIR", "TINY_IMAGENET", "MOON_ROOT", "MOON_CHECK_ROOT", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR")
+ENV_VARS = (
+    "DATA_DIR",
+    "TINY_IMAGENET",
+    "MOON_ROOT",
+    "MOON_CHECK_ROOT",
+    "WEIGHTS_DIR",
+    "RUNS_DIR",
+    "REPORTS_DIR",
+    "COURSE_DIR",
+)
 
 
 def project_root() -> Path:
@@ -102,9 +113,9 @@ def _first_existing(*candidates: Path) -> Path:
     return next((c for c in candidates if c.exists()), candidates[0])
 
 
-def _assignment(root: Path, relative: tuple[str, ...]) -> list[Path]:
-    """The assignment's locations, relative to the repository, then to its parent folder."""
-    return [base / r for base in (root, root.parent) for r in relative]
+def _assignment(bases: tuple[Path, ...], relative: tuple[str, ...]) -> list[Path]:
+    """The assignment's locations under each of ``bases`` (the repository, then its parent; or $COURSE_DIR)."""
+    return [base / r for base in bases for r in relative]
 
 
 def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) -> Paths:
@@ -122,15 +133,16 @@ def get_paths(env: Mapping[str, str] | None = None, root: Path | None = None) ->
 
     root = root.resolve()
     data_dir = get("DATA_DIR", root / "data")
+    course = (_path(env["COURSE_DIR"]),) if env.get("COURSE_DIR", "").strip() else (root, root.parent)
     return Paths(
         root=root,
         data_dir=data_dir,
         tiny_imagenet=get(
             "TINY_IMAGENET",
-            _first_existing(data_dir / "tiny-imagenet-200", *_assignment(root, ASSIGNMENT_TINY_IMAGENET)),
+            _first_existing(data_dir / "tiny-imagenet-200", *_assignment(course, ASSIGNMENT_TINY_IMAGENET)),
         ),
         moon_root=get(
-            "MOON_ROOT", _first_existing(data_dir / "MOON_SEGMENTATION_BINARY", *_assignment(root, ASSIGNMENT_MOON))
+            "MOON_ROOT", _first_existing(data_dir / "MOON_SEGMENTATION_BINARY", *_assignment(course, ASSIGNMENT_MOON))
         ),
         moon_check_root=get(
             "MOON_CHECK_ROOT",
