@@ -4,7 +4,8 @@
 # Others: make smoke (whole chain on tiny data in a temporary folder), make report (04 + HTML/PDF export),
 # make lab (JupyterLab in the project's environment: "Run All" in any notebook works from a fresh clone).
 # make run skips a training notebook whose runs are finished; make run FORCE="02 03" redoes them
-# (the old runs are moved to runs/.previous/).
+# (the old runs are moved to runs/.previous/). Data found that the runs were not trained on (the course's
+# MOON_SEGMENTATION_BINARY beside the checkout, say) is announced and trained on; make run KEEP=1 keeps the runs.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,6 +13,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILE ?= auto
 FORCE   ?=
+KEEP    ?=
 
 .PHONY: setup run test lint smoke report lab clean-venv
 
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: setup
-	$(PY) -m tinyseg.pipeline run --profile $(PROFILE) $(if $(FORCE),--force $(FORCE))
+	$(PY) -m tinyseg.pipeline run --profile $(PROFILE) $(if $(FORCE),--force $(FORCE)) $(if $(KEEP),--keep-runs)
 
 test: setup
 	$(PY) -m pytest

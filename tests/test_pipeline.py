@@ -46,6 +46,8 @@ def test_a_notebook_with_finished_runs_and_outputs_is_skipped(tmp_paths, tmp_pat
     assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None  # its other seeds are not finished
     for run in runs.get("unet_base").ids()[1:]:
         finish_run(tmp_paths, run)
+    assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None  # it records no runs: executed again over them
+    pipeline.record_runs_shown(nb, tmp_paths)  # as execute_notebook does after a successful execution
     assert "unet_base-seed2 finished" in pipeline.skip_reason(nb, "cpu", tmp_paths)
     write_notebook(nb, executed=False)
     assert pipeline.skip_reason(nb, "cpu", tmp_paths) is None  # outputs missing: run it (no retraining)
@@ -58,6 +60,7 @@ def test_runs_of_another_profile_are_kept_and_the_way_to_retrain_is_named(tmp_pa
     nb = write_notebook(tmp_path / "03_unet_backbone.ipynb")
     for run in (run for spec in runs.of_notebook(nb.name) for run in spec.ids()):
         finish_run(tmp_paths, run, profile="cpu")
+    pipeline.record_runs_shown(nb, tmp_paths)
     assert pipeline.skip_reason(nb, "cpu", tmp_paths).endswith("finished (cpu) and the notebook is executed")
     reason = pipeline.skip_reason(nb, "gpu", tmp_paths)
     assert "finished in the cpu profile and are kept" in reason and "--force 03 --profile gpu" in reason

@@ -42,6 +42,7 @@ __all__ = [
     "PREPROCESSING",
     "accuracy_by_size",
     "checkpoint_meta",
+    "data_identity",
 ]
 
 # how an image becomes the network's input; stored in the checkpoint and used by inference.Predictor
@@ -93,6 +94,12 @@ def checkpoint_meta(data: TinyImageNet) -> dict:
     return {"classes": {"wnids": list(data.wnids), "names": list(data.names)}, "preprocessing": PREPROCESSING}
 
 
+def data_identity(data: TinyImageNet) -> str:
+    """The content hash of the decoded training and validation images and labels (the ``identity`` of a run's
+    data record): the official folder and the official zip give the same value, wherever they lie."""
+    return content_hash(data.train_x, data.train_y, data.val_x, data.val_y)
+
+
 def load_data(session: Session) -> TinyImageNet:
     """Tiny ImageNet-200 as the profile needs it (the official split; smoke: a small fixture)."""
     return tiny_imagenet.load(tiny_imagenet.locate(session.paths, profile=session.profile), session.paths)
@@ -113,7 +120,7 @@ def train(
     recipe = recipe_for(spec, session.profile)
     train_aug, val_aug = replace(recipe.augment, train=True), replace(recipe.augment, train=False)
     schedule = ProgressiveResize(train_aug, val_aug, recipe.resolutions)
-    data_hash = content_hash(data.train_x, data.train_y, data.val_x, data.val_y)
+    data_hash = data_identity(data)
     info = RunInfo(
         session.profile,
         session.seed,

@@ -3,12 +3,17 @@
     python -m tinyseg.pipeline run            # in place, profile auto (gpu on CUDA, else cpu)
     python -m tinyseg.pipeline run --only 04  # the report only (make report)
     python -m tinyseg.pipeline run --force 02 # redo a finished notebook: its runs are archived, then retrained
+    python -m tinyseg.pipeline run --keep-runs # keep runs trained on other data than the data found now
     python -m tinyseg.pipeline smoke          # tiny data, everything in a temporary folder
 
 Each notebook runs with papermill (its ``parameters`` cell gets ``PROFILE`` and ``SEED``).
 ``run`` executes the committed notebooks in place and skips a training notebook whose runs are
 all finished (``summary.json`` says completed or early-stopped, in the same profile) and whose
-cells all ran, so an interrupted job continues where it stopped. ``smoke`` executes copies and
+cells all ran over the runs as they are now (the notebook's metadata records the runs it was executed
+over: :func:`runs_shown`), so an interrupted job continues where it stopped. Data found now that is
+not, by content, what a training notebook's runs were trained on (the official MOON data set put where
+the assignment says, say) is announced first; those runs are archived and retrained on it, unless
+``--keep-runs`` (:func:`data_changes`). ``smoke`` executes copies and
 points DATA_DIR/WEIGHTS_DIR/RUNS_DIR/REPORTS_DIR at the temporary folder, so it never touches
 committed notebooks, weights or logs. The report is exported to ``REPORTS_DIR/report.html``
 (self-contained) and ``REPORTS_DIR/report.pdf`` (headless Chromium prints the HTML).
@@ -20,6 +25,8 @@ message that says what to do; :func:`main` prints it and exits with status 1.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -28,6 +35,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +45,7 @@ from .data.cache import free_space
 from .device import PROFILES, resolve_profile
 from .locks import LockedError, hold
 from .paths import Paths, get_paths, project_root
-from .runlog import RunLog, atomic_write
+from .runlog import DataRecord, RunLog, atomic_write, read_json
 
 # in dependency order (the run table says which notebook trains which run; the report trains nothing)
 NOTEBOOKS = ("01_classifier.ipynb", "02_unet_base.ipynb", "03_unet_backbone.ipynb", "04_report.ipynb")
@@ -104,9 +112,57 @@ def execute_notebook(
     for key in ("input_path", "output_path"):
         if meta.get(key):
             meta[key] = Path(meta[key]).name
+    if shown := runs_shown(path.name, get_paths()):  # the runs its outputs show (a training notebook)
+        nb.metadata[RECORD] = {"runs": shown}
     nbformat.write(nb, running)
     os.replace(running, output)
     return output
+
+
+RECORD = "tinyseg"  # the notebook metadata key of the runs a training notebook was executed over
+
+
+def runs_shown(notebook: str, paths: Paths) -> dict[str, str]:
+    """The runs of training notebook ``notebook`` as they are now: run id → the first 16 hex digits of the
+    sha256 of its ``summary.json`` content (keys sorted, so line endings and layout do not count; "" when it
+    has none). Written into the notebook's metadata when it is executed, so that outputs describing other
+    runs (archived ones, say) are noticed (:func:`outputs_stale`)."""
+    shown = {}
+    for spec in run_table.of_notebook(notebook):
+        for run in spec.ids():
+            summary = RunLog(paths.run_dir(run)).summary_path
+            content = json.dumps(read_json(summary), sort_keys=True) if summary.is_file() else None
+            shown[run] = hashlib.sha256(content.encode()).hexdigest()[:16] if content else ""
+    return shown
+
+
+def record_runs_shown(notebook: Path, paths: Paths) -> dict[str, str]:
+    """Write :func:`runs_shown` into an executed notebook's metadata, leaving its cells as they are (for
+    notebooks executed over these runs before the record existed). Returns the record."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.metadata[RECORD] = {"runs": runs_shown(notebook.name, paths)}
+    text = nbformat.writes(nb)
+    text += "" if text.endswith("\n") else "\n"  # as nbformat.write
+    atomic_write(notebook, lambda f: f.write(text), mode="w")
+    return nb.metadata[RECORD]["runs"]
+
+
+def outputs_stale(notebook: Path, paths: Paths) -> str | None:
+    """Why an executed training notebook's outputs may not show its runs as they are now, or None: it records
+    no runs (executed before the record existed, or by hand), or other runs than ``runs/`` holds (retrained
+    after it was executed, or a re-execution that failed after the runs were redone)."""
+    import nbformat
+
+    recorded = nbformat.read(notebook, as_version=4).metadata.get(RECORD, {}).get("runs")
+    if recorded is None:
+        return "it does not record which runs its outputs show"
+    now = runs_shown(notebook.name, paths)
+    changed = sorted(run for run in recorded.keys() | now.keys() if recorded.get(run) != now.get(run))
+    if changed:
+        return f"its outputs show other runs than {paths.relative(paths.runs_dir)}/ holds now ({', '.join(changed)})"
+    return None
 
 
 HIDDEN_TAGS = {"parameters", "injected-parameters", "hide-in-report"}  # cells left out of a code-free export
@@ -296,7 +352,7 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
             f"with --force {notebook.name[:2]} (the old runs are archived, nothing is deleted)."
         )
     kept = finished_profile(notebook, paths)
-    if kept is None or not executed(notebook):
+    if kept is None or not executed(notebook) or outputs_stale(notebook, paths):
         return None  # train (or resume); or the runs are reused and the notebook's outputs redone
     if kept != profile:
         return (
@@ -304,6 +360,149 @@ def skip_reason(notebook: Path, profile: str, paths: Paths) -> str | None:
             f"--profile {profile} archives them and trains with the {profile} recipes)"
         )
     return f"runs {', '.join(runs)} finished ({profile}) and the notebook is executed"
+
+
+@dataclass
+class DataChange:
+    """Data found now that is not, by content, the data some runs were trained on (:func:`data_changes`)."""
+
+    found: str  # the data found, in words (relative location, training examples, content hash)
+    trained_on: str  # what the runs' data records name, in words
+    runs: list[str]  # the runs trained on other data
+    notebooks: list[str]  # the notebooks to redo: those of the runs, and those of runs built on them
+    minutes: str  # the expected training time of those notebooks in this profile, in words
+    archive: str  # where the runs would be archived (relative)
+
+    def announcement(self, keep: bool) -> str:
+        notebooks = ", ".join(self.notebooks)
+        head = (
+            f"Data found: {self.found}.\nIt is not the data these runs were trained on: {self.trained_on}\n"
+            f"  runs: {', '.join(self.runs)}\n  notebooks: {notebooks}"
+        )
+        if keep:
+            return (
+                f"{head}\nKept (--keep-runs): the runs stay as they are, and the notebooks and the report describe "
+                "the data they were trained on. To train on the data found: make run (without KEEP=1)."
+            )
+        return (
+            f"{head}\nThe runs are archived to {self.archive}/ (nothing is deleted) and {notebooks} train on the data "
+            f"found: {self.minutes}.\nTo keep the runs instead: make run KEEP=1 (python -m tinyseg.pipeline run "
+            "--keep-runs)."
+        )
+
+
+def data_changes(notebooks: list[str], profile: str, paths: Paths) -> list[DataChange]:
+    """The data each of the training ``notebooks`` would train on now, compared by content (the data record's
+    ``identity``, :func:`tinyseg.segment.data_identity` / :func:`tinyseg.classify.data_identity`) with what
+    their logged runs (finished or not) were trained on: one :class:`DataChange` per data set that differs.
+
+    Only data that is there is compared; nothing is downloaded or generated for it (without the real moon
+    data the notebooks use the generated stand-in the runs name). Location and file times never count: the
+    official Tiny ImageNet as a folder and as the zip are the same data."""
+    changes = []
+    for task in ("classification", "segmentation"):
+        specs = [spec for name in notebooks for spec in run_table.of_notebook(name) if spec.task == task]
+        records, specs_of = {}, {}
+        for spec in specs:
+            for run in spec.ids():
+                log = RunLog(paths.run_dir(run))
+                if log.config_path.is_file() and (info := log.config().info) is not None:
+                    records[run], specs_of[run] = info.data, spec
+        if not records:
+            continue
+        found = _data_found(task, profile, paths)
+        if found is None:
+            for run, record in records.items():
+                if record.kind == "real":
+                    print(
+                        f"{run} was trained on real data at {record.location}, which is not there now: its runs "
+                        "are kept (the report needs that data: put it back)"
+                    )
+                    break
+            continue
+        words, identity, train = found
+        unknown = [run for run, record in records.items() if not record.identity]
+        if unknown:
+            print(f"{', '.join(unknown)}: no data identity in the log (an older run), not compared with {words}")
+        other = {run: record for run, record in records.items() if record.identity and record.identity != identity}
+        if other:
+            notebooks = {specs_of[run].notebook for run in other}
+            for spec in {specs_of[run].name: specs_of[run] for run in other}.values():
+                notebooks |= {dependent.notebook for dependent in run_table.dependents(spec.name)}
+            notebooks = [n for n in NOTEBOOKS if n in notebooks]
+            scale = {task: train / max(record.train for record in other.values())}
+            changes.append(
+                DataChange(
+                    words,
+                    "; ".join(dict.fromkeys(_record_words(record) for record in other.values())),
+                    list(other),
+                    notebooks,
+                    expected_time(notebooks, profile, paths, scale),
+                    f"{paths.relative(paths.runs_dir)}/.previous",
+                )
+            )
+    return changes
+
+
+def _data_found(task: str, profile: str, paths: Paths) -> tuple[str, str, int] | None:
+    """(the data in words, its content identity, its training examples) of the data ``task`` finds now, or
+    None when none is there to compare (nothing is downloaded or generated)."""
+    from .data import moon, tiny_imagenet
+
+    if task == "segmentation":
+        from . import segment
+
+        if not (moon.is_moon_root(paths.moon_root) or paths.is_explicit("MOON_ROOT")):
+            return None  # the notebooks would use the generated stand-in
+        source = moon.locate(paths, profile=profile, generate=False)
+        with _step(f"read {paths.relative(source.location)} to compare it with the runs' data"):
+            pairs = moon.load(source, paths)
+            data = segment.SegmentData(pairs, moon.make_split(pairs))
+            identity, train = segment.data_identity(data), len(data.train_idx)
+    else:
+        from . import classify
+
+        if not (paths.tiny_imagenet.exists() or (paths.data_dir / f"{tiny_imagenet.FOLDER}.zip").is_file()):
+            return None
+        source = tiny_imagenet.locate(paths, profile=profile, download=False)
+        with _step(f"read {paths.relative(source.origin or source.location)} to compare it with the runs' data"):
+            data = tiny_imagenet.load(source, paths)
+            identity, train = classify.data_identity(data), len(data.train_y)
+    return _record_words(DataRecord.of(source, paths, train, 0, identity)), identity, train
+
+
+def _record_words(record: DataRecord) -> str:
+    what = {"real": f"real {record.dataset}", "generated": f"the GENERATED stand-in for {record.dataset}"}
+    return (
+        f"{what.get(record.kind, record.kind)} at {record.location} ({record.train:,} training examples, "
+        f"content {record.identity})"
+    )
+
+
+def expected_time(notebooks: list[str], profile: str, paths: Paths, scale: dict[str, float] | None = None) -> str:
+    """The training time of ``notebooks``' runs in ``profile``, in words: each run's minutes per epoch from its
+    logged summary, times the epochs of its recipe, times ``scale[task]`` (for the task whose data changed: the
+    new data's training examples over the logged ones)."""
+    from .recipes import recipe_for
+
+    minutes, missing = 0.0, []
+    for spec in (spec for name in notebooks for spec in run_table.of_notebook(name)):
+        epochs = recipe_for(spec, profile).epochs
+        for run in spec.ids():
+            summary = RunLog(paths.run_dir(run)).summary()
+            if summary is None or summary.profile != profile or not summary.epochs_run:
+                missing.append(run)
+                continue
+            minutes += summary.wall_time_min / summary.epochs_run * epochs * (scale or {}).get(spec.task, 1.0)
+    if missing:
+        return (
+            f"the training time in the {profile} profile is not known from the logs ({', '.join(missing)} "
+            f"have no summary of the {profile} profile)"
+        )
+    return (
+        f"expected about {minutes:.0f} min of training in the {profile} profile (the minutes per epoch their "
+        f"logs record, scaled by the number of training examples)"
+    )
 
 
 def archive_runs(notebook: Path, paths: Paths) -> Path | None:
@@ -337,20 +536,30 @@ def run(
     notebook_dir: Path | None = None,
     only: tuple[str, ...] = (),
     force: tuple[str, ...] = (),
+    keep_runs: bool = False,
 ) -> None:
     """Prepare the data the pending notebooks need, execute them in order, then export the report.
 
-    One main job at a time per run folder: a second one stops at once with a :class:`LockedError`
-    naming the first (its pid, command and start time)."""
+    Runs trained on other data than the data found now are archived and retrained (announced first), or
+    kept with ``keep_runs`` (:func:`data_changes`). One main job at a time per run folder: a second one
+    stops at once with a :class:`LockedError` naming the first (its pid, command and start time)."""
     for prefix in (*only, *force):
         if not any(n.startswith(prefix) for n in NOTEBOOKS):
             raise PipelineError(f"no notebook starts with {prefix!r}: the notebooks are {', '.join(NOTEBOOKS)}")
     paths = get_paths()
     with hold(paths.runs_dir / ".pipeline.lock", f"{paths.relative(paths.runs_dir)} (the main job)"):
-        _run(profile, seed, notebook_dir or project_root(), only, force, paths)
+        _run(profile, seed, notebook_dir or project_root(), only, force, paths, keep_runs)
 
 
-def _run(profile: str, seed: int, notebook_dir: Path, only: tuple[str, ...], force: tuple[str, ...], paths: Paths):
+def _run(
+    profile: str,
+    seed: int,
+    notebook_dir: Path,
+    only: tuple[str, ...],
+    force: tuple[str, ...],
+    paths: Paths,
+    keep_runs: bool = False,
+):
     profile = resolve_profile(profile)
     t0 = time.time()
     print(
@@ -359,6 +568,15 @@ def _run(profile: str, seed: int, notebook_dir: Path, only: tuple[str, ...], for
     )
     forced = with_dependents([n for n in NOTEBOOKS if any(n.startswith(f) for f in force)])
     selected = [n for n in NOTEBOOKS if not only or any(n.startswith(o) for o in only) or n in forced]
+    # data found now that the selected notebooks' runs were not trained on: said first, then retrained (or kept)
+    for change in data_changes([n for n in selected if n not in forced], profile, paths):
+        print(f"\n{change.announcement(keep_runs)}\n", flush=True)
+        if not keep_runs:
+            forced += [n for n in change.notebooks if n not in forced]
+    left = [n for n in forced if n not in selected]
+    if left:
+        print(f"{', '.join(left)} not selected (--only): left as they are; run them too to redo them")
+    forced = [n for n in forced if n in selected]
     pending = []
     for name in selected:
         if name in forced:
@@ -367,6 +585,8 @@ def _run(profile: str, seed: int, notebook_dir: Path, only: tuple[str, ...], for
         elif (reason := skip_reason(notebook_dir / name, profile, paths)) is not None:
             print(f"skip {name}: {reason}" + ("" if "--force" in reason else f" (--force {name[:2]} redoes it)"))
         else:
+            if finished_profile(notebook_dir / name, paths) and executed(notebook_dir / name):
+                print(f"execute {name} again over its finished runs: {outputs_stale(notebook_dir / name, paths)}")
             pending.append(name)
     if not pending:
         print("nothing to execute")
@@ -420,7 +640,8 @@ def _environ(**variables: str):
 
 
 def smoke_environ(workdir: Path, **extra: str):
-    """Every location inside ``workdir``; MOON_ROOT unset (empty), so the generated stand-in is used, and the
+    """Every location inside ``workdir``; MOON_ROOT unset (empty) and the assignment's locations looked for in
+    ``workdir/course`` (COURSE_DIR), so the generated stand-in is used unless a test puts data there; the
     check set is the fixture in ``workdir`` (never the real one: the smoke run must not depend on it)."""
     return _environ(
         DATA_DIR=str(workdir / "data"),
@@ -428,7 +649,12 @@ def smoke_environ(workdir: Path, **extra: str):
         RUNS_DIR=str(workdir / "runs"),
         REPORTS_DIR=str(workdir / "reports"),
         MOON_ROOT="",
-        **{"TINY_IMAGENET": "", "MOON_CHECK_ROOT": str(workdir / "fixtures" / "moon_check"), **extra},
+        **{
+            "TINY_IMAGENET": "",
+            "MOON_CHECK_ROOT": str(workdir / "fixtures" / "moon_check"),
+            "COURSE_DIR": str(workdir / "course"),
+            **extra,
+        },
     )
 
 
@@ -463,13 +689,18 @@ def main(argv: list[str] | None = None) -> int:
         default=(),
         help="notebook prefixes to redo even if finished (their runs are archived first)",
     )
+    p_run.add_argument(
+        "--keep-runs",
+        action="store_true",
+        help="keep runs trained on other data than the data found now (default: archive and retrain them)",
+    )
     p_smoke = sub.add_parser("smoke", help="the whole chain on tiny data in a temporary folder")
     p_smoke.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # papermill echoes cell outputs
     try:
         if args.command == "run":
-            run(args.profile, args.seed, only=tuple(args.only), force=tuple(args.force))
+            run(args.profile, args.seed, only=tuple(args.only), force=tuple(args.force), keep_runs=args.keep_runs)
         else:
             smoke(args.workdir)
     except NotebookError as e:

@@ -47,6 +47,7 @@ __all__ = [
     "BCEDiceLoss",
     "record_overlaps",
     "overlaps_problem",
+    "data_identity",
     "OVERLAPS",
 ]
 
@@ -75,6 +76,13 @@ class SegmentData:
 
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pairs.images[self.train_idx], self.pairs.masks[self.train_idx]
+
+
+def data_identity(data: SegmentData) -> str:
+    """The content hash of the training and validation pairs as split (the ``identity`` of a run's data
+    record): the same pairs give the same value wherever they lie and whatever their file dates."""
+    (train_x, train_y), (val_x, val_y) = data.train(), data.val()
+    return content_hash(train_x, train_y, val_x, val_y)
 
 
 def load_data(session: Session) -> SegmentData:
@@ -155,7 +163,7 @@ def train(
             f"({recipe.batch_size}) of {data.where}; use more pairs or a smaller batch_size"
         )
     (train_x, train_y), (val_x, val_y) = data.train(), data.val()
-    data_hash = content_hash(train_x, train_y, val_x, val_y)
+    data_hash = data_identity(data)
     info = RunInfo(
         session.profile,
         seed,
@@ -219,8 +227,7 @@ def train_seeds(spec: RunSpec, data: SegmentData, session: Session, callbacks: t
             f"training cell of {spec.notebook} first (segment.train), then this one; no other seed was started."
         )
     epochs = recipe_for(spec, session.profile).epochs
-    (train_x, train_y), (val_x, val_y) = data.train(), data.val()
-    data_hash = content_hash(train_x, train_y, val_x, val_y)
+    data_hash = data_identity(data)
     for seed in range(spec.seeds):  # every finished seed first: a mismatch stops the cell before any training
         if RunLog(paths.run_dir(run_id(spec.name, seed))).is_finished():
             _check_finished_seed(spec, seed, data, data_hash, session)
