@@ -9,12 +9,26 @@ import pytest
 from tinyseg import pipeline
 from tinyseg import runs as run_table
 from tinyseg.data import lunar_synth, moon
-from tinyseg.paths import get_paths
+from tinyseg.data.fixtures import write_moon_layout
+from tinyseg.paths import ASSIGNMENT_MOON, get_paths
 from tinyseg.runlog import RunLog, load_weights
 
 
+def generated_text(notebook):
+    """Every Markdown and HTML output (text the code wrote) of an executed notebook."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [
+        o["data"][kind]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        for kind in ("text/markdown", "text/html")
+        if kind in o.get("data", {})
+    ]
+
+
 @pytest.mark.slow
-def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch, lunar_stand_in):
+def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch, capsys, lunar_stand_in):
     for var in ("DATA_DIR", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR", "TINY_IMAGENET", "MOON_ROOT"):
         monkeypatch.delenv(var, raising=False)
     workdir = tmp_path / "smoke"
@@ -69,8 +83,37 @@ def test_smoke_pipeline_runs_every_notebook(tmp_path, monkeypatch, lunar_stand_i
     top1 = RunLog(workdir / "runs" / roles["classifier"]).summary().best["val_top1"]
     assert any(f"{top1:.2%}" in t for t in tables)
 
-    # run again: every training notebook is skipped (its runs are finished and it is executed)
+    # run again: every training notebook is skipped (its runs are finished and it is executed over them)
     before = {p: p.stat().st_mtime for p in (workdir / "runs").glob("*/summary.json")}
     with pipeline.smoke_environ(workdir):
+        for name in pipeline.NOTEBOOKS[:3]:  # each records the runs it was executed over
+            assert pipeline.outputs_stale(workdir / name, get_paths()) is None, name
         pipeline.run("smoke", notebook_dir=workdir, only=("01", "02", "03"))
     assert {p: p.stat().st_mtime for p in (workdir / "runs").glob("*/summary.json")} == before
+
+    # the course's MOON data where the assignment puts it (COURSE_DIR stands for the checkout's parent folder):
+    # announced first, the stand-in runs archived, 02 and 03 trained on it, the report names it
+    capsys.readouterr()
+    found = write_moon_layout(workdir / "course" / ASSIGNMENT_MOON[0], n=16, seed=5)
+    classifier = (workdir / "runs" / "classifier" / "summary.json").read_bytes()
+    with pipeline.smoke_environ(workdir):
+        assert get_paths().moon_root == found and not get_paths().is_explicit("MOON_ROOT")
+        pipeline.run("smoke", notebook_dir=workdir)
+        paths = get_paths()
+    out = capsys.readouterr().out
+    announced = out[: out.index("item(s) of 02_unet_base.ipynb to")]  # said before anything is moved
+    assert f"Data found: real MOON_SEGMENTATION_BINARY at {paths.relative(found)}" in announced
+    assert "the GENERATED stand-in" in announced and "KEEP=1" in announced and "min of training" in announced
+    assert "skip 01_classifier.ipynb" in out  # the same Tiny ImageNet content: the classifier run is reused
+    assert (workdir / "runs" / "classifier" / "summary.json").read_bytes() == classifier
+    archived = list((workdir / "runs" / ".previous").glob("*/runs/unet_base/summary.json"))
+    assert len(archived) == 1 and json.loads(archived[0].read_text())["data"]["kind"] == "generated"
+    for spec in run_table.of_task("segmentation"):
+        for run in spec.ids():
+            data = RunLog(workdir / "runs" / run).summary().data
+            assert data.kind == "real" and data.location == paths.relative(found), run
+    for name in pipeline.NOTEBOOKS[1:3]:
+        assert pipeline.outputs_stale(workdir / name, paths) is None, name
+    report_text = "\n".join(generated_text(workdir / "04_report.ipynb"))
+    assert "настоящем MOON_SEGMENTATION_BINARY" in report_text and "валидации настоящего" in report_text
+    assert "сгенерированной замен" not in report_text

@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -314,17 +319,84 @@ def stand_in(paths: Paths, n: int, seed: int, version: int, generate: bool = Tru
     return Source(NAME, "generated", root)
 
 
-def locate_recorded(paths: Paths, record: dict) -> Source:
-    """The data a run's log names (``summary.json``'s ``data``): the report evaluates on exactly the data
-    the runs were trained on. A generated stand-in that is missing (a fresh clone) is generated again
-    with the recorded generator version, pairs and seed; real data must be where the log says."""
+def recorded_stand_in(paths: Paths, record: dict) -> tuple[Path, int, int, int] | None:
+    """(folder, pairs, seed, generator version) of the generated stand-in a run's data record names, the
+    folder wherever DATA_DIR is now (the stand-in is named by its seed, pairs and version); None for other data."""
     location = record["location"]
     root = (
         paths.data_dir / location[len("$DATA_DIR/") :] if location.startswith("$DATA_DIR/") else paths.root / location
     )
     if record["kind"] == "generated" and (m := _STAND_IN.match(root.name)):
-        # wherever DATA_DIR is now: the stand-in is named by its seed, pairs and generator version
-        return stand_in(paths, int(m.group(2)), int(m.group(1)), int(m.group(3) or 1))
+        n, seed, version = int(m.group(2)), int(m.group(1)), int(m.group(3) or 1)
+        return stand_in_dir(paths, n, seed, version), n, seed, version
+    return None
+
+
+def stand_in_pairs(paths: Paths, record: dict, numbers: Sequence[str], workers: int | None = None) -> MoonData:
+    """Only the pairs ``numbers`` of the generated stand-in a run's data record names, exactly as :func:`load`
+    reads them (sorted by number): from its folder when it is there, else rendered again by the generator,
+    which is deterministic per scene index (the recorded seed and version), and resized by the same rules, in
+    ``workers`` processes (default: one per CPU core). Nothing is written but the decoded-data cache: a report
+    on a fresh clone renders the pairs it needs in a minute or two instead of writing the whole set."""
+    found = recorded_stand_in(paths, record)
+    if found is None:
+        raise MoonDataError(f"{record['kind']} data at {record['location']} is not a generated stand-in")
+    root, n, seed, version = found
+    numbers = sorted(dict.fromkeys(str(x) for x in numbers), key=lambda x: (int(x), x))
+    if outside := [x for x in numbers if not 0 <= int(x) < n]:
+        raise MoonDataError(f"pairs {outside[:10]} are not in {paths.relative(root)}: it has pairs 0 to {n - 1}")
+    source = Source(NAME, "generated", root)
+    if (root / "GENERATED.txt").exists():
+        data = load(source, paths)
+        at = {x: i for i, x in enumerate(data.numbers)}
+        index = torch.tensor([at[x] for x in numbers], dtype=torch.long)
+        return MoonData(data.images[index], data.masks[index], numbers, source, data.where)
+
+    def build():
+        pairs = _render_pairs(seed, version, [int(x) for x in numbers], workers)
+        return {"images": np.stack([p[0] for p in pairs]), "masks": np.stack([p[1] for p in pairs])}, {}
+
+    key = hashlib.sha1(",".join(numbers).encode()).hexdigest()[:16]
+    arrays, _ = cached_arrays(paths.cache_dir / f"moon-{root.name}-pairs-{key}", build)
+    return MoonData(
+        torch.from_numpy(arrays["images"]).permute(0, 3, 1, 2),
+        torch.from_numpy(arrays["masks"]).unsqueeze(1),
+        numbers,
+        source,
+        f"{source.describe(paths)}: {len(numbers)} of its {n} pairs, rendered again (the folder is not there)",
+    )
+
+
+def _render_pairs(seed: int, version: int, indices: list[int], workers: int | None) -> list:
+    """:func:`_render_pair` of every index, in worker processes when there are enough to pay for starting them."""
+    render = partial(_render_pair, seed, version)
+    workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+    if workers < 2 or len(indices) < 32:
+        return [render(i) for i in progress(indices, desc=f"render lunar scenes (seed {seed})", unit="scene")]
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads inherited from the caller
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        done = pool.map(render, indices, chunksize=4)
+        return list(progress(done, total=len(indices), desc=f"render lunar scenes (seed {seed})", unit="scene"))
+
+
+def _render_pair(seed: int, version: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scene ``index`` as :func:`lunar_synth.generate` writes it and :func:`load_pair` reads it back (PNG is
+    lossless and the mask is 0/255): the image and mask at 128×128, by :func:`resize_image` and :func:`resize_mask`."""
+    rgb, mask = lunar_synth.render_index(seed, index, style=lunar_synth.STYLES[version])
+    return resize_image(rgb), resize_mask(mask).astype(np.uint8)
+
+
+def locate_recorded(paths: Paths, record: dict) -> Source:
+    """The data a run's log names (``summary.json``'s ``data``): the report evaluates on exactly the data
+    the runs were trained on. A generated stand-in that is missing (a fresh clone) is generated again
+    with the recorded generator version, pairs and seed; real data must be where the log says."""
+    if found := recorded_stand_in(paths, record):
+        _, n, seed, version = found
+        return stand_in(paths, n, seed, version)
+    location = record["location"]
+    root = (
+        paths.data_dir / location[len("$DATA_DIR/") :] if location.startswith("$DATA_DIR/") else paths.root / location
+    )
     if not is_moon_root(root):
         raise MoonDataError(
             f"the runs were trained on {record['kind']} data at {location}, which is not there "

@@ -7,7 +7,7 @@ pretrained encoder, random-init control), never by run names.
 from __future__ import annotations
 
 from ..runs import by_role
-from .logs import Run, segmentation_runs
+from .logs import Run, data_kind, data_words, segmentation_runs
 
 
 def _fmt_pct(x: float) -> str:
@@ -66,12 +66,15 @@ def conclusions(runs: dict[str, Run], seeds: dict | None = None, background_shar
             val = {n: seeds[n].iou("val") for n in real}
             lo_r, hi_r = min(min(v) for v in real.values()), max(max(v) for v in real.values())
             lo_v, hi_v = min(min(v) for v in val.values()), max(max(v) for v in val.values())
+            seed_runs = [r for s in seeds.values() for r in s.runs]
+            generated = data_kind(seed_runs) != "real"
             lines.append(
-                f"**Перенос на реальные рендеры.** На валидации замены IoU моделей и сидов лежит в пределах "
+                f"**Перенос на реальные рендеры.** На {data_words(seed_runs).val_short} IoU моделей и сидов лежит в пределах "
                 f"{lo_v:.3f}–{hi_v:.3f}, на реальных рендерах — {lo_r:.3f}–{hi_r:.3f}. Часть разрыва — "
                 "очищенная разметка проверочного набора (многих мелких камней в ней нет, и найденные моделью "
-                "считаются ошибкой), часть — отличие сгенерированных сцен от реальных; это главный предел "
-                "выводов о сегментации в этом проекте."
+                "считаются ошибкой)"
+                + (", часть — отличие сгенерированных сцен от реальных" if generated else "")
+                + "; это главный предел выводов о сегментации в этом проекте."
             )
     if background_share is not None:
         short = {n: r.spec.short for n, r in seg.items()}
@@ -99,7 +102,7 @@ def _verdict(d, what: str) -> str:
 
 def part3(seeds: dict) -> str:
     """Part 3's conclusions (Markdown, Russian) from the seeds' logs: mean ± sd, paired 95% intervals against
-    UNetBase on the stand-in validation and on the real renders, what pretraining adds over the random-init
+    UNetBase on the validation set (named by the runs' data records) and on the real renders, what pretraining adds over the random-init
     control, and the equal-time reading. Every number is computed from the logs (see :mod:`.seeds`)."""
     from .seeds import differences, equal_time_budget, interval, iou_within, plural, seeds_word
     from .stats import mean_sd
@@ -114,13 +117,14 @@ def part3(seeds: dict) -> str:
         return f"{mean:.3f} ± {sd:.3f} ({seeds_word(s.n)})" if s.n > 1 else f"{mean:.3f} ({seeds_word(1)})"
 
     lines = []
+    val = data_words(r for s in seeds.values() for r in s.runs)  # the validation set, named by the runs' data
     vs_plain = {w: differences(seeds, w) for w in ("val", "check")}
     for role, what in (("finetuned", "преимущество"), ("frozen", "разница")):
         if role not in roles:
             continue
         s = seeds[roles[role]]
         parts = []
-        for which, label in (("val", "на валидации сгенерированной замены"), ("check", "на реальных рендерах")):
+        for which, label in (("val", f"на {val.val}"), ("check", "на реальных рендерах")):
             d = vs_plain[which].get(s.spec.name)
             if d is None:
                 continue
@@ -203,7 +207,8 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
     if "plain" in roles and "finetuned" in roles:
         plain, tuned = seeds[roles["plain"]], seeds[roles["finetuned"]]
         parts = []
-        for which, label in (("val", "на валидации сгенерированной замены"), ("check", "на реальных рендерах")):
+        val = data_words(r for s in seeds.values() for r in s.runs)  # the validation set, named by the runs' data
+        for which, label in (("val", f"на {val.val}"), ("check", "на реальных рендерах")):
             d = differences(seeds, which).get(tuned.spec.name)
             if d is None:
                 continue
@@ -229,7 +234,7 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
             if d is not None:
                 lines.append(
                     f"**Вклад весов Tiny ImageNet** ({tuned.spec.short} против той же архитектуры со "
-                    f"случайным энкодером) на валидации замены: {d.value:+.3f} IoU, 95% ДИ {interval(d)}."
+                    f"случайным энкодером) на {val.val_short}: {d.value:+.3f} IoU, 95% ДИ {interval(d)}."
                 )
         gaps = _gaps(seeds, [tuned.spec.name], missing=False)
         if gaps:

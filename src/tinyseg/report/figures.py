@@ -68,18 +68,27 @@ def show_samples(data: MoonData, indices: Sequence[int], ncols: int = 4):
 
 def real_vs_generated(real: MoonData, generated: MoonData, n: int = 4, seed: int = 0):
     """``n`` real renders (top row) and ``n`` generated scenes (bottom row), chosen at random without
-    looking at any model, each with its rock mask overlaid in red and its rock share."""
+    looking at any model, each with its rock mask overlaid in red and its rock share. The scenes are drawn
+    from the whole generated set, also when only some of its pairs are in memory (``population`` and
+    ``pairs`` of :class:`~tinyseg.report.logs.StandInPairs`: the chosen ones are rendered)."""
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 7.0), squeeze=False)
-    for row, (data, name) in enumerate(((real, "реальный рендер"), (generated, "сгенерированная сцена"))):
-        for ax, i in zip(axes[row], sorted(rng.choice(len(data.numbers), size=n, replace=False))):
+    stand_in = generated.kind != "real"  # runs trained on the real set: its renders, named as such
+    below = "сгенерированная сцена" if stand_in else "обучающий снимок"
+    for row, (data, name) in enumerate(((real, "реальный рендер"), (generated, below))):
+        population = getattr(data, "population", None) or data.numbers
+        chosen = sorted(rng.choice(len(population), size=n, replace=False))
+        if population is not data.numbers:  # the chosen pairs, from the whole set
+            data, chosen = data.pairs([population[i] for i in chosen]), range(n)
+        for ax, i in zip(axes[row], chosen):
             ax.imshow(_rock_overlay(data.images[i], data.masks[i]))
             share = data.masks[i].numpy().astype(bool).mean()
             ax.set_title(f"{name} #{data.numbers[i]}\nкамень {share:.1%} пикселей", fontsize=10)
             ax.axis("off")
     fig.suptitle(
-        "Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет), снизу — генератор; "
-        "камень отмечен красным",
+        "Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет), снизу — "
+        + ("генератор" if stand_in else "настоящий MOON_SEGMENTATION_BINARY, на котором обучены модели")
+        + "; камень отмечен красным",
         fontsize=11,
     )
     fig.tight_layout()

@@ -7,7 +7,7 @@ what they logged and turns it into rows, without training anything.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -53,6 +53,46 @@ class Run:
         """The epoch at whose start the encoder was unfrozen, if it was within the epochs run."""
         epoch = self.config.info.spec.get("unfreeze_epoch") if self.config.info else None
         return epoch if epoch is not None and epoch <= len(self.history) else None
+
+
+@dataclass(frozen=True)
+class DataWords:
+    """How the report names the validation set of the segmentation runs (Russian), by the kind of data their
+    data records name: the generated stand-in, the real MOON_SEGMENTATION_BINARY, or (runs on different
+    data, no record) just "валидация"."""
+
+    val: str  # genitive: "на {val}"
+    val_short: str  # genitive, short: "на {val_short}"
+    label: str  # in a column or set name: "IoU, {label}"
+    title: str  # a figure title
+
+    @classmethod
+    def of(cls, what: str = "", short: str = "", label: str = "") -> DataWords:
+        return cls(
+            f"валидации {what}".strip(),
+            f"валидации {short}".strip(),
+            f"валидация ({label})" if label else "валидация",
+            f"Валидация {what}".strip(),
+        )
+
+
+DATA_WORDS = {
+    "generated": DataWords.of("сгенерированной замены", "замены", "замена"),
+    "real": DataWords.of("настоящего MOON_SEGMENTATION_BINARY", "MOON_SEGMENTATION_BINARY", "настоящий MOON"),
+}
+
+
+def data_kind(runs: Iterable[Run] | dict[str, Run]) -> str | None:
+    """The kind ("real" | "generated") of the data every segmentation run among ``runs`` was trained on, from
+    their data records; None when they differ or record none."""
+    runs = runs.values() if isinstance(runs, dict) else runs
+    kinds = {r.data.kind for r in runs if r.spec.task == "segmentation" and r.data}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def data_words(runs: Iterable[Run] | dict[str, Run]) -> DataWords:
+    """:class:`DataWords` for the data the segmentation runs among ``runs`` were trained on (:func:`data_kind`)."""
+    return DATA_WORDS.get(data_kind(runs), DataWords.of())
 
 
 def load_runs(paths: Paths, names: Iterable[str] | None = None) -> dict[str, Run]:
@@ -104,9 +144,25 @@ def load_segmentation_models(paths: Paths, names: Sequence[str] | None = None) -
     }
 
 
+@dataclass
+class StandInPairs(MoonData):
+    """The validation pairs of a generated stand-in that is not on disk (a fresh clone), standing for the whole
+    set in the report: ``population`` is every pair number of the set, and :meth:`pairs` renders any other
+    pairs a figure shows (:func:`tinyseg.data.moon.stand_in_pairs`)."""
+
+    population: list[str] = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+    paths: Paths | None = None
+
+    def pairs(self, numbers: Sequence[str]) -> MoonData:
+        return moon.stand_in_pairs(self.paths, self.record, numbers)
+
+
 def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, str]:
     """The moon data and validation indices the segmentation runs used: the data their logs name and
-    their saved ``split.json`` (generated again with the recorded generator version when missing).
+    their saved ``split.json``. A generated stand-in that is not on disk is not generated again in full:
+    only the validation pairs of ``split.json`` are rendered (:class:`StandInPairs`, identical to the
+    pairs the runs were validated on), so every number the report computes on them is the same.
 
     Returns ``(data, val_indices, note)``; the note says which data it is. Runs trained on different
     data are an error: they cannot share one validation table.
@@ -119,10 +175,19 @@ def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, 
             f"the segmentation runs were trained on different data ({sorted(locations)}); "
             'retrain them together (make run FORCE="02 03")'
         )
-    record = next((r for r in records.values() if r), None)
-    source = moon.locate_recorded(paths, asdict(record)) if record else moon.locate(paths, profile=profile)
-    data = moon.load(source, paths)
+    record = next((asdict(r) for r in records.values() if r), None)
     split_file = next((log.dir / "split.json" for log in logs.values() if (log.dir / "split.json").exists()), None)
+    stand_in = moon.recorded_stand_in(paths, record) if record else None
+    if stand_in is not None and split_file is not None and not (stand_in[0] / "GENERATED.txt").exists():
+        split = moon.Split.read(split_file)
+        val = moon.stand_in_pairs(paths, record, split.val)
+        population = sorted(split.train + split.val, key=lambda x: (int(x), x))
+        data = StandInPairs(val.images, val.masks, val.numbers, val.source, val.where, population, record, paths)
+        at = {x: i for i, x in enumerate(data.numbers)}
+        val_idx = torch.tensor([at[x] for x in split.val], dtype=torch.long)  # in split.json's order, as below
+        return data, val_idx, f"{data.where}; {len(val_idx)} validation pairs from {paths.relative(split_file)}"
+    source = moon.locate_recorded(paths, record) if record else moon.locate(paths, profile=profile)
+    data = moon.load(source, paths)
     split = moon.Split.read(split_file) if split_file else moon.make_split(data)
     val_idx = split.indices(data)[1]  # names the pair numbers: fails clearly if the data differ
     origin = paths.relative(split_file) if split_file else "a fresh split"

@@ -20,10 +20,10 @@ from ..paths import Paths
 from ..runlog import OVERLAPS_PROBLEMS, RunLog
 from ..runlog import read_overlaps as runlog_read_overlaps
 from ..runs import RunSpec
-from .logs import Run
+from .logs import Run, data_words
 from .stats import Difference, mean_sd, paired_iou_difference
 
-SETS = {"val": "валидация (замена)", "check": "реальные рендеры"}
+SETS = {"val": "валидация", "check": "реальные рендеры"}  # the sets with per-image counts (set_label names them)
 NOTE = "примечание"  # the tables' column for what is missing (only when something is)
 
 
@@ -72,6 +72,12 @@ class Seeds:
     def logged_iou(self) -> list[float]:
         """The val IoU logged at each seed's best epoch (the engine's metric)."""
         return [r.best["val_iou"] for r in self.runs]
+
+
+def set_label(which: str, runs) -> str:
+    """The name of set ``which`` in tables and notes: the validation set named by the data the ``runs`` (Run
+    objects) were trained on ("валидация (замена)" for the generated stand-in), the real renders as they are."""
+    return data_words(runs).label if which == "val" else SETS.get(which, which)
 
 
 def elapsed_minutes(run: Run) -> np.ndarray:
@@ -124,7 +130,7 @@ def load_seeds(paths: Paths, spec: RunSpec) -> Seeds | None:
         per_seed.append((seed, run, paths.relative(log.overlaps_path), counts or {}))
     merged = {}
     for which in dict.fromkeys(w for *_, c in per_seed for w in c):  # the sets, in the order the files list them
-        rows = _aligned_rows(paths, spec, which, per_seed, notes)
+        rows = _aligned_rows(paths, spec, which, per_seed, notes, set_label(which, found))
         if rows is not None:
             merged[which] = {
                 "pairs": rows[0]["pairs"],
@@ -140,10 +146,11 @@ def read_overlaps(file: Path) -> tuple[dict | None, tuple[str, str] | None]:
     return (counts, None) if kind is None else (None, (why, OVERLAPS_PROBLEMS[kind]))
 
 
-def _aligned_rows(paths: Paths, spec: RunSpec, which: str, per_seed: list, notes: list[str]) -> list[dict] | None:
-    """Every seed's counts on set ``which`` in seed 0's order of images (matched by pair name), or None
-    with a note when a seed has no counts there or was evaluated on other images."""
-    label = SETS.get(which, which)
+def _aligned_rows(
+    paths: Paths, spec: RunSpec, which: str, per_seed: list, notes: list[str], label: str
+) -> list[dict] | None:
+    """Every seed's counts on set ``which`` (named ``label`` in the notes) in seed 0's order of images (matched
+    by pair name), or None with a note when a seed has no counts there or was evaluated on other images."""
     rows, first = [], None
     for seed, run, file, counts in per_seed:
         c = counts.get(which)
@@ -312,7 +319,7 @@ def _other_images(ref: Seeds, s: Seeds, which: str) -> str | None:
         return None
     if _aligned(ref.overlaps[which], s.overlaps[which]) is not None:
         return None
-    return f"{s.spec.short} и {ref.spec.short} оценены на разных снимках набора «{SETS.get(which, which)}»"
+    return f"{s.spec.short} и {ref.spec.short} оценены на разных снимках набора «{set_label(which, ref.runs + s.runs)}»"
 
 
 def differences(seeds: dict[str, Seeds], which: str, reference_role: str = "plain") -> dict[str, Difference]:
@@ -353,7 +360,7 @@ def comparison_notes(seeds: dict[str, Seeds], name: str, reference_role: str = "
 
 
 def difference_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.DataFrame:
-    """Each run minus the reference (UNetBase) on the stand-in validation and the real renders: the
+    """Each run minus the reference (UNetBase) on the validation set and the real renders: the
     difference of the seed means of IoU and its paired bootstrap 95% interval over images. What is left
     out (a seed's counts, a missing run) is said in the column "примечание" of the row it concerns."""
     missing = getattr(seeds, "missing", {})
@@ -367,7 +374,8 @@ def difference_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> 
             {NOTE: ["; ".join(missing[absent].notes)]}, index=pd.Index([missing[absent].spec.short], name="сравнение")
         )
     rows = {}
-    for which, label in SETS.items():
+    every_run = [r for s in seeds.values() for r in s.runs]
+    for which, label in ((w, set_label(w, every_run)) for w in SETS):
         for name, d in differences(seeds, which, reference_role).items():
             row = rows.setdefault(
                 name,
@@ -446,20 +454,20 @@ def iou_over_time(seeds: dict[str, Seeds], minutes: float | None = None):
 
 
 def summary_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.DataFrame:
-    """The report's headline table: per segmentation run, IoU on the stand-in validation and on the real
-    renders (mean ± sd over seeds) and the difference from UNetBase with its paired 95% interval."""
+    """The report's headline table: per segmentation run, IoU on the validation set (named by the runs' data)
+    and on the real renders (mean ± sd over seeds) and the difference from UNetBase with its paired 95% interval."""
     if not seeds:
         return pd.DataFrame()
     roles = run_table.by_role(seeds)
     reference = seeds[roles[reference_role]].spec.short if reference_role in roles else reference_role
     diffs = {w: differences(seeds, w, reference_role) for w in SETS}
     ref = seeds.get(roles.get(reference_role, ""))
-    rows = []
+    rows, val = [], set_label("val", [r for s in seeds.values() for r in s.runs])
     for name, s in seeds.items():
         row = {
             "модель": s.spec.short,
             "сидов": s.n,
-            "IoU, валидация (замена)": _pm(s.iou("val")),
+            f"IoU, {val}": _pm(s.iou("val")),
             "IoU, реальные рендеры": _pm(s.iou("check")),
         }
         for which, label in (("val", "валидация"), ("check", "реальные")):

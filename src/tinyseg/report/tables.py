@@ -15,14 +15,25 @@ from .logs import Run, segmentation_runs, summary_row
 from .recipes import schedule_text
 
 
+def data_kind_words(dataset: str, kind: str) -> str:
+    """What a data set is, in Russian: the real MOON_SEGMENTATION_BINARY is named as such (it has a generated
+    stand-in), the stand-in as the stand-in; other data sets by their name."""
+    from ..data import moon
+
+    if kind == "generated":
+        return f"СГЕНЕРИРОВАННАЯ замена {dataset}"
+    return f"настоящий {dataset}" if kind == "real" and dataset == moon.NAME else dataset
+
+
 def describe_data(run: Run) -> str:
     """Which data a run was trained and validated on, in plain words."""
     d = run.data
     if not d:
         return "?"
     if d.kind == "generated":
-        return f"СГЕНЕРИРОВАННАЯ замена {d.dataset} ({d.location}): {d.train:,} train / {d.val:,} val пар"
-    what = f"{d.dataset}, маленький тестовый набор" if run.summary.profile == "smoke" else d.dataset
+        return f"{data_kind_words(d.dataset, d.kind)} ({d.location}): {d.train:,} train / {d.val:,} val пар"
+    what = data_kind_words(d.dataset, d.kind)
+    what = f"{what}, маленький тестовый набор" if run.summary.profile == "smoke" else what
     return f"{what}: {d.train:,} train / {d.val:,} val ({Path(d.location).name})"
 
 
@@ -301,11 +312,12 @@ def level_table(model, size: int = 128) -> pd.DataFrame:
 
 
 def facts_table(data) -> pd.DataFrame:
-    """What the moon data set holds, in Russian."""
+    """What the moon data set holds, in Russian (what it is: the real set or the generated stand-in)."""
     f = data.facts()
     return pd.DataFrame(
         {
             "значение": [
+                data_kind_words(data.source.dataset, data.kind),
                 f["data"],
                 f"{f['pairs']:,}",
                 f["size"],
@@ -316,6 +328,7 @@ def facts_table(data) -> pd.DataFrame:
         },
         index=pd.Index(
             [
+                "что это",
                 "данные",
                 "пар изображение–маска",
                 "размер после приведения",
