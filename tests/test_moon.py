@@ -221,3 +221,15 @@ def test_rock_recall_counts_rocks_with_half_their_pixels_found():
     rows = {r["size"]: (r["rocks"], r["found"]) for r in rock_recall(pred, truth)}
     assert rows["10–49 px"] == (2, 0.5) and rows["≥ 200 px"] == (1, 1.0)
     assert rows["1–9 px"][0] == 0 and np.isnan(rows["1–9 px"][1])
+
+
+def test_check_set_halves_by_position_in_number_order():
+    """The real check set's README: tuning half = even positions in number order, test half = odd ones."""
+    numbers = ["0366", "0036", "0213", "0303", "0479", "0324"]  # in any order, as a loader might list them
+    tuning = moon.check_half_indices(numbers, "tuning")
+    test = moon.check_half_indices(numbers, "test")
+    assert [numbers[i] for i in tuning] == ["0366", "0036", "0303"]  # positions 0, 2, 4 of 0036 0213 0303 ...
+    assert sorted([numbers[i] for i in test]) == ["0213", "0324", "0479"]
+    assert sorted(tuning.tolist() + test.tolist()) == list(range(len(numbers)))
+    with pytest.raises(ValueError, match="unknown half"):
+        moon.check_half_indices(numbers, "val")

@@ -405,6 +405,19 @@ def locate_recorded(paths: Paths, record: dict) -> Source:
     return Source(NAME, record["kind"], root)
 
 
+CHECK_HALVES = ("tuning", "test")  # the real check set's halves (its README): even / odd positions
+
+
+def check_half_indices(numbers: list[str], half: str) -> np.ndarray:
+    """Positions of the real check set's ``half`` among pairs ``numbers``: by position in number order
+    (0-based), the *tuning half* is the even positions (choices may look at it), the *test half* the odd
+    ones (reported, never used to choose)."""
+    if half not in CHECK_HALVES:
+        raise ValueError(f"unknown half {half!r}: one of {CHECK_HALVES}")
+    order = sorted(range(len(numbers)), key=lambda i: (int(numbers[i]), numbers[i]))
+    return np.array(sorted(order[CHECK_HALVES.index(half) :: 2]), dtype=np.int64)
+
+
 def locate_check(paths: Paths | None = None) -> Source | None:
     """The real check set (real renders with *cleaned* masks: larger rocks only), or None when it is
     not there (the real-render sections then skip, saying so). For evaluation only: never trained on.
