@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tinyseg import runs, segment
 from tinyseg.data import Source, lunar_synth, moon
-from tinyseg.device import select_runtime
+from tinyseg.device import cpu_name, select_runtime
 from tinyseg.inference import evaluate_models
 from tinyseg.paths import get_paths, project_root
 from tinyseg.runlog import write_json
@@ -99,6 +99,8 @@ def main() -> None:
         "rock_share": float(pairs.rock_fraction().mean()),
         "minutes_generate": minutes_generate,
         "minutes_train": minutes_train,
+        "device": cpu_name(),
+        "date": time.strftime("%Y-%m-%d"),
     }
     write_json(folder / "result.json", result)
     with open(args.out, "a", encoding="utf-8") as f:

@@ -77,6 +77,7 @@ class Style:
     tone_gamma: tuple[float, float] = (2.2, 2.2)  # the renderer's tone curve: value ** (1 / gamma), uniform
     dark_rocks: float = 0.0  # share of rocks with a dark albedo (0.45–0.8 of the ground's)
     hill_exponent: float = 0.9  # relief amplitude ~ wavelength ** exponent: lower, steeper nearby slopes
+    rock_texture: float = 0.12  # per-cell albedo speckle of rock surfaces
 
 
 STYLES = {
@@ -375,7 +376,7 @@ class Level:
             base = ground[region]
             h = np.where(h > 0, np.maximum(h + (base.mean() - base), 0), 0)  # sits level on sloping ground
             rock_h[region] = np.maximum(rock_h[region], h)
-            texture = rocks.albedo[i] * (1 + 0.12 * rng.standard_normal(h.shape).astype(np.float32))
+            texture = rocks.albedo[i] * (1 + style.rock_texture * rng.standard_normal(h.shape).astype(np.float32))
             albedo[region] = np.where(h > 0, texture, albedo[region])
         return rock_h, albedo
 

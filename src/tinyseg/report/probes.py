@@ -16,6 +16,7 @@ from .recipes import schedule_text
 PROBES = {  # kind → the probe log, relative to the repository
     "classifier": "docs/classifier_probes.jsonl",  # tools/classifier_probe.py: the classifier's schedule
     "integration": "docs/seg_probes.jsonl",  # tools/seg_probe.py: how the backbone U-Net is built
+    "generator": "docs/generator_probes.jsonl",  # tools/generator_probe.py: the stand-in's generator (version 3)
 }
 
 
@@ -190,3 +191,55 @@ def integration_probe_summary(probes: Sequence[dict], chosen: RunSpec, tie: floa
         text
         + f" {chosen.short} в таблице запусков использует способ пробы «{mine['name']}» (IoU {mine['val_iou']:.3f}): она {verdict}."
     )
+
+
+GENERATOR_LABELS = {  # what a generator probe changed, in words (lunar_synth.Style and SegmentAugment fields)
+    "rock_density": "плотность камней {} на м²",
+    "sun_elevation": "высота Солнца {}°",
+    "ambient": "свет в тенях {}",
+    "dark_rocks": "доля тёмных камней {}",
+    "exposure": "экспозиция {}",
+    "tone_gamma": "тоновая кривая, гамма {}",
+    "pitch": "наклон камеры {}°",
+    "hill_exponent": "рельеф: показатель {}",
+    "rock_texture": "текстура камня {}",
+    "facet_slope": "крутизна граней {}",
+    "rock_lumps": "бугристость {}",
+    "brightness": "аугм.: яркость ±{}",
+    "contrast": "аугм.: контраст ±{}",
+    "gamma": "аугм.: гамма ±{}",
+    "noise": "аугм.: шум {}",
+    "blur_p": "аугм.: размытие p={}",
+}
+
+
+def _range(value) -> str:
+    return "–".join(f"{v:g}" for v in value) if isinstance(value, list | tuple) else f"{value:g}"
+
+
+def generator_probe_table(probes: Sequence[dict]):
+    """The generator probes as a table: what changed against the base version, the training seed, IoU on the
+    probe's own stand-in validation, and zero-shot on the real check set's *tuning half*: IoU, the share of
+    marked rocks of >= 10 px found, recall by size; the stand-in's rock share."""
+    rows = []
+    for p in probes:
+        changes = {**p["changes"], **p.get("augment", {})}
+        rows.append(
+            {
+                "проба": p["name"],
+                "изменение (к версии {})".format(p["version"]): "; ".join(
+                    GENERATOR_LABELS.get(k, k + " {}").format(_range(v)) for k, v in changes.items()
+                )
+                or "—",
+                "сид обучения": p["train_seed"],
+                "доля камня в заменителе": p["rock_share"],
+                "IoU, своя валидация": p["stand_in_val_iou"],
+                "IoU, настроечная половина": p["real_tuning_iou"],
+                "найдено камней ≥ 10 px": p["real_tuning_found_ge10px"],
+                "найдено по размеру 1–9 / 10–49 / 50–199 / ≥ 200 px": " / ".join(
+                    f"{r['found']:.2f}" for r in p["real_tuning_rock_recall"]
+                ),
+            }
+        )
+    numbers = ["доля камня в заменителе", "IoU, своя валидация", "IoU, настроечная половина", "найдено камней ≥ 10 px"]
+    return pd.DataFrame(rows).set_index("проба").style.format(dict.fromkeys(numbers, "{:.3f}"))
