@@ -1,5 +1,7 @@
 """The MOON_SEGMENTATION_BINARY loader on fixtures in the exact real layout, the split and the paired augmentation."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -7,8 +9,8 @@ from PIL import Image
 
 from tinyseg.data import Dataset, Source, lunar_synth, moon
 from tinyseg.data.augment import SegmentAugment, denormalize
-from tinyseg.data.fixtures import write_moon_check
-from tinyseg.metrics import rock_recall
+from tinyseg.data.fixtures import write_moon_check, write_moon_layout
+from tinyseg.metrics import rock_counts, rock_recall
 from tinyseg.paths import get_paths
 
 
@@ -124,16 +126,36 @@ def test_mask_resize_rule():
 
 
 def test_split_is_deterministic_disjoint_and_stratified(root, tmp_path):
-    data = moon.load(Source(moon.NAME, "real", root), get_paths(env={}, root=tmp_path))
+    real = moon.load(Source(moon.NAME, "real", root), get_paths(env={}, root=tmp_path))
+    data = moon.MoonData(real.images, real.masks, real.numbers, Source(moon.NAME, "generated", root), "stand-in")
     a, b = moon.make_split(data, seed=0), moon.make_split(data, seed=0)
-    assert a == b
+    assert a == b and a.test == []  # the stand-in's test set is generated separately: no test part here
     assert not set(a.train) & set(a.val) and sorted(a.train + a.val, key=int) == data.numbers
     assert len(a.val) == 2
     assert moon.make_split(data, seed=1) != a
     a.save(tmp_path / "split.json")
+    assert "test" not in json.loads((tmp_path / "split.json").read_text())  # as the committed split.json files
     assert moon.Split.read(tmp_path / "split.json") == a
     train_idx, val_idx = a.indices(data)
     assert len(train_idx) == 8 and len(val_idx) == 2
+
+
+def test_real_data_sets_a_fixed_test_part_aside(root, tmp_path):
+    data = moon.load(Source(moon.NAME, "real", root), get_paths(env={}, root=tmp_path))
+    split = moon.make_split(data)
+    assert split == moon.make_split(data) and split != moon.make_split(data, seed=1)
+    assert len(split.test) == round(10 * moon.TEST_FRACTION) == 2  # 15%, then 80/20 of the rest
+    assert len(split.val) == 2 and len(split.train) == 6
+    assert sorted(split.train + split.val + split.test, key=int) == data.numbers
+    split.save(tmp_path / "split.json")
+    assert moon.Split.read(tmp_path / "split.json") == split
+    train, val, test = split.all_indices(data)
+    assert [data.numbers[i] for i in test.tolist()] == split.test and len(train) == 6
+    assert moon.make_split(data, test_fraction=0) == moon.make_split(
+        moon.MoonData(data.images, data.masks, data.numbers, Source(moon.NAME, "generated", root), "x")
+    )
+    with pytest.raises(moon.MoonDataError, match="at least 5 besides its 1 test pair"):
+        moon.make_split(moon.MoonData(data.images[:5], data.masks[:5], data.numbers[:5], data.source, "five"))
 
 
 def test_paired_augmentation_keeps_image_and_mask_aligned():
@@ -221,6 +243,43 @@ def test_rock_recall_counts_rocks_with_half_their_pixels_found():
     rows = {r["size"]: (r["rocks"], r["found"]) for r in rock_recall(pred, truth)}
     assert rows["10–49 px"] == (2, 0.5) and rows["≥ 200 px"] == (1, 1.0)
     assert rows["1–9 px"][0] == 0 and np.isnan(rows["1–9 px"][1])
+    rocks, found = rock_counts(torch.cat([pred, pred]), torch.cat([truth, 0 * truth]))  # per image and size class
+    assert rocks.tolist() == [[0, 2, 0, 1], [0, 0, 0, 0]] and found.tolist() == [[0, 1, 0, 1], [0, 0, 0, 0]]
+
+
+def test_the_stand_in_test_set_is_generated_with_another_seed_and_the_same_version(tmp_path, monkeypatch, capsys):
+    paths = get_paths(env={}, root=tmp_path)
+    calls = []
+
+    def generate(root, n, seed, version):
+        calls.append((n, seed, version))
+        return write_moon_layout(root, n=2, seed=seed, generated=True)
+
+    monkeypatch.setattr(lunar_synth, "generate", generate)
+    trained_on = Source(moon.NAME, "generated", moon.stand_in_dir(paths, 1000, moon.STAND_IN_SEED, 2))
+    test = moon.locate_test(paths, trained_on, profile="cpu")
+    assert calls == [(moon.TEST_PAIRS["cpu"], moon.TEST_SEED, 2)]  # the version of the training stand-in
+    assert test == Source(moon.NAME, "generated", tmp_path / "data" / "moon_synth" / "seed1-n300-v2")
+    assert "stand-in test set (300 pairs, seed 1, generator version 2" in capsys.readouterr().out
+    assert moon.locate_test(paths, trained_on, profile="cpu") == test and len(calls) == 1  # generated once
+    with pytest.raises(moon.MoonDataError, match="does not exist"):
+        moon.locate_test(paths, trained_on, profile="smoke", generate=False)
+    assert moon.locate_test(paths, Source(moon.NAME, "real", tmp_path / "real")) is None  # carved from the split
+    on_test_seed = Source(moon.NAME, "generated", moon.stand_in_dir(paths, 1000, moon.TEST_SEED, 2))
+    with pytest.raises(moon.MoonDataError, match="the seed of the stand-in's test set"):
+        moon.locate_test(paths, on_test_seed)
+    # a generated set elsewhere: its version from the generator's note, else no test set (said)
+    other = write_moon_layout(tmp_path / "mine", n=3, generated=True)
+    assert moon.locate_test(paths, Source(moon.NAME, "generated", other)) is None
+    assert "no test set is generated for it" in capsys.readouterr().out
+    (other / "GENERATED.txt").write_text(
+        "Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth version 3: 3 pairs, "
+        "seed 7, 720x480.\n"
+    )
+    assert moon.generated_set(other) == (3, 7, 3)
+    assert moon.locate_test(paths, Source(moon.NAME, "generated", other), profile="smoke").location.name == (
+        "seed1-n8-v3"
+    )
 
 
 def test_check_set_halves_by_position_in_number_order():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tinyseg import runlog, runs, segment
-from tinyseg.data import moon
+from tinyseg.data import lunar_synth, moon
 from tinyseg.data.augment import SegmentAugment
 from tinyseg.device import select_runtime
 from tinyseg.engine import Objective, TrainConfig, fit
@@ -186,6 +186,9 @@ def test_the_runs_of_the_table_in_smoke_profile(tmp_path, monkeypatch, lunar_sta
         assert state.status == "completed"
         log = runlog.RunLog(paths.run_dir(spec.name))
         assert log.summary().data.kind == "generated" and log.summary().data.location == "moon"
+        test = log.summary().data.test  # the stand-in's test set: another seed, the same generator version
+        assert test.location == f"data/moon_synth/seed1-n{moon.TEST_PAIRS['smoke']}-v{lunar_synth.VERSION}"
+        assert "test" in runlog.read_json(log.overlaps_path)
         assert log.config().info.spec["frozen"] == spec.frozen
         assert moon.Split.read(paths.run_dir(spec.name) / "split.json") == split  # every run on the same images
         assert runlog.load_weights(paths.weights(spec.name))["config"]["name"] == spec.model

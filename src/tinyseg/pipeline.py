@@ -293,22 +293,21 @@ def export_report(notebook: Path, out_dir: Path) -> list[Path]:
 
 
 def prepare_data(profile: str, tiny_imagenet_needed: bool = True, moon_needed: bool = True) -> None:
-    """Locate/extract/cache Tiny ImageNet-200; find the real moon data or generate the stand-in (what the
-    profile needs: the official counts, the stand-in's size), through the data sets' common ``locate``/``load``."""
+    """Locate/extract/cache Tiny ImageNet-200; find the real moon data or generate the stand-in and its separately
+    generated test set (what the profile needs: the official counts, the stand-in's size), through the data sets'
+    common ``locate``/``load``."""
     from .data import moon, tiny_imagenet
 
     paths = get_paths()
-    needed = [
-        (module, name)
-        for module, name, wanted in (
-            (tiny_imagenet, "Tiny ImageNet-200", tiny_imagenet_needed),
-            (moon, "moon data", moon_needed),
-        )
-        if wanted
-    ]
-    for module, name in needed:
-        with _step(name):
-            print(module.load(module.locate(paths, profile=profile), paths).facts())
+    if tiny_imagenet_needed:
+        with _step("Tiny ImageNet-200"):
+            print(tiny_imagenet.load(tiny_imagenet.locate(paths, profile=profile), paths).facts())
+    if moon_needed:
+        with _step("moon data"):
+            source = moon.locate(paths, profile=profile)
+            print(moon.load(source, paths).facts())
+            if (test := moon.locate_test(paths, source, profile=profile)) is not None:
+                print(moon.load(test, paths).facts())
 
 
 def executed(notebook: Path) -> bool:

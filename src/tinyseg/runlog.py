@@ -88,8 +88,18 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class HeldOutRecord:
+    """Which test set a run is reported on (segmentation): never part of its training identity."""
+
+    kind: str  # "generated": the stand-in's separately generated test set; "real": the test part of the split
+    location: str  # relative to the repository, or "$DATA_DIR/..." (for "real": the training data's location)
+    pairs: int
+    identity: str  # content_hash of the test images and masks
+
+
+@dataclass(frozen=True)
 class DataRecord:
-    """Which data a run was trained and validated on."""
+    """Which data a run was trained and validated on (and, for segmentation, which test set it is reported on)."""
 
     dataset: str  # "Tiny ImageNet-200" | "MOON_SEGMENTATION_BINARY"
     kind: str  # "real" | "generated"
@@ -97,11 +107,15 @@ class DataRecord:
     train: int  # training examples
     val: int  # validation examples
     identity: str = ""  # content_hash of the training and validation tensors: resuming on other data is refused
+    test: HeldOutRecord | None = None  # not in ``identity``: the test set never shapes training
 
     @classmethod
-    def of(cls, source, paths, train: int, val: int, identity: str = "") -> DataRecord:
+    def of(
+        cls, source, paths, train: int, val: int, identity: str = "", test: HeldOutRecord | None = None
+    ) -> DataRecord:
         """From a located :class:`~tinyseg.data.Source` (its origin, e.g. the zip, when it has one)."""
-        return cls(source.dataset, source.kind, paths.relative(source.origin or source.location), train, val, identity)
+        location = paths.relative(source.origin or source.location)
+        return cls(source.dataset, source.kind, location, train, val, identity, test)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ seeds). Every segmentation run uses the same split, loss, metrics and augmentati
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -25,13 +25,23 @@ from .data.moon import MoonData, Split
 from .engine import FitState, Objective, RunMeta, fit
 from .freeze import UnfreezeAt, set_trainable
 from .inference import predict
-from .metrics import overlap_counts, rock_mask, segmentation_metrics
+from .metrics import ROCK_SIZES, overlap_counts, rock_counts, rock_mask, segmentation_metrics
 from .models import UNet, create_model
 from .plots import LivePlot
 from .progress import progress, write
 from .recipes import RECIPES as _ALL_RECIPES
 from .recipes import SegmentRecipe, recipe_for, signature
-from .runlog import OVERLAPS, DataRecord, RunInfo, RunLog, file_sha256, load_weights, read_overlaps, write_json
+from .runlog import (
+    OVERLAPS,
+    DataRecord,
+    HeldOutRecord,
+    RunInfo,
+    RunLog,
+    file_sha256,
+    load_weights,
+    read_overlaps,
+    write_json,
+)
 from .runs import RunSpec, run_id
 from .session import Session
 
@@ -47,6 +57,7 @@ __all__ = [
     "BCEDiceLoss",
     "record_overlaps",
     "overlaps_problem",
+    "INCOMPLETE",
     "data_identity",
     "OVERLAPS",
 ]
@@ -54,17 +65,23 @@ __all__ = [
 
 @dataclass
 class SegmentData:
-    """The moon pairs with their fixed train/validation split, and the real check set (evaluation only,
-    ``None`` when absent)."""
+    """The moon pairs with their fixed split, the test set and the real check set (evaluation only, ``None``
+    when absent). The test set is ``held_out``, the separately generated stand-in test set, when the pairs are
+    the generated stand-in; for real data it is the test part of the split (``split.test``). Neither is ever
+    used for training, early stopping or any choice, and neither is part of :func:`data_identity`."""
 
     pairs: MoonData
     split: Split
     check: MoonData | None = None
+    held_out: MoonData | None = None
     train_idx: torch.Tensor = field(init=False)
     val_idx: torch.Tensor = field(init=False)
+    test_idx: torch.Tensor = field(init=False)  # positions in ``pairs`` of the split's test part (real data)
 
     def __post_init__(self):
-        self.train_idx, self.val_idx = self.split.indices(self.pairs)
+        self.train_idx, self.val_idx, self.test_idx = self.split.all_indices(self.pairs)
+        if self.held_out is not None and len(self.test_idx):
+            raise ValueError("a test set twice: the split has a test part and a separate test set was given")
 
     @property
     def where(self) -> str:
@@ -77,6 +94,29 @@ class SegmentData:
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pairs.images[self.train_idx], self.pairs.masks[self.train_idx]
 
+    @property
+    def has_test(self) -> bool:
+        return self.held_out is not None or len(self.test_idx) > 0
+
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Test images and masks (as :meth:`val`): the separate test set, or the split's test part; empty without one."""
+        if self.held_out is not None:
+            return self.held_out.images, self.held_out.masks
+        return self.pairs.images[self.test_idx], self.pairs.masks[self.test_idx]
+
+    def test_numbers(self) -> list[str]:
+        if self.held_out is not None:
+            return list(self.held_out.numbers)
+        return [self.pairs.numbers[i] for i in self.test_idx.tolist()]
+
+    def test_record(self, paths) -> HeldOutRecord | None:
+        """Which test set this is (kind, location, pairs, content hash), for the run's data record; None without one."""
+        if not self.has_test:
+            return None
+        source = self.held_out.source if self.held_out is not None else self.pairs.source
+        images, masks = self.test()
+        return HeldOutRecord(source.kind, paths.relative(source.location), len(images), content_hash(images, masks))
+
 
 def data_identity(data: SegmentData) -> str:
     """The content hash of the training and validation pairs as split (the ``identity`` of a run's data
@@ -87,11 +127,16 @@ def data_identity(data: SegmentData) -> str:
 
 def load_data(session: Session) -> SegmentData:
     """The moon pairs the profile needs (the real set when found, else the generated stand-in), the fixed
-    split (seed 0: every model is trained and validated on the same images) and the real check set."""
-    pairs = moon.load(moon.locate(session.paths, profile=session.profile), session.paths)
-    check_source = moon.locate_check(session.paths)
-    check = moon.load(check_source, session.paths) if check_source is not None else None
-    return SegmentData(pairs, moon.make_split(pairs), check)
+    split (seed 0: every model is trained and validated on the same images; real data: with its test part),
+    the stand-in's separately generated test set (:func:`~tinyseg.data.moon.locate_test`) and the real check set."""
+    paths = session.paths
+    source = moon.locate(paths, profile=session.profile)
+    pairs = moon.load(source, paths)
+    test_source = moon.locate_test(paths, source, profile=session.profile)
+    held_out = moon.load(test_source, paths) if test_source is not None else None
+    check_source = moon.locate_check(paths)
+    check = moon.load(check_source, paths) if check_source is not None else None
+    return SegmentData(pairs, moon.make_split(pairs), check, held_out)
 
 
 def build_model(spec: RunSpec, session: Session, data: SegmentData | None = None, seed: int | None = None) -> UNet:
@@ -167,7 +212,7 @@ def train(
     info = RunInfo(
         session.profile,
         seed,
-        DataRecord.of(data.pairs.source, paths, len(train_x), len(val_x), data_hash),
+        DataRecord.of(data.pairs.source, paths, len(train_x), len(val_x), data_hash, data.test_record(paths)),
         recipe.as_dict(),
         spec.training(recipe.epochs),
     )
@@ -196,8 +241,8 @@ def train(
         verbose=live,
         meta=RunMeta(info, run_signature(spec, session, model, data_hash, seed)),
     )
-    if state.done and overlaps_problem(paths.run_dir(run) / OVERLAPS, data.check is not None):
-        record_overlaps(run, model, data, session)  # missing or unreadable: rebuilt from the best weights
+    if state.done and overlaps_problem(paths.run_dir(run) / OVERLAPS, data.check is not None, data.test_record(paths)):
+        record_overlaps(run, model, data, session)  # missing, unreadable or incomplete: rebuilt from the best weights
     return state
 
 
@@ -285,7 +330,7 @@ def _check_finished_seed(spec: RunSpec, seed: int, data: SegmentData, data_hash:
         ),
     )
     overlaps = log.overlaps_path
-    problem = overlaps_problem(overlaps, data.check is not None)
+    problem = overlaps_problem(overlaps, data.check is not None, data.test_record(paths))
     if problem is None:
         return
     if weights.exists():
@@ -293,7 +338,7 @@ def _check_finished_seed(spec: RunSpec, seed: int, data: SegmentData, data_hash:
         record_overlaps(run, model, data, session)
         write(f"{run}: {rel(overlaps)} {problem}; rebuilt from {rel(weights)}")
         return
-    if problem == NO_CHECK_COUNTS:  # the validation counts are there: the report says what is missing
+    if problem in INCOMPLETE:  # the validation counts are there: the report says what is missing
         write(f"{run}: {rel(overlaps)} {problem}, and without {rel(weights)} they cannot be added")
         return
     raise FinishedRunError(
@@ -310,12 +355,20 @@ def _check_finished_seed(spec: RunSpec, seed: int, data: SegmentData, data_hash:
 
 
 NO_CHECK_COUNTS = "has no counts on the real check set"
+NO_ROCK_COUNTS = "has no per-rock counts on the real check set"
+NO_TEST_COUNTS = "has no counts on the test set"
+OTHER_TEST = "has counts on another test set"
+# what an overlaps.json may lack and still serve the report (which says what is missing): added from the
+# weights when they are here, else said in one line (committed runs made before the test set existed)
+INCOMPLETE = (NO_CHECK_COUNTS, NO_ROCK_COUNTS, NO_TEST_COUNTS, OTHER_TEST)
 
 
-def overlaps_problem(path: Path, with_check: bool = False) -> str | None:
+def overlaps_problem(path: Path, with_check: bool = False, test: HeldOutRecord | None = None) -> str | None:
     """Why the ``overlaps.json`` at ``path`` cannot serve the report, as the end of a sentence naming the
     file ("is missing", "cannot be read (...)", ...); None when it can. ``with_check``: the real check set
-    is here, so its counts are expected too."""
+    is here, so its counts (with the per-rock counts) are expected too; ``test``: the test set that is here,
+    whose counts are expected (of that very set: its content hash). The problems in :data:`INCOMPLETE` leave
+    the validation counts usable."""
     counts, _, why = read_overlaps(path)
     if counts is None:
         return why
@@ -323,6 +376,12 @@ def overlaps_problem(path: Path, with_check: bool = False) -> str | None:
         return "has no counts on the validation pairs"
     if with_check and "check" not in counts:
         return NO_CHECK_COUNTS
+    if with_check and not all(k in counts["check"] for k in ("rocks", "found")):
+        return NO_ROCK_COUNTS
+    if test is not None and "test" not in counts:
+        return NO_TEST_COUNTS
+    if test is not None and (counts["test"].get("data") or {}).get("identity") != test.identity:
+        return OTHER_TEST
     return None
 
 
@@ -360,17 +419,26 @@ class _Advance(Callback):
 
 
 def record_overlaps(run: str, model: nn.Module, data: SegmentData, session: Session) -> dict:
-    """Per-image rock-pixel intersection and union of the model (threshold 0.5) on the validation pairs
-    and, when it is present, on the real check set → ``runs/<run>/overlaps.json``. The report's paired
-    confidence intervals are computed from these counts, so they need no weights (other seeds' are not kept)."""
+    """Per-image rock-pixel intersection and union of the model (threshold 0.5) on the validation pairs, on
+    the test set (set "test", with the record of which test set it is) and on the real check set (with the
+    ground-truth rocks and the rocks found per image and size class, :func:`~tinyseg.metrics.rock_counts`),
+    each when present → ``runs/<run>/overlaps.json``. The report's tables and bootstrap intervals are computed
+    from these counts, so they need no weights (other seeds' are not kept)."""
     images, masks = data.val()
     sets = {"val": (images, masks, [data.pairs.numbers[i] for i in data.val_idx.tolist()])}
+    if data.has_test:
+        sets["test"] = (*data.test(), data.test_numbers())
     if data.check is not None:
         sets["check"] = (data.check.images, data.check.masks, list(data.check.numbers))
     out = {}
     for name, (images, masks, numbers) in sets.items():
-        probs = predict(model, images, session.runtime, activation=torch.sigmoid)
-        inter, union = overlap_counts(rock_mask(probs), masks)
+        pred = rock_mask(predict(model, images, session.runtime, activation=torch.sigmoid))
+        inter, union = overlap_counts(pred, masks)
         out[name] = {"pairs": numbers, "intersection": inter.astype(int).tolist(), "union": union.astype(int).tolist()}
+        if name == "test":
+            out[name]["data"] = asdict(data.test_record(session.paths))
+        if name == "check":
+            rocks, found = rock_counts(pred, masks)
+            out[name].update(rock_sizes=[list(s) for s in ROCK_SIZES], rocks=rocks.tolist(), found=found.tolist())
     write_json(session.paths.run_dir(run) / OVERLAPS, out)
     return out

@@ -25,7 +25,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -45,6 +45,11 @@ NAME = "MOON_SEGMENTATION_BINARY"
 # pairs of the generated stand-in per profile (the real data set has about 1,000)
 PAIRS = {"cpu": 1000, "gpu": 1000, "smoke": 16}
 STAND_IN_SEED = 0  # the seed of the project's stand-in
+# the stand-in's test set: generated separately (another seed, the training stand-in's generator version) and
+# never used for training, early stopping or any choice; real data has no such set (TEST_FRACTION is carved out)
+TEST_SEED = 1
+TEST_PAIRS = {"cpu": 300, "gpu": 300, "smoke": 8}
+TEST_FRACTION = 0.15  # of real MOON_SEGMENTATION_BINARY: the fixed test part of its split (make_split)
 RENDER_DIR = Path("images/render")
 GROUND_DIR = Path("images/ground")
 SIZE = 128
@@ -227,47 +232,80 @@ def load(source: Source, paths: Paths | None = None) -> MoonData:
 
 @dataclass(frozen=True)
 class Split:
+    """The fixed split of a moon data set by pair number: train / val, and, for real data only, a test part
+    (the generated stand-in's test set is generated separately: :func:`locate_test`). A ``split.json`` written
+    before the test part existed reads with an empty one."""
+
     train: list[str]  # pair numbers
     val: list[str]
     seed: int
+    test: list[str] = field(default_factory=list)  # real data only: reported, never used to choose
 
     def indices(self, data: MoonData) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positions of the training and validation pairs in ``data``."""
+        train, val, _ = self.all_indices(data)
+        return train, val
+
+    def all_indices(self, data: MoonData) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Positions of the training, validation and test pairs in ``data`` (the last empty without a test part)."""
         pos = {n: i for i, n in enumerate(data.numbers)}
-        missing = [n for n in self.train + self.val if n not in pos]
+        missing = [n for n in self.train + self.val + self.test if n not in pos]
         if missing:
             raise MoonDataError(f"the split names pairs that are not in {data.where}: {missing[:10]}")
-        return torch.tensor([pos[n] for n in self.train]), torch.tensor([pos[n] for n in self.val])
+        return tuple(
+            torch.tensor([pos[n] for n in part], dtype=torch.long) for part in (self.train, self.val, self.test)
+        )
 
     def save(self, path: Path) -> None:
-        write_json(path, {"seed": self.seed, "train": self.train, "val": self.val})
+        write_json(
+            path,
+            {"seed": self.seed, "train": self.train, "val": self.val, **({"test": self.test} if self.test else {})},
+        )
 
     @classmethod
     def read(cls, path: Path) -> Split:
         d = json.loads(Path(path).read_text())
-        return cls(d["train"], d["val"], d["seed"])
+        return cls(d["train"], d["val"], d["seed"], d.get("test", []))
 
 
-def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0) -> Split:
-    """Deterministic train/val split stratified by rock fraction (quintiles where the set is large enough)."""
-    from sklearn.model_selection import train_test_split
+def make_split(data: MoonData, val_fraction: float = 0.2, seed: int = 0, test_fraction: float | None = None) -> Split:
+    """Deterministic split stratified by rock fraction (quintiles where the set is large enough).
 
+    ``test_fraction`` (default: :data:`TEST_FRACTION` for real data, 0 otherwise) is set aside first as the
+    fixed test part; the rest is split ``1 - val_fraction`` / ``val_fraction`` into train and val. A generated
+    stand-in has no test part here: its test set is generated separately (:func:`locate_test`)."""
     numbers = np.array(data.numbers)
-    if len(numbers) < MIN_PAIRS:
+    if test_fraction is None:
+        test_fraction = TEST_FRACTION if data.kind == "real" else 0.0
+    n_test = max(1, round(len(numbers) * test_fraction)) if test_fraction > 0 else 0
+    if len(numbers) - n_test < MIN_PAIRS:
         raise MoonDataError(
             f"{data.where} holds {len(numbers)} pair(s); a train/validation split needs at least "
-            f"{MIN_PAIRS}. Add pairs or point MOON_ROOT at the whole data set."
+            f"{MIN_PAIRS}{f' besides its {n_test} test pair(s)' if n_test else ''}. Add pairs or point MOON_ROOT "
+            "at the whole data set."
         )
     frac = data.rock_fraction()
-    n_val = max(1, round(len(numbers) * val_fraction))
-    bins = min(5, n_val, len(numbers) - n_val)
+    test = np.array([], dtype=numbers.dtype)
+    if n_test:
+        keep, held = _stratified(np.arange(len(numbers)), frac, n_test, seed)
+        test, numbers, frac = numbers[held], numbers[keep], frac[keep]
+    train, val = _stratified(numbers, frac, max(1, round(len(numbers) * val_fraction)), seed)
+    return Split(*(sorted(part.tolist(), key=int) for part in (train, val)), seed, sorted(test.tolist(), key=int))
+
+
+def _stratified(items: np.ndarray, frac: np.ndarray, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``items`` split into (the rest, ``n_out`` of them), stratified by rock fraction where it can be."""
+    from sklearn.model_selection import train_test_split
+
+    bins = min(5, n_out, len(items) - n_out)
     strata = None
     if bins >= 2:
         strata = np.digitize(frac, np.quantile(frac, np.linspace(0, 1, bins + 1)[1:-1]))
     try:
-        train, val = train_test_split(numbers, test_size=n_val, random_state=seed, stratify=strata)
+        rest, out = train_test_split(items, test_size=n_out, random_state=seed, stratify=strata)
     except ValueError:  # a stratum with a single image: split without strata
-        train, val = train_test_split(numbers, test_size=n_val, random_state=seed)
-    return Split(sorted(train.tolist(), key=int), sorted(val.tolist(), key=int), seed)
+        rest, out = train_test_split(items, test_size=n_out, random_state=seed)
+    return rest, out
 
 
 def locate(paths: Paths | None = None, *, profile: str = "cpu", generate: bool = True) -> Source:
@@ -317,6 +355,53 @@ def stand_in(paths: Paths, n: int, seed: int, version: int, generate: bool = Tru
             )
         lunar_synth.generate(root, n=n, seed=seed, version=version)
     return Source(NAME, "generated", root)
+
+
+def locate_test(paths: Paths, source: Source, *, profile: str = "cpu", generate: bool = True) -> Source | None:
+    """The test set of the training data ``source``: for a generated stand-in, a set generated separately with
+    seed :data:`TEST_SEED` and the same generator version, ``TEST_PAIRS[profile]`` pairs (written once under
+    ``DATA_DIR/moon_synth`` like the stand-in); never used for training, early stopping or any choice. None for
+    real data (its test part is carved out of the split, :func:`make_split`) and for a generated set whose
+    generator version is not known (a custom style): the report then says there is no test set.
+    ``generate=False``: an error instead of generating a missing test set."""
+    if source.kind != "generated":
+        return None
+    found = generated_set(source.location)
+    if found is None:
+        print(
+            f"{paths.relative(source.location)}: the generator version of this generated set is not known "
+            "(GENERATED.txt names none), so no test set is generated for it"
+        )
+        return None
+    _, seed, version = found
+    if seed == TEST_SEED:
+        raise MoonDataError(
+            f"{paths.relative(source.location)} is generated with seed {seed}, the seed of the stand-in's test "
+            f"set: training on it would train on the test set. Use another seed (the stand-in's is {STAND_IN_SEED})."
+        )
+    n = TEST_PAIRS[resolve_profile(profile)]
+    root = stand_in_dir(paths, n, TEST_SEED, version)
+    print(
+        f"stand-in test set ({n} pairs, seed {TEST_SEED}, generator version {version}; for the reported numbers "
+        f"only) at {paths.relative(root)}"
+    )
+    return stand_in(paths, n, TEST_SEED, version, generate)
+
+
+_VERSION_NOTE = re.compile(r"lunar_synth version (\d+):.*\bseed (\d+)")
+
+
+def generated_set(root: Path) -> tuple[int, int, int] | None:
+    """(pairs, seed, generator version) of a generated set: from its folder name when :func:`stand_in_dir`
+    named it, else from the ``GENERATED.txt`` note the generator writes; None when neither says."""
+    root = Path(root)
+    if m := _STAND_IN.match(root.name):
+        return int(m.group(2)), int(m.group(1)), int(m.group(3) or 1)
+    note = root / "GENERATED.txt"
+    m = _VERSION_NOTE.search(note.read_text(errors="replace")) if note.is_file() else None
+    if m is None:
+        return None
+    return len(find_pairs(root)), int(m.group(2)), int(m.group(1))
 
 
 def recorded_stand_in(paths: Paths, record: dict) -> tuple[Path, int, int, int] | None:
