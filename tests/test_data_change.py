@@ -3,7 +3,7 @@ content, never by location); the report re-creates only the stand-in pairs it ne
 the runs it was executed over and is executed again when they change."""
 
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import nbformat
@@ -19,7 +19,7 @@ from tinyseg import runs as run_table
 from tinyseg.data import lunar_synth, moon, tiny_imagenet
 from tinyseg.data.fixtures import write_moon_layout, write_tiny_imagenet
 from tinyseg.paths import ASSIGNMENT_MOON, get_paths
-from tinyseg.runlog import DataRecord, RunLog, save_weights
+from tinyseg.runlog import DataRecord, HeldOutRecord, RunLog, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCATIONS = ("DATA_DIR", "WEIGHTS_DIR", "RUNS_DIR", "REPORTS_DIR", "COURSE_DIR", "MOON_ROOT", "TINY_IMAGENET")
@@ -95,7 +95,8 @@ def located_identity(paths):
 
 def test_real_moon_data_at_the_assignments_path_is_announced_archived_and_trained_on(course, capsys):
     paths, tmp_path, executed = course
-    found = write_moon_layout(tmp_path / "course" / ASSIGNMENT_MOON[0], n=12, seed=5)
+    # 14 real pairs: 2 set aside as the test part, 10 train / 2 val
+    found = write_moon_layout(tmp_path / "course" / ASSIGNMENT_MOON[0], n=14, seed=5)
     assert get_paths().moon_root == found  # no variable: the assignment's path
     fake_runs(paths, identity="0123456789abcdef")  # 2 epochs of 60 s per run, 10 training pairs
     notebooks = executed_notebooks(tmp_path, paths)
@@ -235,6 +236,17 @@ def test_the_report_renders_only_the_validation_pairs_and_the_shown_scenes(tmp_p
     rendered.clear()
     report.validation_set(tmp_paths, "smoke")
     assert rendered == []  # the second report reads them from the cache
+
+
+def test_the_pairs_of_a_test_set_are_rendered_from_the_record_that_names_it(tmp_paths):
+    """The report needs only the test set's per-image counts; a figure of its pairs renders them on a fresh clone
+    from the data record of the runs (the test set's seed and generator version), as for the validation pairs."""
+    record = HeldOutRecord("generated", "data/moon_synth/seed1-n300-v2", 300, "x")
+    data = moon.stand_in_pairs(tmp_paths, asdict(record), ["0007", "0003"])
+    assert data.numbers == ["0003", "0007"] and not (tmp_paths.data_dir / "moon_synth" / "seed1-n300-v2").exists()
+    image, mask = moon._render_pair(moon.TEST_SEED, 2, 3)
+    assert np.array_equal(data.images[0].permute(1, 2, 0).numpy(), image)
+    assert np.array_equal(data.masks[0, 0].numpy(), mask)
 
 
 # ---------------------------------------------------------------- the report names the data of the runs

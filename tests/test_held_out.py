@@ -7,8 +7,8 @@ import shutil
 import pytest
 from run_logs import train_segmentation
 
+from tinyseg import report, segment
 from tinyseg import runs as run_table
-from tinyseg import segment
 from tinyseg.data import moon
 from tinyseg.data.fixtures import write_moon_layout
 from tinyseg.device import select_runtime
@@ -76,6 +76,9 @@ def test_the_test_set_is_counted_and_recorded_but_is_no_part_of_the_training_ide
     assert len(counts["check"]["rocks"]) == 4 and all(len(r) == len(ROCK_SIZES) for r in counts["check"]["found"])
     assert all(f <= r for rr, ff in zip(counts["check"]["rocks"], counts["check"]["found"]) for r, f in zip(rr, ff))
     assert segment.overlaps_problem(log.overlaps_path, True, data.test_record(session.paths)) is None
+    table = report.data_table(report.load_runs(session.paths), session.paths)  # the report names the test set
+    assert table.loc["тестовый набор", "где (относительно репозитория)"] == "test"
+    assert table.loc["тестовый набор", "train / val"] == "— / 4"
 
 
 def test_counts_of_a_run_logged_before_the_test_set_are_added_from_its_weights(project, capsys):

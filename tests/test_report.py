@@ -157,9 +157,9 @@ def test_real_check_table_and_figure_from_evaluations():
             return (masks[: len(x)].float() * 2 - 1) * 20
 
     ev = evaluate_models({"a": Perfect()}, images, masks, select_runtime("cpu", "fp32", verbose=False))
-    table = report.evaluation_table(ev, {"a": "model A"})
-    row = table.loc["model A"]
-    assert row["IoU"] == pytest.approx(1.0) and row["медиана IoU по снимкам"] == pytest.approx(1.0)
-    assert row["найдено камней ≥ 200 px (n=4)"] == 1.0 and np.isnan(row["найдено камней 1–9 px (n=0)"])
+    assert ev["a"]["metrics"]["iou"] == pytest.approx(1.0) and np.median(ev["a"]["per_image_iou"]) == 1.0
+    rocks, found = ev["a"]["rock_counts"]  # per image and size class: one rock of 400 px each, found
+    assert rocks.tolist() == found.tolist() == [[0, 0, 0, 1]] * 4
+    assert ev["a"]["rock_recall"][-1] == {"size": "≥ 200 px", "rocks": 4, "found": 1.0}
     fig = report.per_image_iou_figure(ev, {"a": "model A"}, "t")
     assert fig.axes[0].get_ylabel() == "IoU снимка"

@@ -130,7 +130,7 @@ TUNED = RunSpec(
     unfreeze_at=0.25,
     seeds=2,
 )
-VAL, CHECK = ["1", "2", "3", "4"], ["a", "b", "c", "d", "e"]
+VAL, CHECK = ["1", "2", "3", "4"], ["0100", "0101", "0102", "0103", "0104"]
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_counts_listing_the_images_in_another_order_are_matched_by_pair_name(log
 def test_counts_on_other_images_are_left_out_with_a_note(logs):
     file = logs.run_dir("tuned-seed1") / OVERLAPS
     counts = json.loads(file.read_text())
-    counts["check"]["pairs"] = ["a", "b", "c", "d", "z"]
+    counts["check"]["pairs"] = ["0100", "0101", "0102", "0103", "0199"]
     file.write_text(json.dumps(counts))
     with pytest.warns(SeedCountsWarning, match="runs/tuned-seed1/overlaps.json lists other pairs on 'check'"):
         seeds = segmentation_seeds(logs)

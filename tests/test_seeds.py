@@ -8,7 +8,7 @@ from run_logs import write_finished_run
 
 from tinyseg import runs as run_table
 from tinyseg.report import seeds as seed_report
-from tinyseg.report.stats import paired_iou_difference
+from tinyseg.report.stats import iou_difference
 from tinyseg.runs import RunSpec
 from tinyseg.segment import OVERLAPS
 
@@ -56,7 +56,7 @@ def write_seed(paths, run, ious, seconds, inter, union):
     log = write_finished_run(paths, run, history, params=(10, 10))
     counts = {
         "val": {"pairs": ["1", "2", "3"], "intersection": inter, "union": union},
-        "check": {"pairs": ["a", "b"], "intersection": inter[:2], "union": union[:2]},
+        "check": {"pairs": ["0100", "0101"], "intersection": inter[:2], "union": union[:2]},
     }
     (log.dir / OVERLAPS).write_text(json.dumps(counts))
 
@@ -77,12 +77,17 @@ def test_seed_tables_read_every_seed_and_the_difference_is_that_of_the_seed_mean
     assert t.iou("val") == pytest.approx([20 / 30, 18 / 30])
     assert b.logged_iou() == [0.60, 0.62]  # the engine's metric at the best epochs
     table = seed_report.seed_table(seeds)
-    assert table.loc["Plain", "IoU, валидация"] == "0.533 ± 0.047"  # mean 0.5333, sd 0.0471
-    assert table.loc["Tuned", "сидов"] == 2 and table.loc["Tuned", "IoU по сидам (валидация)"] == "0.667, 0.600"
+    # no test counts in the logs: the headline column is the validation set, and it says so
+    assert table.loc["Plain", "IoU, валидация, теста нет"] == "0.533 ± 0.047"  # mean 0.5333, sd 0.0471
+    assert table.loc["Plain", "IoU, реальные, все (2)"] == "0.550 ± 0.071"
+    assert table.loc["Plain", "IoU, реальные, настройка (1)"] == "0.600 ± 0.141"  # pair 0100 only: 5/10, 7/10
+    assert (
+        table.loc["Tuned", "сидов"] == 2 and table.loc["Tuned", "IoU по сидам (валидация, теста нет)"] == "0.667, 0.600"
+    )
 
     d = seed_report.differences(seeds, "val")["tuned"]
     assert list(seed_report.differences(seeds, "val")) == ["tuned"]  # against the plain run, by role
-    assert d == paired_iou_difference(b.counts("val"), t.counts("val"))
+    assert d == iou_difference(b.counts("val"), t.counts("val"))
     # the difference is that of the seed means of the whole-set IoUs from the counts: 19/30 − 16/30
     assert d.value == pytest.approx(0.1)
 
@@ -110,10 +115,11 @@ def test_part3_conclusions_quote_the_logged_numbers(tmp_paths, table):
     write_seed(tmp_paths, "tuned", [0.55, 0.70], [120, 120], [8, 9, 8], [10, 10, 10])
     seeds = seed_report.segmentation_seeds(tmp_paths)
     text = report.part3_conclusions(seeds)
-    for which in ("val", "check"):
-        d = seed_report.differences(seeds, which)["tuned"]
-        assert f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам [{d.low:+.3f}; {d.high:+.3f}]" in text
+    for which, half in (("val", None), ("check", "test")):  # the headline set and the real test half
+        d = seed_report.differences(seeds, which, half=half)["tuned"]
+        assert f"разность {d.value:+.3f} IoU, 95% ДИ по сидам и снимкам [{d.low:+.3f}; {d.high:+.3f}]" in text
     assert "Tuned 0.833 (1 сид) против Plain 0.467 (1 сид)" in text  # 25/30 and 14/30
+    assert "На валидации (теста в журналах нет)" in text and "не отличим" not in text
     assert "Равное время" in text and "2.0 мин" in text and "4.0 мин" in text
 
 

@@ -21,7 +21,7 @@ from torch import nn
 from .data.augment import normalize, resize
 from .device import Runtime, select_runtime
 from .engine import layout
-from .metrics import evaluate_masks, rock_mask, rock_recall
+from .metrics import evaluate_masks, recall_rows, rock_counts, rock_mask
 from .models import model_from_checkpoint
 from .paths import get_paths
 from .runlog import CheckpointError, RunLog, load_weights
@@ -299,12 +299,13 @@ def evaluate_models(
     models: dict[str, nn.Module], images: torch.Tensor, masks: torch.Tensor, runtime: Runtime, threshold: float = 0.5
 ) -> dict[str, dict]:
     """Every segmentation model on the same images at the same threshold: whole-set metrics, per-image
-    IoU, rock recall by size, and the probabilities (for figures)."""
+    IoU, rock recall by size (and its per-image counts, ``rock_counts``), and the probabilities (for figures)."""
     out = {}
     for name, model in models.items():
         probs = predict(model, images, runtime, activation=torch.sigmoid)
         ev = evaluate_masks(probs, masks, threshold)
-        ev["rock_recall"] = rock_recall(rock_mask(probs, threshold), masks)
+        ev["rock_counts"] = rock_counts(rock_mask(probs, threshold), masks)
+        ev["rock_recall"] = recall_rows(*ev["rock_counts"])
         ev["probs"] = probs
         out[name] = ev
     return out

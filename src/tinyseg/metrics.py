@@ -166,12 +166,13 @@ def rock_recall(pred: torch.Tensor, truth: torch.Tensor, min_found: float = 0.5)
     Unlike IoU it does not charge a model for rocks the ground truth leaves out (the real check set's
     cleaned masks mark larger rocks only), so it reads the same on cleaned and full masks.
     """
-    rocks, found = (x.sum(0) for x in rock_counts(pred, truth, min_found))
+    return recall_rows(*rock_counts(pred, truth, min_found))
+
+
+def recall_rows(rocks: np.ndarray, found: np.ndarray) -> list[dict]:
+    """:func:`rock_recall` from the per-image counts of :func:`rock_counts` (images × size classes)."""
+    rocks, found = rocks.sum(0), found.sum(0)
     return [
-        {
-            "size": size_label(lo, hi),
-            "rocks": int(n),
-            "found": float(f / n) if n else float("nan"),
-        }
+        {"size": size_label(lo, hi), "rocks": int(n), "found": float(f / n) if n else float("nan")}
         for (lo, hi), n, f in zip(ROCK_SIZES, rocks, found)
     ]

@@ -388,6 +388,12 @@ def locate_test(paths: Paths, source: Source, *, profile: str = "cpu", generate:
     return stand_in(paths, n, TEST_SEED, version, generate)
 
 
+def stand_in_name(name: str) -> tuple[int, int, int] | None:
+    """(pairs, seed, generator version) that a folder name of :func:`stand_in_dir` says; None for other names."""
+    m = _STAND_IN.match(name)
+    return (int(m.group(2)), int(m.group(1)), int(m.group(3) or 1)) if m else None
+
+
 _VERSION_NOTE = re.compile(r"lunar_synth version (\d+):.*\bseed (\d+)")
 
 
@@ -395,8 +401,8 @@ def generated_set(root: Path) -> tuple[int, int, int] | None:
     """(pairs, seed, generator version) of a generated set: from its folder name when :func:`stand_in_dir`
     named it, else from the ``GENERATED.txt`` note the generator writes; None when neither says."""
     root = Path(root)
-    if m := _STAND_IN.match(root.name):
-        return int(m.group(2)), int(m.group(1)), int(m.group(3) or 1)
+    if found := stand_in_name(root.name):
+        return found
     note = root / "GENERATED.txt"
     m = _VERSION_NOTE.search(note.read_text(errors="replace")) if note.is_file() else None
     if m is None:

@@ -9,7 +9,8 @@ checkpoints in ``weights/``, and what a run *is* comes from the run table (:mod:
 * :mod:`.logs` — reading the runs (:class:`Run`), rows of summaries, the validation set they used;
 * :mod:`.tables` — overview, parameters against the limits, architectures, metric tables;
 * :mod:`.figures` — curves, masks with their errors, the same images through every model, the encoder schema;
-* :mod:`.seeds` — part 3 over seeds: mean ± sd, paired confidence intervals, equal training time;
+* :mod:`.seeds` — part 3 over seeds: mean ± sd, hierarchical bootstrap intervals (seeds and images), the
+  stand-in's test set and the real check set's halves, recall by rock size, equal training time;
 * :mod:`.conclusions` — the conclusions as sentences built from the logged numbers;
 * :mod:`.recipes` — the recipes as tables, the line after training;
 * :mod:`.probes` — the probe logs (one reader) as tables and summaries;
@@ -17,7 +18,7 @@ checkpoints in ``weights/``, and what a run *is* comes from the run table (:mod:
 """
 
 from . import classifier
-from .conclusions import conclusions, headline
+from .conclusions import conclusions, headline, protocol_note
 from .conclusions import part3 as part3_conclusions
 from .figures import (
     compare_masks,
@@ -57,11 +58,15 @@ from .seeds import (
     difference_table,
     differences,
     equal_time_table,
+    headline_set,
     iou_over_time,
     load_seeds,
+    real_table,
+    recall_table,
     seed_table,
     segmentation_seeds,
     summary_table,
+    views,
 )
 from .tables import (
     architecture_tables,
@@ -71,7 +76,6 @@ from .tables import (
     describe_data,
     design_table,
     devices,
-    evaluation_table,
     facts_table,
     level_table,
     overview,
@@ -111,7 +115,6 @@ __all__ = [
     "parameter_table",
     "recheck_table",
     "describe_data",
-    "evaluation_table",
     "per_image_iou_figure",
     "compare_masks",
     "draw_embedding",
@@ -132,6 +135,11 @@ __all__ = [
     "segmentation_seeds",
     "part3_conclusions",
     "headline",
+    "protocol_note",
+    "headline_set",
+    "views",
+    "real_table",
+    "recall_table",
     "design_table",
     "facts_table",
     "level_table",

@@ -60,16 +60,21 @@ def conclusions(runs: dict[str, Run], seeds: dict | None = None, background_shar
             lines + ["Журналов сегментации пока нет: выполните `02_unet_base.ipynb` и `03_unet_backbone.ipynb`."]
         )
     if seeds:
+        from .seeds import headline_set
+
         lines.append(part3(seeds))
+        head = headline_set(seeds)
         real = {n: s.iou("check") for n, s in seeds.items() if s.iou("check")}
-        if real and max(max(v) for v in real.values()) < min(min(seeds[n].iou("val")) for n in real):
-            val = {n: seeds[n].iou("val") for n in real}
+        if real and max(max(v) for v in real.values()) < min(min(seeds[n].iou(head)) for n in real):
+            val = {n: seeds[n].iou(head) for n in real}
             lo_r, hi_r = min(min(v) for v in real.values()), max(max(v) for v in real.values())
             lo_v, hi_v = min(min(v) for v in val.values()), max(max(v) for v in val.values())
             seed_runs = [r for s in seeds.values() for r in s.runs]
             generated = data_kind(seed_runs) != "real"
+            words = data_words(seed_runs)
+            where = words.test_short if head == "test" else words.val_short
             lines.append(
-                f"**Перенос на реальные рендеры.** На {data_words(seed_runs).val_short} IoU моделей и сидов лежит в пределах "
+                f"**Перенос на реальные рендеры.** На {where} IoU моделей и сидов лежит в пределах "
                 f"{lo_v:.3f}–{hi_v:.3f}, на реальных рендерах — {lo_r:.3f}–{hi_r:.3f}. Часть разрыва — "
                 "очищенная разметка проверочного набора (многих мелких камней в ней нет, и найденные моделью "
                 "считаются ошибкой)"
@@ -92,66 +97,95 @@ def conclusions(runs: dict[str, Run], seeds: dict | None = None, background_shar
 
 
 def _verdict(d, what: str) -> str:
-    """What a paired interval says, in words."""
-    if d.low > 0:
-        return f"интервал целиком выше нуля: {what} не объясняется тем, какие снимки попали в выборку"
-    if d.high < 0:
-        return "интервал целиком ниже нуля: здесь модель уступает"
-    return "интервал содержит ноль: на этих снимках разница не отличима от случайной"
+    """What an interval says, in words ("незначимо" when it contains 0, never "no different")."""
+    if d.excludes_zero:
+        return (
+            f"интервал целиком выше нуля: {what}"
+            if d.low > 0
+            else "интервал целиком ниже нуля: модель значимо уступает"
+        )
+    return "интервал содержит ноль: разница незначима"
+
+
+def _where(view, seeds) -> str:
+    """A view of :func:`~.seeds.views` as the place of a claim: «на отдельно сгенерированном тестовом наборе
+    замены», «на валидации замены (теста в журналах нет)», «на тестовой половине реальных рендеров (36 снимков)»."""
+    from .seeds import every_run, half_indices, plural
+
+    words = data_words(every_run(seeds))
+    if view.which == "test":
+        return f"на {words.test}"
+    if view.which == "val":
+        return f"на {words.val} (теста в журналах нет)"
+    pairs = next(s.overlaps["check"]["pairs"] for s in seeds.values() if "check" in s.overlaps)
+    n = plural(len(half_indices(pairs, view.half)), "снимок", "снимка", "снимков")
+    half = {"tuning": "половине настройки", "test": "тестовой половине"}.get(view.half)
+    return f"на {half} реальных рендеров ({n})" if half else f"на всех реальных рендерах ({n})"
+
+
+def _claimed(seeds) -> list:
+    """The views the conclusions make claims on: the headline stand-in set and the real check set's test half
+    (the tables show the tuning half and the whole set too)."""
+    from .seeds import views
+
+    shown = views(seeds)
+    return [shown[0], *(v for v in shown if v.which == "check" and v.half == "test")]
 
 
 def part3(seeds: dict) -> str:
-    """Part 3's conclusions (Markdown, Russian) from the seeds' logs: mean ± sd, paired 95% intervals against
-    UNetBase on the validation set (named by the runs' data records) and on the real renders, what pretraining adds over the random-init
-    control, and the equal-time reading. Every number is computed from the logs (see :mod:`.seeds`)."""
-    from .seeds import differences, equal_time_budget, interval, iou_within, plural, seeds_word
+    """Part 3's conclusions (Markdown, Russian) from the seeds' logs: mean ± sd, differences with UNetBase and 95%
+    intervals (hierarchical bootstrap over seeds and images) on the headline stand-in set (its test set, or the
+    validation set said to stand in for it) and on the real check set's test half, what pretraining adds over the
+    random-init control there, and the equal-time reading. Every number is computed from the logs (see :mod:`.seeds`)."""
+    from .seeds import differences, equal_time_budget, every_run, interval, iou_within, seeds_word
     from .stats import mean_sd
 
     roles = by_role(seeds)
     if "plain" not in roles:
         return "Журнала UNetBase нет: выполните `02_unet_base.ipynb`."
     plain = seeds[roles["plain"]]
+    claimed = _claimed(seeds)
 
-    def pm(s, which="val") -> str:
-        mean, sd = mean_sd(s.iou(which))
+    def pm(s, view) -> str:
+        mean, sd = mean_sd(s.iou(view.which, view.half))
         return f"{mean:.3f} ± {sd:.3f} ({seeds_word(s.n)})" if s.n > 1 else f"{mean:.3f} ({seeds_word(1)})"
 
-    lines = []
-    val = data_words(r for s in seeds.values() for r in s.runs)  # the validation set, named by the runs' data
-    vs_plain = {w: differences(seeds, w) for w in ("val", "check")}
-    for role, what in (("finetuned", "преимущество"), ("frozen", "разница")):
-        if role not in roles:
-            continue
-        s = seeds[roles[role]]
-        parts = []
-        for which, label in (("val", f"на {val.val}"), ("check", "на реальных рендерах")):
-            d = vs_plain[which].get(s.spec.name)
+    def compared(reference, role, what) -> list[str]:
+        s, parts = seeds[roles[role]], []
+        for view in claimed:
+            d = differences(seeds, view.which, reference, view.half).get(s.spec.name)
             if d is None:
                 continue
+            ref = seeds[roles[reference]]
             parts.append(
-                f"{label}: {s.spec.short} {pm(s, which)} против {plain.spec.short} {pm(plain, which)}; "
-                f"разность {d.value:+.3f} IoU, 95% ДИ по снимкам {interval(d)} "
-                f"({plural(d.images, 'снимок', 'снимка', 'снимков')}) — {_verdict(d, what)}"
+                f"{_where(view, seeds)}: {s.spec.short} {pm(s, view)} против {ref.spec.short} {pm(ref, view)}; "
+                f"разность {d.value:+.3f} IoU, 95% ДИ по сидам и снимкам {interval(d)} — {_verdict(d, what)}"
             )
-        if parts:
+        return parts
+
+    lines = []
+    for role, what in (("finetuned", "преимущество значимо"), ("frozen", "разница значима")):
+        if role in roles and (parts := compared("plain", role, what)):
             text = "; ".join(parts)
+            s = seeds[roles[role]]
             lines.append(f"**{s.spec.short} против {plain.spec.short}.** {text[0].upper()}{text[1:]}.")
 
     if "control" in roles:
         control = seeds[roles["control"]]
-        vs_control = differences(seeds, "val", reference_role="control")
         pre = [
-            f"{seeds[roles[r]].spec.short} {vs_control[roles[r]].value:+.3f} IoU {interval(vs_control[roles[r]])}"
-            for r in ("frozen", "finetuned")
-            if r in roles and roles[r] in vs_control
+            p
+            for role in ("frozen", "finetuned")
+            if role in roles
+            for p in compared("control", role, "вклад весов значим")
         ]
         if pre:
             lines.append(
-                f"**Что дают веса Tiny ImageNet.** Та же архитектура со случайной инициализацией энкодера "
-                f"({control.spec.short}) даёт на валидации {pm(control)}. Разность с ней: "
-                + "; ".join(pre)
-                + " (95% ДИ по снимкам)."
+                f"**Что дают веса Tiny ImageNet** (та же архитектура со случайной инициализацией энкодера, "
+                f"{control.spec.short}): " + "; ".join(pre) + "."
             )
+
+    if caveat := _halves_caveat(every_run(seeds)).strip():
+        lines.append(caveat)
 
     if len(seeds) > 1:
         budget = equal_time_budget(seeds)
@@ -159,7 +193,7 @@ def part3(seeds: dict) -> str:
         full = {n: mean_sd(s.logged_iou())[0] for n, s in seeds.items()}
         minutes = {n: mean_sd(s.minutes())[0] for n, s in seeds.items()}
         lines.append(
-            "**Равное время.** Время обучения (с валидацией) на сид: "
+            "**Равное время** (на валидации: по ней идут кривые обучения). Время обучения (с валидацией) на сид: "
             + ", ".join(f"{s.spec.short} {minutes[n]:.1f} мин" for n, s in seeds.items())
             + f". Если читать каждый запуск на отметке {budget:.1f} мин суммарного времени эпох (самый быстрый "
             "запуск), лучший val IoU к этому моменту: "
@@ -170,8 +204,8 @@ def part3(seeds: dict) -> str:
     single = [s.spec.short for s in seeds.values() if s.n == 1]
     if single:
         lines.append(
-            f"Для {', '.join(single)} — по одному сиду: их разброс между сидами не измерен, и выводы о них "
-            "опираются только на интервал по снимкам."
+            f"Для {', '.join(single)} — по одному сиду: их разброс между сидами не измерен, и интервалы с ними "
+            "учитывают только выбор снимков."
         )
     gaps = _gaps(seeds, list(seeds))
     if gaps:
@@ -198,8 +232,9 @@ def _gaps(seeds: dict, names: list[str], references=("plain", "control"), missin
 
 
 def headline(runs: dict[str, Run], seeds: dict) -> str:
-    """The report's opening in three or four sentences (Markdown, Russian), from the logs."""
-    from .seeds import differences, interval, seeds_word
+    """The report's opening in a few sentences (Markdown, Russian), from the logs: the classifier, part 3's main
+    question on the headline stand-in set and the real check set's test half, what the Tiny ImageNet weights add."""
+    from .seeds import differences, every_run, interval, seeds_word
     from .stats import mean_sd
 
     lines = [x for x in (_classifier(runs),) if x]
@@ -207,22 +242,26 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
     if "plain" in roles and "finetuned" in roles:
         plain, tuned = seeds[roles["plain"]], seeds[roles["finetuned"]]
         parts = []
-        val = data_words(r for s in seeds.values() for r in s.runs)  # the validation set, named by the runs' data
-        for which, label in (("val", f"на {val.val}"), ("check", "на реальных рендерах")):
-            d = differences(seeds, which).get(tuned.spec.name)
+        for view in _claimed(seeds):
+            d = differences(seeds, view.which, "plain", view.half).get(tuned.spec.name)
             if d is None:
                 continue
-            word = "выше" if d.low > 0 else "ниже" if d.high < 0 else "не отличим от"
-            parts.append(
-                f"{label} {tuned.spec.short} {word} {plain.spec.short}: "
-                f"{mean_sd(tuned.iou(which))[0]:.3f} против {mean_sd(plain.iou(which))[0]:.3f} IoU "
-                f"(разность {d.value:+.3f}, 95% ДИ {interval(d)})"
-            )
+            a = mean_sd(tuned.iou(view.which, view.half))[0]
+            b = mean_sd(plain.iou(view.which, view.half))[0]
+            numbers = f"{a:.3f} против {b:.3f} IoU (разность {d.value:+.3f}, 95% ДИ {interval(d)})"
+            if d.excludes_zero:
+                word = "выше" if d.low > 0 else "ниже"
+                parts.append(f"{_where(view, seeds)} {tuned.spec.short} {word} {plain.spec.short}: {numbers}")
+            else:
+                parts.append(
+                    f"{_where(view, seeds)} разница {tuned.spec.short} и {plain.spec.short} незначима: {numbers}"
+                )
         if parts:
             lines.append(
                 "**Главный вопрос части 3** — помогает ли энкодер из Classifier128 сегментации: "
                 + "; ".join(parts)
-                + f" (средние: {seeds_word(tuned.n)} и {seeds_word(plain.n)})."
+                + f" (средние: {seeds_word(tuned.n)} и {seeds_word(plain.n)}; интервалы — бутстрэп по сидам и снимкам)."
+                + _halves_caveat(every_run(seeds))
             )
         else:
             lines.append(
@@ -230,11 +269,14 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
                 "пока не посчитан: парных подсчётов по снимкам нет (см. ниже)."
             )
         if "control" in roles:
-            d = differences(seeds, "val", reference_role="control").get(tuned.spec.name)
+            view = _claimed(seeds)[0]
+            d = differences(seeds, view.which, "control", view.half).get(tuned.spec.name)
             if d is not None:
                 lines.append(
                     f"**Вклад весов Tiny ImageNet** ({tuned.spec.short} против той же архитектуры со "
-                    f"случайным энкодером) на {val.val_short}: {d.value:+.3f} IoU, 95% ДИ {interval(d)}."
+                    f"случайным энкодером) {_where(view, seeds)}: {d.value:+.3f} IoU, 95% ДИ {interval(d)}"
+                    + ("" if d.excludes_zero else " — незначимо")
+                    + "."
                 )
         gaps = _gaps(seeds, [tuned.spec.name], missing=False)
         if gaps:
@@ -252,3 +294,80 @@ def headline(runs: dict[str, Run], seeds: dict) -> str:
     if data:
         lines.append(data)
     return "\n\n".join(lines)
+
+
+def protocol_note(seeds: dict) -> str:
+    """What the tables' sets are and which choices looked at them (Markdown, Russian), from the logs: the
+    stand-in's test set (or that the runs' logs have none, so that the validation set stands in for it), and
+    which half of the real check set any choice looked at (the generator version of the runs' data record:
+    version 2 was chosen on all 72 real renders, before the halves were fixed; from version 3 generator probes
+    look at the tuning half only; see docs/protocol.md)."""
+    from .seeds import every_run, half_indices, headline_set
+
+    runs = every_run(seeds)
+    if not runs:
+        return ""
+    words, lines = data_words(runs), []
+    if headline_set(seeds) == "test":
+        record = next(s.overlaps["test"].get("data") or {} for s in seeds.values() if "test" in s.overlaps)
+        where = f" (`{record['location']}`, {record['pairs']} пар)" if record else ""
+        lines.append(
+            f"**Главные числа — на {words.test}**{where}: ни обучение, ни ранняя остановка, ни один выбор его не "
+            f"видели; {words.val} служила ранней остановке и всем пробам."
+        )
+    else:
+        lacking = [s.spec.short for s in seeds.values() if s.n and s.counts("test") is None]
+        lines.append(
+            f"**Тестового набора в журналах нет** ({', '.join(lacking)}: запуски записаны до того, как он появился), "
+            f"поэтому главные числа таблиц — на {words.val} (столбцы «…, теста нет»). По ней шли ранняя остановка "
+            "и выбор настроек, поэтому эти числа могут быть завышены; числа на тестовом наборе дадут запуски, "
+            "обученные заново."
+        )
+    pairs = next((s.overlaps["check"]["pairs"] for s in seeds.values() if "check" in s.overlaps), None)
+    if pairs is not None:
+        halves = (
+            f"Реальные рендеры — в трёх частях: половина настройки ({len(half_indices(pairs, 'tuning'))} снимков на "
+            f"чётных позициях по номеру), тестовая половина ({len(half_indices(pairs, 'test'))} на нечётных) и все "
+            f"{len(pairs)}. Модели на них не обучались и порог (0.5) на них не выбирался."
+        )
+        version = _generator_version(runs)
+        if data_kind(runs) == "real":
+            halves += " Модели обучены на настоящем MOON_SEGMENTATION_BINARY: генератор замены в них не участвует."
+        elif version is not None and version <= 2:
+            halves += (
+                f" Генератор замены версии {version}, на которой обучены эти модели, выбран пробами, оценёнными на "
+                "всех реальных рендерах, до того как половины были зафиксированы: этот выбор видел обе половины, "
+                "и независимого реального числа у этих запусков нет. С версии 3 пробы генератора смотрят только на "
+                "половину настройки."
+            )
+        elif version is not None:
+            halves += (
+                f" Генератор замены версии {version} выбран пробами только на половине настройки "
+                "(`docs/generator_probes.jsonl`); тестовая половина ни в одном выборе не участвовала — это "
+                "независимое реальное число."
+            )
+        lines.append(halves)
+    return "\n\n".join(lines)
+
+
+def _halves_caveat(runs: list[Run]) -> str:
+    """A sentence for claims on the real test half when it is not independent (generator version 2 or older was
+    chosen on all real renders), else ""."""
+    version = _generator_version(runs)
+    if data_kind(runs) != "generated" or version is None or version > 2:
+        return ""
+    return (
+        f" Тестовая половина реальных рендеров для этих запусков не независима: генератор версии {version} выбран "
+        "пробами на всех реальных рендерах."
+    )
+
+
+def _generator_version(runs: list[Run]) -> int | None:
+    """The generator version of the stand-in the segmentation runs were trained on (from their data records)."""
+    from pathlib import Path
+
+    from ..data import moon
+
+    found = {moon.stand_in_name(Path(r.data.location).name) for r in runs if r.data and r.data.kind == "generated"}
+    found.discard(None)
+    return found.pop()[2] if len(found) == 1 else None

@@ -57,28 +57,41 @@ class Run:
 
 @dataclass(frozen=True)
 class DataWords:
-    """How the report names the validation set of the segmentation runs (Russian), by the kind of data their
-    data records name: the generated stand-in, the real MOON_SEGMENTATION_BINARY, or (runs on different
-    data, no record) just "валидация"."""
+    """How the report names the validation and test sets of the segmentation runs (Russian), by the kind of data
+    their data records name: the generated stand-in, the real MOON_SEGMENTATION_BINARY, or (runs on different
+    data, no record) just "валидация" / "тест"."""
 
     val: str  # genitive: "на {val}"
     val_short: str  # genitive, short: "на {val_short}"
     label: str  # in a column or set name: "IoU, {label}"
     title: str  # a figure title
+    test: str = "тестовом наборе"  # prepositional: "на {test}"
+    test_short: str = "тесте"  # prepositional, short: "на {test_short}"
+    test_label: str = "тест"  # in a column or set name: "IoU, {test_label}"
 
     @classmethod
-    def of(cls, what: str = "", short: str = "", label: str = "") -> DataWords:
+    def of(cls, what: str = "", short: str = "", label: str = "", test: str = "") -> DataWords:
         return cls(
             f"валидации {what}".strip(),
             f"валидации {short}".strip(),
             f"валидация ({label})" if label else "валидация",
             f"Валидация {what}".strip(),
+            test or "тестовом наборе",
+            f"тесте {short}".strip(),
+            f"тест ({label})" if label else "тест",
         )
 
 
 DATA_WORDS = {
-    "generated": DataWords.of("сгенерированной замены", "замены", "замена"),
-    "real": DataWords.of("настоящего MOON_SEGMENTATION_BINARY", "MOON_SEGMENTATION_BINARY", "настоящий MOON"),
+    "generated": DataWords.of(
+        "сгенерированной замены", "замены", "замена", "отдельно сгенерированном тестовом наборе замены"
+    ),
+    "real": DataWords.of(
+        "настоящего MOON_SEGMENTATION_BINARY",
+        "MOON_SEGMENTATION_BINARY",
+        "настоящий MOON",
+        "тестовой части настоящего MOON_SEGMENTATION_BINARY",
+    ),
 }
 
 

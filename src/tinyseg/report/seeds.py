@@ -1,9 +1,14 @@
-"""Part 3's comparison over seeds: mean ± sd per run, paired confidence intervals of IoU differences,
-results at equal training time, and what differs between the models.
+"""Part 3's comparison over seeds: mean ± sd per run, differences with hierarchical bootstrap intervals
+(seeds and images), the real check set by its halves, recall by rock size, results at equal training time.
 
 Everything is read from the run logs: each seed's ``summary.json`` / ``metrics.jsonl`` and the
 per-image counts in ``overlaps.json`` (:func:`tinyseg.segment.record_overlaps`), so the other seeds
 need no weights. Runs are chosen by their role in the run table, never by name.
+
+What the tables report on (the protocol, ``docs/protocol.md``): the headline set of the stand-in is its
+separately generated **test** set when every compared run has counts there, else the validation set, labelled
+as such (runs logged before the test set existed); the real check set is reported as its tuning half, its test
+half and all of it (:func:`views`).
 """
 
 from __future__ import annotations
@@ -16,15 +21,20 @@ import numpy as np
 import pandas as pd
 
 from .. import runs as run_table
+from ..data import moon
+from ..metrics import ROCK_SIZES, size_label
 from ..paths import Paths
 from ..runlog import OVERLAPS_PROBLEMS, RunLog
 from ..runlog import read_overlaps as runlog_read_overlaps
 from ..runs import RunSpec
 from .logs import Run, data_words
-from .stats import Difference, mean_sd, paired_iou_difference
+from .stats import Difference, Interval, iou_difference, mean_sd, ratio_interval
+from .tables import TRIVIAL
 
-SETS = {"val": "валидация", "check": "реальные рендеры"}  # the sets with per-image counts (set_label names them)
+SETS = {"val": "валидация", "test": "тест", "check": "реальные рендеры"}  # the sets with per-image counts
+HALVES = {"tuning": "настройка", "test": "тест"}  # the real check set's halves (moon.check_half_indices)
 NOTE = "примечание"  # the tables' column for what is missing (only when something is)
+NO_TEST = "теста нет"  # how the headline column says that it shows the validation set instead
 
 
 class SeedCountsWarning(UserWarning):
@@ -40,25 +50,42 @@ class Seeds:
 
     spec: RunSpec
     runs: list[Run]  # seed 0 first
-    overlaps: dict[str, dict]  # set → {"pairs", "intersection" (seeds×N), "union" (seeds×N)}
+    # set → {"pairs", "intersection" (seeds×N), "union" (seeds×N)}; "check" may add "rocks" and "found" (seeds×N×size
+    # classes), "test" the record of the test set ("data")
+    overlaps: dict[str, dict]
     notes: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         return len(self.runs)
 
-    def iou(self, which: str = "val") -> list[float]:
-        """Whole-set IoU of each seed's best weights on the set, from the per-image counts (so that the tables'
-        means and the bootstrap differences agree exactly); on "val" without counts, the logged best epoch's."""
+    def iou(self, which: str = "val", half: str | None = None) -> list[float]:
+        """Whole-set IoU of each seed's best weights on the set (or a half of the real check set), from the
+        per-image counts (so that the tables' means and the bootstrap differences agree exactly); on "val"
+        without counts, the logged best epoch's."""
+        counts = self.counts(which, half)
+        if counts is None:
+            return [r.best["val_iou"] for r in self.runs] if which == "val" and half is None else []
+        inter, union = counts
+        return [float(v) for v in inter.sum(1) / np.maximum(union.sum(1), 1)]
+
+    def counts(self, which: str, half: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-image (intersection, union) of every seed (seeds × images), or None without counts; ``half``:
+        only the images of that half of the real check set (:func:`~tinyseg.data.moon.check_half_indices`)."""
         o = self.overlaps.get(which)
         if o is None:
-            return [r.best["val_iou"] for r in self.runs] if which == "val" else []
-        return [float(v) for v in o["intersection"].sum(1) / np.maximum(o["union"].sum(1), 1)]
+            return None
+        at = half_indices(o["pairs"], half)
+        return o["intersection"][:, at], o["union"][:, at]
 
-    def counts(self, which: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Per-image (intersection, union) of every seed (seeds × images), or None without counts."""
-        o = self.overlaps.get(which)
-        return None if o is None else (o["intersection"], o["union"])
+    def rocks(self, half: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The real check set's ground-truth rocks and rocks found, per seed, image and size class (seeds ×
+        images × classes), or None when a seed's counts lack them (runs logged before they were recorded)."""
+        o = self.overlaps.get("check")
+        if o is None or "rocks" not in o:
+            return None
+        at = half_indices(o["pairs"], half)
+        return o["rocks"][:, at], o["found"][:, at]
 
     def minutes(self) -> list[float]:
         """Training time of each seed (with validation; summary.json's wall time, as in every other table)."""
@@ -74,10 +101,51 @@ class Seeds:
         return [r.best["val_iou"] for r in self.runs]
 
 
+def half_indices(pairs: list[str], half: str | None) -> np.ndarray:
+    """Positions of ``half`` of the real check set among ``pairs`` (all of them for None)."""
+    return np.arange(len(pairs)) if half is None else moon.check_half_indices(list(pairs), half)
+
+
+@dataclass(frozen=True)
+class View:
+    """A set the tables report on: a set of the per-image counts (``which``), or a ``half`` of the real check set."""
+
+    which: str
+    half: str | None = None
+    label: str = ""
+
+
 def set_label(which: str, runs) -> str:
-    """The name of set ``which`` in tables and notes: the validation set named by the data the ``runs`` (Run
-    objects) were trained on ("валидация (замена)" for the generated stand-in), the real renders as they are."""
-    return data_words(runs).label if which == "val" else SETS.get(which, which)
+    """The name of set ``which`` in tables and notes: the validation and test sets named by the data the ``runs``
+    (Run objects) were trained on ("валидация (замена)", "тест (замена)"), the real renders as they are."""
+    words = data_words(runs)
+    return {"val": words.label, "test": words.test_label}.get(which, SETS.get(which, which))
+
+
+def every_run(seeds: dict[str, Seeds]) -> list[Run]:
+    return [r for s in seeds.values() for r in s.runs]
+
+
+def headline_set(seeds: dict[str, Seeds]) -> str:
+    """The stand-in set the headline numbers are on: "test" when every run with a finished seed has counts on
+    the test set, else "val" (runs logged before the test set existed: the tables say so)."""
+    found = [s for s in seeds.values() if s.n]
+    return "test" if found and all(s.counts("test") is not None for s in found) else "val"
+
+
+def views(seeds: dict[str, Seeds]) -> list[View]:
+    """What the tables report on, in order: the headline stand-in set (:func:`headline_set`; the validation set
+    labelled as standing in for the test set), then, when the runs have counts on the real check set, its
+    tuning half, its test half and all of it (with their sizes)."""
+    runs, head = every_run(seeds), headline_set(seeds)
+    label = set_label(head, runs) + ("" if head == "test" else f", {NO_TEST}")
+    out = [View(head, None, label)]
+    check = next((s.overlaps["check"]["pairs"] for s in seeds.values() if "check" in s.overlaps), None)
+    if check is not None:
+        for half in (*HALVES, None):
+            n = len(half_indices(check, half))
+            out.append(View("check", half, f"реальные, {HALVES[half]} ({n})" if half else f"реальные, все ({n})"))
+    return out
 
 
 def elapsed_minutes(run: Run) -> np.ndarray:
@@ -132,12 +200,14 @@ def load_seeds(paths: Paths, spec: RunSpec) -> Seeds | None:
     for which in dict.fromkeys(w for *_, c in per_seed for w in c):  # the sets, in the order the files list them
         rows = _aligned_rows(paths, spec, which, per_seed, notes, set_label(which, found))
         if rows is not None:
-            merged[which] = {
-                "pairs": rows[0]["pairs"],
-                "intersection": np.array([c["intersection"] for c in rows], dtype=float),
-                "union": np.array([c["union"] for c in rows], dtype=float),
-            }
+            merged[which] = {"pairs": rows[0]["pairs"], "data": rows[0].get("data")}
+            for key in PER_IMAGE:  # the per-rock counts only when every seed has them
+                if all(key in c for c in rows):
+                    merged[which][key] = np.array([c[key] for c in rows], dtype=float)
     return Seeds(spec, found, merged, notes)
+
+
+PER_IMAGE = ("intersection", "union", "rocks", "found")  # the per-image entries of a set in overlaps.json
 
 
 def read_overlaps(file: Path) -> tuple[dict | None, tuple[str, str] | None]:
@@ -151,7 +221,7 @@ def _aligned_rows(
 ) -> list[dict] | None:
     """Every seed's counts on set ``which`` (named ``label`` in the notes) in seed 0's order of images (matched
     by pair name), or None with a note when a seed has no counts there or was evaluated on other images."""
-    rows, first = [], None
+    rows, first, first_data = [], None, None
     for seed, run, file, counts in per_seed:
         c = counts.get(which)
         if c is None:
@@ -164,9 +234,18 @@ def _aligned_rows(
                     "the run out. " + _rebuild_advice(paths, spec, seed),
                 )
             return None
-        pairs = [str(p) for p in c["pairs"]]
+        pairs, data = [str(p) for p in c["pairs"]], (c.get("data") or {}).get("identity")
         if first is None:
-            first = pairs
+            first, first_data = pairs, data
+        elif data != first_data:  # the same pair numbers of another generated test set are other images
+            _note(
+                notes,
+                run,
+                f"сид {seed} оценён на другом наборе «{label}» (содержимое {data}, у сида 0 — {first_data}; {file})",
+                f"{file} holds counts on another {which!r} set than seed 0 (content {data}, seed 0's {first_data}): "
+                "the set is left out. " + _rebuild_advice(paths, spec, seed),
+            )
+            return None
         elif pairs != first:
             if set(pairs) != set(first):
                 common = len(set(pairs) & set(first))
@@ -181,8 +260,8 @@ def _aligned_rows(
                 )
                 return None
             order = {p: i for i, p in enumerate(pairs)}
-            c = {k: [c[k][order[p]] for p in first] for k in ("intersection", "union")}
-        rows.append({"pairs": first, "intersection": c["intersection"], "union": c["union"]})
+            c = {**c, **{k: [c[k][order[p]] for p in first] for k in PER_IMAGE if k in c}}
+        rows.append({"pairs": first, **{k: c[k] for k in (*PER_IMAGE, "data") if k in c}})
     return rows
 
 
@@ -273,26 +352,23 @@ def _pm(values: list[float], digits: int = 3) -> str:
 
 
 def seed_table(seeds: dict[str, Seeds]) -> pd.DataFrame:
-    """Per run: seeds, val IoU and real-render IoU as mean ± sd over seeds, minutes of training; a run
-    without a finished seed 0 (given, or missing from a :class:`SeedSet`) is a row saying so, and what is
-    left out of a run (a seed's counts, an unfinished seed) is its "примечание"."""
+    """Per run: seeds, IoU on every set of :func:`views` (the headline stand-in set, the real check set's
+    halves and all of it) as mean ± sd over seeds, each seed's IoU on the headline set, minutes of training;
+    a run without a finished seed 0 (given, or missing from a :class:`SeedSet`) is a row saying so, and what
+    is left out of a run (a seed's counts, an unfinished seed) is its "примечание"."""
     runs = [*seeds.values(), *getattr(seeds, "missing", {}).values()]
     if not runs:
         return pd.DataFrame()
+    shown = views(seeds)
     rows = []
     for s in runs:
-        rows.append(
-            {
-                "модель": s.spec.short,
-                "сидов": s.n,
-                "IoU, валидация": _pm(s.iou("val")),
-                "IoU, реальные рендеры": _pm(s.iou("check")),
-                "IoU по сидам (валидация)": ", ".join(f"{v:.3f}" for v in s.iou("val")) or "—",
-                "обучение, мин на сид": _pm(s.minutes(), 1),
-            }
-        )
+        row = {"модель": s.spec.short, "сидов": s.n}
+        row.update({f"IoU, {v.label}": _pm(s.iou(v.which, v.half)) for v in shown})
+        row[f"IoU по сидам ({shown[0].label})"] = ", ".join(f"{v:.3f}" for v in s.iou(shown[0].which)) or "—"
+        row["обучение, мин на сид"] = _pm(s.minutes(), 1)
         if s.notes:
-            rows[-1][NOTE] = "; ".join(s.notes)
+            row[NOTE] = "; ".join(s.notes)
+        rows.append(row)
     return _frame(rows, "модель")
 
 
@@ -304,7 +380,9 @@ def _frame(rows: list[dict], index: str) -> pd.DataFrame:
 
 def _aligned(ref: dict, other: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """``other``'s counts (seeds × N) in the order of ``ref``'s images, matched by pair name; None when the
-    two were evaluated on different images."""
+    two were evaluated on different images (other pairs, or another test set of the same pair numbers)."""
+    if (ref.get("data") or {}).get("identity") != (other.get("data") or {}).get("identity"):
+        return None
     if other["pairs"] == ref["pairs"]:
         return other["intersection"], other["union"]
     if sorted(other["pairs"]) != sorted(ref["pairs"]):
@@ -322,15 +400,19 @@ def _other_images(ref: Seeds, s: Seeds, which: str) -> str | None:
     return f"{s.spec.short} и {ref.spec.short} оценены на разных снимках набора «{set_label(which, ref.runs + s.runs)}»"
 
 
-def differences(seeds: dict[str, Seeds], which: str, reference_role: str = "plain") -> dict[str, Difference]:
-    """Run − the reference run (by role) in whole-set IoU on ``which`` with a paired bootstrap 95% CI over
-    images; each model's IoU is the mean of its seeds' IoUs (:func:`~.stats.paired_iou_difference`). The
-    images are matched by pair name; a run evaluated on other images than the reference is left out
-    (with a :class:`SeedCountsWarning`; :func:`comparison_notes` says so in the tables)."""
+def differences(
+    seeds: dict[str, Seeds], which: str, reference_role: str = "plain", half: str | None = None
+) -> dict[str, Difference]:
+    """Run − the reference run (by role) in whole-set IoU on ``which`` (``half``: of the real check set) with a
+    95% interval of the hierarchical bootstrap (seeds, then images; paired by image: :func:`~.stats.iou_difference`);
+    each model's IoU is the mean of its seeds' IoUs. The images are matched by pair name; a run evaluated on
+    other images than the reference is left out (with a :class:`SeedCountsWarning`; :func:`comparison_notes`
+    says so in the tables)."""
     roles = run_table.by_role(seeds)
     ref = seeds.get(roles.get(reference_role, ""))
     if ref is None or ref.counts(which) is None:
         return {}
+    at = half_indices(ref.overlaps[which]["pairs"], half)
     out = {}
     for name, s in seeds.items():
         if name == ref.spec.name or s.counts(which) is None:
@@ -339,12 +421,12 @@ def differences(seeds: dict[str, Seeds], which: str, reference_role: str = "plai
         if counts is None:
             warnings.warn(
                 f"{name} and {ref.spec.name} were evaluated on different images of {which!r} (their overlaps.json "
-                "list other pairs): their paired difference there is left out",
+                "list other pairs or another test set): their difference there is left out",
                 SeedCountsWarning,
                 stacklevel=2,
             )
             continue
-        out[name] = paired_iou_difference(ref.counts(which), counts)
+        out[name] = iou_difference(ref.counts(which, half), (counts[0][:, at], counts[1][:, at]))
     return out
 
 
@@ -359,37 +441,50 @@ def comparison_notes(seeds: dict[str, Seeds], name: str, reference_role: str = "
     return notes + [n for which in SETS if (n := _other_images(ref, s, which))]
 
 
-def difference_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.DataFrame:
-    """Each run minus the reference (UNetBase) on the validation set and the real renders: the
-    difference of the seed means of IoU and its paired bootstrap 95% interval over images. What is left
-    out (a seed's counts, a missing run) is said in the column "примечание" of the row it concerns."""
+# the comparisons of the difference table: (reference role, roles compared with it); every run is compared with
+# the plain U-Net, the pretrained ones also with the same architecture from random weights (what pretraining adds)
+COMPARISONS = (("plain", None), ("control", ("frozen", "finetuned")))
+
+
+def difference(d: Difference | None) -> str:
+    """A difference in a table cell: ``+0.041 [+0.033; +0.048] *`` (the mark only when the interval excludes 0)."""
+    return "—" if d is None else f"{d.value:+.3f} {interval(d)}" + (" *" if d.excludes_zero else "")
+
+
+def difference_table(seeds: dict[str, Seeds]) -> pd.DataFrame:
+    """Each run minus UNetBase, and each pretrained run minus the random-init control, on every set of
+    :func:`views`: the difference of the seed means of IoU and its 95% interval (hierarchical bootstrap over
+    seeds and images), marked * only when the interval excludes 0. What is left out (a seed's counts, a
+    missing run) is said in the column "примечание" of the row it concerns."""
     missing = getattr(seeds, "missing", {})
     roles = run_table.by_role(seeds)
-    ref = seeds.get(roles.get(reference_role, ""))
-    if ref is None:
-        absent = run_table.by_role(missing).get(reference_role)
+    if roles.get("plain") is None:
+        absent = run_table.by_role(missing).get("plain")
         if absent is None:
             return pd.DataFrame()
         return pd.DataFrame(
             {NOTE: ["; ".join(missing[absent].notes)]}, index=pd.Index([missing[absent].spec.short], name="сравнение")
         )
-    rows = {}
-    every_run = [r for s in seeds.values() for r in s.runs]
-    for which, label in ((w, set_label(w, every_run)) for w in SETS):
-        for name, d in differences(seeds, which, reference_role).items():
-            row = rows.setdefault(
-                name,
-                {"сравнение": f"{seeds[name].spec.short} − {ref.spec.short}", "сидов": f"{seeds[name].n} и {ref.n}"},
-            )
-            row[f"ΔIoU, {label}"] = f"{d.value:+.3f}"
-            row[f"95% ДИ, {label}"] = interval(d) + (" *" if d.excludes_zero else "")
-            row[f"изображений, {label}"] = d.images
-    for name, s in [*seeds.items(), *missing.items()]:
-        notes = comparison_notes(seeds, name, reference_role) if name in seeds else s.notes
-        if name == ref.spec.name or not notes:
+    shown, rows = views(seeds), {}
+    for reference_role, compared in COMPARISONS:
+        ref = seeds.get(roles.get(reference_role, ""))
+        if ref is None:
             continue
-        row = rows.setdefault(name, {"сравнение": f"{s.spec.short} − {ref.spec.short}", "сидов": f"{s.n} и {ref.n}"})
-        row[NOTE] = "; ".join(notes)
+        names = [n for n in seeds if n != ref.spec.name and (compared is None or seeds[n].spec.role in compared)]
+        diffs = {v: differences(seeds, v.which, reference_role, v.half) for v in shown}
+        for name in names:
+            row = {"сравнение": f"{seeds[name].spec.short} − {ref.spec.short}", "сидов": f"{seeds[name].n} и {ref.n}"}
+            row.update({f"ΔIoU [95% ДИ], {v.label}": difference(diffs[v].get(name)) for v in shown})
+            if notes := comparison_notes(seeds, name, reference_role):
+                row[NOTE] = "; ".join(notes)
+            rows[row["сравнение"]] = row
+        if reference_role == "plain":
+            for s in missing.values():
+                rows[f"{s.spec.short} − {ref.spec.short}"] = {
+                    "сравнение": f"{s.spec.short} − {ref.spec.short}",
+                    "сидов": f"0 и {ref.n}",
+                    NOTE: "; ".join(s.notes),
+                }
     return _frame(list(rows.values()), "сравнение") if rows else pd.DataFrame()
 
 
@@ -454,25 +549,23 @@ def iou_over_time(seeds: dict[str, Seeds], minutes: float | None = None):
 
 
 def summary_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.DataFrame:
-    """The report's headline table: per segmentation run, IoU on the validation set (named by the runs' data)
-    and on the real renders (mean ± sd over seeds) and the difference from UNetBase with its paired 95% interval."""
+    """The report's headline table: per segmentation run, IoU (mean ± sd over seeds) on every set of :func:`views`
+    (the stand-in's test set, or its validation set labelled as standing in for it; the real check set's tuning
+    half, test half and all of it), and the difference from UNetBase with its 95% interval (hierarchical
+    bootstrap over seeds and images) on the headline stand-in set and on the real test half."""
     if not seeds:
         return pd.DataFrame()
     roles = run_table.by_role(seeds)
     reference = seeds[roles[reference_role]].spec.short if reference_role in roles else reference_role
-    diffs = {w: differences(seeds, w, reference_role) for w in SETS}
+    shown = views(seeds)
+    compared = [shown[0], *(v for v in shown if v.which == "check" and v.half == "test")]
+    diffs = {v: differences(seeds, v.which, reference_role, v.half) for v in compared}
     ref = seeds.get(roles.get(reference_role, ""))
-    rows, val = [], set_label("val", [r for s in seeds.values() for r in s.runs])
+    rows = []
     for name, s in seeds.items():
-        row = {
-            "модель": s.spec.short,
-            "сидов": s.n,
-            f"IoU, {val}": _pm(s.iou("val")),
-            "IoU, реальные рендеры": _pm(s.iou("check")),
-        }
-        for which, label in (("val", "валидация"), ("check", "реальные")):
-            d = diffs[which].get(name)
-            row[f"Δ с {reference}, {label} [95% ДИ]"] = f"{d.value:+.3f} {interval(d)}" if d is not None else "—"
+        row = {"модель": s.spec.short, "сидов": s.n}
+        row.update({f"IoU, {v.label}": _pm(s.iou(v.which, v.half)) for v in shown})
+        row.update({f"Δ с {reference}, {v.label} [95% ДИ]": difference(diffs[v].get(name)) for v in compared})
         notes = list(s.notes) + [n for w in SETS if ref is not None and (n := _other_images(ref, s, w))]
         if notes:
             row[NOTE] = "; ".join(notes)
@@ -480,3 +573,93 @@ def summary_table(seeds: dict[str, Seeds], reference_role: str = "plain") -> pd.
     for s in getattr(seeds, "missing", {}).values():
         rows.append({"модель": s.spec.short, "сидов": 0, NOTE: "; ".join(s.notes)})
     return _frame(rows, "модель")
+
+
+PARTS = {"tuning": "настройка", "test": "тест", None: "все"}  # the real check set's parts, in the tables' rows
+
+
+def _part(pairs: list[str], half: str | None) -> str:
+    return f"{PARTS[half]} ({len(half_indices(pairs, half))})"
+
+
+def real_table(seeds: dict[str, Seeds], check=None) -> pd.DataFrame:
+    """The models on the real check set, zero-shot, by part (tuning half, test half, all): IoU, Dice and pixel
+    accuracy (mean ± sd over seeds, from the per-image counts at 128×128), and, when the check set's data is
+    given (``check``: its masks), the trivial predictor «no rock anywhere» (IoU = Dice = 0, pixel accuracy =
+    the share of background pixels) beside them. Rows: (модель, часть)."""
+    found = {n: s for n, s in seeds.items() if s.counts("check") is not None}
+    if not found:
+        return pd.DataFrame()
+    pairs = next(iter(found.values())).overlaps["check"]["pairs"]
+    pixels = moon.SIZE * moon.SIZE
+    rows = []
+    for s in found.values():
+        for half in PARTS:
+            inter, union = s.counts("check", half)
+            i, u, n = inter.sum(1), union.sum(1), inter.shape[1]
+            rows.append(
+                {
+                    "модель": s.spec.short,
+                    "часть": _part(s.overlaps["check"]["pairs"], half),
+                    "сидов": s.n,
+                    "IoU": _pm(list(i / np.maximum(u, 1))),
+                    "Dice": _pm(list(2 * i / np.maximum(i + u, 1))),
+                    "pixel accuracy": _pm(list(1 - (u - i) / (n * pixels))),
+                }
+            )
+    rock = dict(zip(check.numbers, check.masks.flatten(1).sum(1).tolist())) if check is not None else {}
+    if rock and all(p in rock for p in pairs):
+        truth = np.array([rock[p] for p in pairs], dtype=float)
+        for half in PARTS:
+            part = truth[half_indices(pairs, half)]
+            rows.append(
+                {
+                    "модель": TRIVIAL,
+                    "часть": _part(pairs, half),
+                    "сидов": "—",
+                    "IoU": "0",
+                    "Dice": "0",
+                    "pixel accuracy": f"{1 - part.sum() / (len(part) * check.masks[0].numel()):.3f}",
+                }
+            )
+    return pd.DataFrame(rows).set_index(["модель", "часть"])
+
+
+def recall_table(seeds: dict[str, Seeds], real=None) -> pd.DataFrame:
+    """Recall by rock size on the real check set by part (tuning half, test half, all): the share of the marked
+    rocks with at least half of their pixels predicted, per size class at 128×128 and for all rocks of ≥ 10 px,
+    with the 95% interval of the hierarchical bootstrap (seeds, then images). From the per-rock counts of every
+    seed in overlaps.json; a run whose logs lack them is read from its seed-0 weights evaluated now (``real``:
+    :class:`~tinyseg.report.logs.CheckEvaluation`, its ``rock_counts``), which the column "источник" says.
+    Rows: (модель, часть)."""
+    rows = []
+    for s in seeds.values():
+        source = _rock_source(s, real)
+        if source is None:
+            continue
+        pairs, rocks, found, where = source
+        for half in PARTS:
+            at = half_indices(pairs, half)
+            r, f = rocks[:, at], found[:, at]
+            row = {"модель": s.spec.short, "часть": _part(pairs, half)}
+            for k, (lo, hi) in enumerate(ROCK_SIZES):
+                row[f"найдено камней {size_label(lo, hi)}"] = _interval_cell(ratio_interval(f[..., k], r[..., k]))
+            row["найдено камней ≥ 10 px"] = _interval_cell(ratio_interval(f[..., 1:].sum(-1), r[..., 1:].sum(-1)))
+            row["камней по классам"] = " / ".join(str(int(x)) for x in r[0].sum(0))
+            row["источник"] = where
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["модель", "часть"]) if rows else pd.DataFrame()
+
+
+def _rock_source(s: Seeds, real) -> tuple[list[str], np.ndarray, np.ndarray, str] | None:
+    """(pairs, rocks, found (seeds × images × classes), where from) of a run's per-rock counts on the check set."""
+    if (counts := s.rocks()) is not None:
+        return s.overlaps["check"]["pairs"], *counts, f"журналы, {seeds_word(s.n)}"
+    if real is None or s.spec.name not in real.evaluations or "rock_counts" not in real.evaluations[s.spec.name]:
+        return None
+    rocks, found = real.evaluations[s.spec.name]["rock_counts"]
+    return list(real.data.numbers), rocks[None], found[None], "веса сида 0 (в журналах нет подсчётов по камням)"
+
+
+def _interval_cell(x: Interval) -> str:
+    return "—" if np.isnan(x.value) else f"{x.value:.2f} [{x.low:.2f}; {x.high:.2f}]"

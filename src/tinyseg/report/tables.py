@@ -200,24 +200,6 @@ def recheck_table(runs: dict[str, Run], evaluations: dict[str, dict]) -> pd.Data
     return pd.DataFrame(rows).set_index("model")
 
 
-def evaluation_table(evaluations: dict[str, dict], labels: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per model: IoU, Dice, pixel accuracy over all pixels, median per-image IoU and the rock
-    recall per size class (from :func:`tinyseg.inference.evaluate_models`)."""
-    rows = []
-    for name, ev in evaluations.items():
-        row = {
-            "model": (labels or {}).get(name, name),
-            "IoU": ev["metrics"]["iou"],
-            "Dice": ev["metrics"]["dice"],
-            "pixel accuracy": ev["metrics"]["pixel_acc"],
-            "медиана IoU по снимкам": float(np.median(ev["per_image_iou"])),
-        }
-        for r in ev["rock_recall"]:
-            row[f"найдено камней {r['size']} (n={r['rocks']})"] = r["found"]
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("model").rename_axis("модель")
-
-
 def design_table(paths: Paths, runs: dict[str, Run]) -> pd.DataFrame:
     """What differs between the plain U-Net and the backbone U-Net, read from the checkpoints and logs:
     parameters (total, trained at the end), downsamplings, what the encoder sees, skip levels, decoder
@@ -431,6 +413,31 @@ def data_table(runs: dict[str, Run], paths: Paths) -> pd.DataFrame:
                 "для чего": "обучение и валидация",
             }
         )
+    tests = {
+        (r.data.test.kind, r.data.test.location, r.data.test.pairs) for r in runs.values() if r.data and r.data.test
+    }
+    for kind, location, pairs in sorted(tests):
+        rows.append(
+            {
+                "набор": "тестовый набор",
+                "что это": "отдельно сгенерированный (другой сид, та же версия генератора)"
+                if kind == "generated"
+                else "фиксированная тестовая часть разбиения (split.json)",
+                "где (относительно репозитория)": location,
+                "train / val": f"— / {pairs:,}",
+                "для чего": "только главные числа: ни обучения, ни выбора",
+            }
+        )
+    if not tests and any(r.spec.task == "segmentation" for r in runs.values()):
+        rows.append(
+            {
+                "набор": "тестовый набор",
+                "что это": "в журналах запусков нет: они записаны до его появления",
+                "где (относительно репозитория)": "—",
+                "train / val": "—",
+                "для чего": "главные числа — на валидации (см. примечание к сводной таблице)",
+            }
+        )
     check = moon.locate_check(paths)
     if check is not None:
         n = len(moon.find_pairs(check.location))
@@ -440,7 +447,7 @@ def data_table(runs: dict[str, Run], paths: Paths) -> pd.DataFrame:
                 "что это": "настоящие рендеры, очищенная разметка (без многих мелких камней)",
                 "где (относительно репозитория)": paths.relative(check.location),
                 "train / val": f"— / {n}",
-                "для чего": "только оценка, без обучения и настройки",
+                "для чего": "только оценка, без обучения; половины: настройка (чётные позиции) и тест (нечётные)",
             }
         )
     return pd.DataFrame(rows).set_index("набор")
