@@ -104,6 +104,9 @@ def test_the_headline_is_the_test_set_and_the_real_check_set_is_shown_in_halves(
     assert "версии 3 выбран пробами только на половине настройки" in note
     text = report.headline({}, seeds) + report.part3_conclusions(seeds)
     assert "на тестовой половине реальных рендеров (2 снимка)" in text and "не отличим" not in text
+    # the data records predate the test set; the counts name it (completed from the weights): the data table says it
+    data = report.data_table(report.load_runs(tmp_paths), tmp_paths)
+    assert data.loc["тестовый набор", "где (относительно репозитория)"] == TEST_SET["location"]
 
 
 def test_runs_without_test_counts_are_reported_on_validation_labelled_as_such(tmp_paths, table):

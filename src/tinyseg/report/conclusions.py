@@ -313,7 +313,7 @@ def protocol_note(seeds: dict) -> str:
         where = f" (`{record['location']}`, {record['pairs']} пар)" if record else ""
         lines.append(
             f"**Главные числа — на {words.test}**{where}: ни обучение, ни ранняя остановка, ни один выбор его не "
-            f"видели; {words.val} служила ранней остановке и всем пробам."
+            f"видели; по {words.val} шли ранняя остановка и все пробы."
         )
     else:
         lacking = [s.spec.short for s in seeds.values() if s.n and s.counts("test") is None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from ..models import PARAM_LIMITS, count_parameters, load_model
 from ..paths import Paths
-from ..runlog import RunLog
+from ..runlog import RunLog, read_overlaps
 from ..runs import by_role
 from .logs import Run, segmentation_runs, summary_row
 from .recipes import schedule_text
@@ -413,9 +414,7 @@ def data_table(runs: dict[str, Run], paths: Paths) -> pd.DataFrame:
                 "для чего": "обучение и валидация",
             }
         )
-    tests = {
-        (r.data.test.kind, r.data.test.location, r.data.test.pairs) for r in runs.values() if r.data and r.data.test
-    }
+    tests = {(t["kind"], t["location"], t["pairs"]) for run in runs.values() if (t := _test_set(paths, run))}
     for kind, location, pairs in sorted(tests):
         rows.append(
             {
@@ -451,3 +450,14 @@ def data_table(runs: dict[str, Run], paths: Paths) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).set_index("набор")
+
+
+def _test_set(paths: Paths, run: Run) -> dict | None:
+    """The test set a segmentation run is reported on: its data record's, else the one its overlaps.json counts
+    were made on (a run logged before the test set existed, whose counts were completed from its weights)."""
+    if run.data and run.data.test:
+        return asdict(run.data.test)
+    if run.spec.task != "segmentation":
+        return None
+    counts, _, _ = read_overlaps(RunLog(paths.run_dir(run.name)).overlaps_path)
+    return ((counts or {}).get("test") or {}).get("data")
