@@ -1,6 +1,7 @@
 """Integration designs of UNetBackbone, measured: a short, fixed-budget probe per design.
 
     python tools/seg_probe.py NAME '{"model_args": {"input_scale": 2}}' [--run unet_backbone_finetune] [--epochs 8]
+    python tools/seg_probe.py NAME '{"recipe_overrides": {"lr": 0.004}}' --run unet_base   # a recipe field
 
 Trains the run ``--run`` of the run table with the given changes to its
 :class:`~tinyseg.runs.RunSpec` (model arguments, unfreeze share, encoder learning-rate scale)
@@ -41,12 +42,14 @@ def main() -> None:
     paths = replace(base, weights_dir=folder / "weights", runs_dir=folder / "runs")
     changes = json.loads(args.changes)
     template = runs.get(args.run)
+    overrides = changes.pop("recipe_overrides", {})  # e.g. {"lr": 0.002}: merged into the run's own
     spec = replace(
         template,
         name=f"probe_{args.name}",
         **changes,
-        recipe_overrides={**template.recipe_overrides, "epochs": args.epochs, "patience": None},
+        recipe_overrides={**template.recipe_overrides, **overrides, "epochs": args.epochs, "patience": None},
     )
+    changes = {**changes, **({"recipe_overrides": overrides} if overrides else {})}  # as logged
     session = Session("cpu", 0, select_runtime(verbose=False), paths)
     data = segment.load_data(replace(session, paths=base))
     # the encoder's weights come from the project's weights/
