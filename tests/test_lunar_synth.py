@@ -112,6 +112,10 @@ PINNED = {
         "072a9b54661494f4915e224eb5b05bbc9e74b8b261ea8df74d797d6d0b20c078",
         "1dceacc10bbb9a0301058785a886a54f19274f15d28ce0e7a1374c2d34c6f6ef",
     ),
+    3: (
+        "cfa4d59d8781fc7bc590f8eabdbbe7c52baafe79338a0cfda27f14c99cdd12f1",
+        "660acb29c4acf4ef24c48b181589d16a8a86b06120da029836444ebf04ed96f8",
+    ),
 }
 
 

@@ -3,6 +3,9 @@
     python tools/stand_in_sheet.py sheet.png [--seed 0] [--version 2]                    # 12 scenes
     python tools/stand_in_sheet.py compare.png --compare-with REAL_MOON_ROOT [--seed 0]   # 6 real above 6 generated
 
+The real renders shown are the first ``n`` of the folder's even positions in number order: of the real
+check set, its *tuning half* only (the test half is never looked at to make a choice).
+
 Each render is shown beside (``contact_sheet``) or above (``comparison_sheet``) itself with its mask
 overlaid in red. ``docs/lunar_synth_contact_sheet.png`` and ``docs/stand_in_vs_real.png`` were made so.
 The real renders are read with the moon loader (:mod:`tinyseg.data.moon`), the scenes rendered by
@@ -18,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from tinyseg.data.lunar_synth import STYLES, VERSION, render_index
-from tinyseg.data.moon import find_pairs, read_mask
+from tinyseg.data.moon import check_half_indices, find_pairs, read_mask
 from tinyseg.report.figures import overlay
 
 
@@ -56,7 +59,9 @@ def comparison_sheet(
         m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.BOX)) >= 128
         return np.concatenate([rgb, np.full((4, size[0], 3), 255, np.uint8), _overlaid(rgb, m)], 0)
 
-    real = [tile(np.asarray(Image.open(r).convert("RGB")), read_mask(g)) for _, r, g in find_pairs(real_root)[:n]]
+    pairs = find_pairs(real_root)
+    tuning = [pairs[i] for i in check_half_indices([number for number, _, _ in pairs], "tuning")]
+    real = [tile(np.asarray(Image.open(r).convert("RGB")), read_mask(g)) for _, r, g in tuning[:n]]
     generated = [tile(*render_index(seed, i, style=STYLES[version])) for i in range(n)]
     rows = [
         np.concatenate([np.pad(t, ((4, 4), (4, 4), (0, 0)), constant_values=255) for t in tiles], 1)

@@ -34,7 +34,7 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,11 @@ STYLES = {
         albedo_noise=0.15,
     ),
 }
-VERSION = 2  # the generator version the project's stand-in is made with
+# version 3: version 2 with steeper nearby relief (the horizon row's median 18 → 9 of 128, the real tuning half's
+# 7), chosen by the probes of docs/generator_probes.jsonl, scored on the real check set's tuning half only, by the
+# rule of docs/protocol.md (docs/details.md, "Generator version 3")
+STYLES[3] = replace(STYLES[2], hill_exponent=0.6)
+VERSION = 2  # the generator version the project's stand-in is made with (3 from the final runs on)
 
 
 # ---------------------------------------------------------------- scene parameters
