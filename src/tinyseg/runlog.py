@@ -164,7 +164,7 @@ class RunSummary:
     epochs_planned: int
     params_total: int
     params_trainable: int
-    wall_time_s: float  # summed epoch times (training + validation), over resumptions
+    wall_time_s: float  # wall-clock training time over resumptions, checkpoints included (shown: training_minutes)
     monitor: str = ""
     mode: str = ""
     device: str = ""
@@ -408,6 +408,14 @@ def read_overlaps(path: str | Path) -> tuple[dict | None, str | None, str | None
     return counts, None, None
 
 
+def training_minutes(history: Iterable[dict]) -> float:
+    """THE training time of a run, in minutes: the sum of its logged epoch times, training and validation of every
+    epoch (``metrics.jsonl``'s ``seconds``), over resumptions. Every table, sentence and notebook line that gives
+    a training time uses this one definition (checkpoint writing and the live plot between epochs are not in
+    it; ``summary.json``'s ``wall_time_s`` includes them and is not shown)."""
+    return sum(float(r.get("seconds", 0.0)) for r in history) / 60
+
+
 class RunLog:
     """The folder of one run and the files in it."""
 
@@ -446,6 +454,10 @@ class RunLog:
 
     def metrics(self) -> list[dict]:
         return read_jsonl(self.metrics_path)
+
+    def training_minutes(self) -> float:
+        """The run's training time (:func:`training_minutes` of its logged epochs)."""
+        return training_minutes(self.metrics())
 
     def summary(self) -> RunSummary | None:
         if not self.summary_path.exists():

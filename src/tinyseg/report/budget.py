@@ -61,7 +61,9 @@ def budget_points(paths: Paths, specs: list[RunSpec]) -> list[BudgetPoint]:
             if summary.profile != profile:
                 continue
             points.append(
-                BudgetPoint(spec.name, summary.epochs_run, summary.wall_time_min, *iou, paths.relative(folder))
+                BudgetPoint(
+                    spec.name, summary.epochs_run, RunLog(folder).training_minutes(), *iou, paths.relative(folder)
+                )
             )
     return sorted(points, key=lambda p: (p.run, p.epochs))
 
