@@ -3,6 +3,7 @@
 import copy
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -343,3 +344,29 @@ def test_an_interrupt_between_last_pt_and_the_best_weights_is_repaired_on_resume
     assert state.status == "completed" and summary.best_epoch in (2, 3)
     assert runlog.load_weights(tmp_paths.weights("gap"))["epoch"] == summary.best_epoch
     assert summary.weights_sha256 == runlog.file_sha256(tmp_paths.weights("gap"))
+
+
+EPOCH_LINE = re.compile(r"^(эпоха|\s*\d+/\d+ )")  # the header and the lines of the epochs
+
+
+def test_a_finished_run_renders_like_a_live_one(tmp_paths, capsys):
+    """Met again (beside its last.pt, as right after training, or without it, as in a fresh clone), a finished run
+    prints the same epoch lines under the same header as its training did, and nothing of it is written."""
+    run(tmp_paths, cfg(run="live", epochs=2), verbose=True)
+    live = [line for line in capsys.readouterr().out.splitlines() if EPOCH_LINE.match(line)]
+    assert live[0].startswith("эпоха") and len(live) == 3 and "← лучшая" in "".join(live[1:])
+    log = runlog.RunLog(tmp_paths.run_dir("live"))
+    before = {p.name: p.read_bytes() for p in log.dir.iterdir() if p.is_file()}
+    for keep_last in (True, False):
+        if not keep_last:
+            log.last_path.unlink()
+        _, again = run(tmp_paths, cfg(run="live", epochs=2), resume=True, verbose=True)
+        out = capsys.readouterr().out
+        assert again.status == "completed" and "resumed after" not in out
+        assert "запуск уже обучен" in out and f"({tmp_paths.relative(log.metrics_path)})" in out
+        shown = [line for line in out.splitlines() if EPOCH_LINE.match(line)]
+        # the same lines, the seconds of each epoch as logged
+        assert [s.split("  ← ")[0] for s in shown] == [s.split("  ← ")[0] for s in live]
+        assert {p.name: p.read_bytes() for p in log.dir.iterdir() if p.is_file() and p != log.last_path} == {
+            k: v for k, v in before.items() if k != log.last_path.name
+        }

@@ -1,6 +1,7 @@
 """The main job's bookkeeping: which notebooks it skips, how --force keeps old runs, the PDF fallback."""
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from torch import nn
 
@@ -124,3 +125,29 @@ def test_the_report_export_has_no_code(tmp_path):
     assert "jp-InputArea-editor" not in html.split("</style>")[-1]  # no code input blocks at all
     with_code = pipeline.export_html(path, tmp_path / "out", name="nb").read_text()
     assert "secret_code_line" in with_code  # the notebooks' own exports keep their code
+
+
+@pytest.mark.slow
+def test_an_executed_notebook_keeps_one_parameter_cell_and_no_progress_bars(tmp_path):
+    """Values the parameters cell resolves to by itself are not injected (and an injected cell left by an earlier
+    execution is dropped), so the executed notebook has one parameter cell; the kernel shows no progress bars."""
+    from tinyseg.device import resolve_profile
+
+    cells = [
+        new_code_cell("PROFILE = 'auto'\nSEED = 0", metadata={"tags": ["parameters"]}),
+        new_code_cell("PROFILE = 'smoke'", metadata={"tags": ["injected-parameters"]}),  # from an earlier run
+        new_code_cell(
+            "from tinyseg.progress import progress\nfor _ in progress(range(3), desc='bar'):\n    pass\nprint(PROFILE)"
+        ),
+    ]
+    kernel = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    nb = tmp_path / "02_unet_base.ipynb"
+    nbformat.write(new_notebook(cells=cells, metadata=kernel), nb)
+    pipeline.execute_notebook(nb, resolve_profile("auto"), log_output=False)
+    done = nbformat.read(nb, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in done.cells]
+    assert tags == [["parameters"], []]  # one parameter cell, the injected one gone
+    assert [o.get("text") for o in done.cells[1].outputs] == ["auto\n"]  # no bar, just the print
+    pipeline.execute_notebook(nb, "smoke", log_output=False)  # another profile: injected after the parameters
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(nb, as_version=4).cells]
+    assert tags == [["parameters"], ["injected-parameters"], []]

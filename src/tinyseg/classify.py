@@ -78,8 +78,8 @@ class ProgressiveResize(Callback):
 
     def on_fit_start(self, state: FitState) -> None:
         print(
-            "input size by epoch (training and validation): "
-            + ", ".join(f"{s}×{s} from epoch {e}" for e, s in self.resolutions)
+            "размер входа по эпохам (обучение и валидация): "
+            + ", ".join(f"{s}×{s} с эпохи {e}" for e, s in self.resolutions)
         )
 
     def on_epoch_start(self, state: FitState) -> None:
@@ -147,7 +147,8 @@ def train(
         objective=objective,
         runtime=session.runtime,
         paths=session.paths,
-        callbacks=[schedule] + ([LivePlot(["loss", "top1", "top5"])] if live else []),
+        callbacks=[schedule]
+        + ([LivePlot(["loss", "top1", "top5", "macro_f1"], title=f"{spec.title}: кривые обучения")] if live else []),
         resume=resume,
         meta=meta,
     )

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torchmetrics import MetricCollection
 
+from . import words
 from .callbacks import Callback, check_callbacks
 from .checkpoint import FinishedRunError, RunMismatchError, check_signature, restore_last, save_last, seed_everything
 from .device import Runtime, select_runtime
@@ -326,12 +327,7 @@ class _Run:
                 f"{run} is finished ({rel(log.summary_path)}): training it again with resume=False would "
                 "overwrite its logs. Archive it first (make run FORCE=<its notebook>) or use another run name."
             )
-        if resume and log.last_path.exists():
-            restore_last(log.last_path, state, self.scheduler, self.scaler, self.config.signature, rel(log.last_path))
-            log.rewrite_metrics(state.history)  # drop lines of an epoch that did not reach last.pt
-            self.repair_best()
-            print(f"{run}: resumed after epoch {state.epoch} of {self.cfg.epochs} ({rel(log.last_path)})")
-        elif resume and log.is_finished():  # a fresh clone: logs and weights, no last.pt
+        if resume and log.is_finished():  # reused from its logs (a fresh clone, or a replay beside last.pt)
             check_signature(
                 log.config().signature,
                 self.config.signature,
@@ -342,13 +338,18 @@ class _Run:
             state.history, state.status, state.best_epoch = log.metrics(), summary.status, summary.best_epoch
             state.epoch, state.best_value = len(state.history), summary.best.get(self.cfg.monitor)
             if self.verbose:  # the logged epochs, as the training printed them
-                for record in state.history:
-                    write(_epoch_line(self.cfg, record, record["epoch"] == state.best_epoch))
-            print(
-                f"{run}: already {state.status} (best epoch {state.best_epoch}, training with validation "
-                f"{summary.wall_time_min:.1f} min, logged); its logs and {rel(weights)} are used as they are. "
-                f"Delete {where} to train it again."
-            )
+                print(
+                    f"{run}: запуск уже обучен — ниже его журнал по эпохам ({rel(log.metrics_path)}) и кривые; "
+                    f"веса {rel(weights)} взяты как есть (обучить заново: удалить {where})"
+                )
+                self.write_epochs(state.history)
+        elif resume and log.last_path.exists():
+            restore_last(log.last_path, state, self.scheduler, self.scaler, self.config.signature, rel(log.last_path))
+            log.rewrite_metrics(state.history)  # drop lines of an epoch that did not reach last.pt
+            self.repair_best()
+            print(f"{run}: resumed after epoch {state.epoch} of {self.cfg.epochs} ({rel(log.last_path)})")
+            if self.verbose:  # the epochs so far, as the training printed them
+                self.write_epochs(state.history)
         else:
             seed_everything(self.cfg.seed)
             log.start(self.config)
@@ -392,12 +393,22 @@ class _Run:
             self.save_best(record)
         self.write_summary(status)
         if self.verbose:
-            write(_epoch_line(cfg, record, improved))
+            self.write_epochs([record], improved)
             if stop_early:
                 write(
-                    f"early stop: {cfg.monitor} has not improved for {cfg.patience} epochs "
-                    f"(best {state.best_value:.4f} at epoch {state.best_epoch})"
+                    f"ранняя остановка: {_metric(cfg.monitor)} не улучшался {cfg.patience} эпох подряд "
+                    f"(лучшее значение {state.best_value:.4f} на эпохе {state.best_epoch})"
                 )
+
+    def write_epochs(self, records: list[dict], improved: bool | None = None) -> None:
+        """The epoch lines (under a header, once per call of :func:`fit`); ``improved`` marks the best epoch of a
+        live epoch, else the logged best epoch is marked."""
+        if not getattr(self, "header_written", False) and records:
+            write(_epoch_header(self.cfg, records[0]))
+            self.header_written = True
+        for record in records:
+            best = improved if improved is not None else record["epoch"] == self.state.best_epoch
+            write(_epoch_line(self.cfg, record, best))
 
     def mark_saved(self) -> None:
         """What last.pt now holds: an interruption goes back to exactly this."""
@@ -543,13 +554,38 @@ def _update_best(state: FitState, record: dict) -> bool:
     return False
 
 
+METRIC_ORDER = ("iou", "dice", "pixel_acc", "top1", "top5", "macro_f1")  # the epoch line's metric columns, in order
+
+
+def _metric(key: str) -> str:
+    """A logged key in words: ``val_iou`` → «IoU на валидации»."""
+    name = key.removeprefix("val_").removeprefix("train_")
+    where = " на валидации" if key.startswith("val_") else " на обучении" if key.startswith("train_") else ""
+    return words.metric(name) + where
+
+
+def _epoch_columns(record: dict) -> list[str]:
+    """The validation metrics of the epoch line (beside the losses), in :data:`METRIC_ORDER`."""
+    names = [k[4:] for k in record if k.startswith("val_") and k != "val_loss"]
+    return sorted(names, key=lambda n: (METRIC_ORDER.index(n) if n in METRIC_ORDER else len(METRIC_ORDER), n))
+
+
+def _epoch_header(cfg: TrainConfig, record: dict) -> str:
+    """The header of the epoch lines: epoch, input size (progressive resizing), loss on training / validation,
+    the validation metrics, seconds."""
+    cells = [f"{'эпоха':<{len(str(cfg.epochs)) * 2 + 1}}"] + (["вход  "] if "size" in record else [])
+    cells.append(f"{'потери обуч./вал.':<15}")
+    cells += [f"{words.metric(n):<{max(6, len(words.metric(n)))}}" for n in _epoch_columns(record)]
+    return "  ".join(cells) + "  время (метрики — на валидации)"
+
+
 def _epoch_line(cfg: TrainConfig, record: dict, improved: bool) -> str:
-    keys = ["train_loss", "val_loss"] + [k for k in record if k.startswith("val_") and k != "val_loss"]
-    values = " | ".join(f"{k} {record[k]:.4f}" for k in keys)
-    size = f" | {record['size']} px" if "size" in record else ""
-    return f"epoch {record['epoch']:>3}/{cfg.epochs}{size} | {values} | {record['seconds']:.0f}s" + (
-        " | best" if improved else ""
-    )
+    """One epoch in the columns of :func:`_epoch_header` (about 70 characters: it fits a printed page)."""
+    width = len(str(cfg.epochs))
+    cells = [f"{record['epoch']:>{width}}/{cfg.epochs}"] + ([f"{record['size']:>3} px"] if "size" in record else [])
+    cells.append(f"{record['train_loss']:.4f} / {record['val_loss']:.4f}".ljust(17))
+    cells += [f"{record['val_' + n]:<{max(6, len(words.metric(n)))}.4f}" for n in _epoch_columns(record)]
+    return "  ".join(cells) + f"  {record['seconds']:.0f} с" + ("  ← лучшая" if improved else "")
 
 
 def _batch_size(loader) -> int | None:

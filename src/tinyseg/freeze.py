@@ -12,6 +12,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from . import words
 from .callbacks import Callback
 from .models.base import count_parameters, keep_frozen_norms_in_eval
 
@@ -53,4 +54,4 @@ class UnfreezeAt(Callback):
             set_trainable(self.module, True)
             total = count_parameters(self.module)[0]
             if self.verbose:
-                print(f"epoch {state.epoch}: unfroze {type(self.module).__name__} ({total:,} parameters)")
+                print(f"эпоха {state.epoch}: энкодер разморожен ({words.thousands(total)} параметров)")

@@ -77,25 +77,38 @@ def execute_notebook(
     The outputs go to a temporary file beside it first; the target is replaced only when every cell
     ran, so a failed or interrupted execution never wipes a notebook's committed outputs. A failed
     run is kept as ``<name>.failed.ipynb`` for inspection, and the error names notebook and cell.
+
+    The notebook keeps one parameter cell: values equal to what its ``parameters`` cell resolves to by itself
+    (``PROFILE = "auto"`` on this machine, ``SEED = 0``) are not injected, and a papermill ``injected-parameters``
+    cell left by an earlier execution is dropped first. The kernel shows no progress bars
+    (:data:`tinyseg.progress.QUIET`): the outputs keep the epoch lines, not a bar's last state.
     """
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from .progress import QUIET
+
     output = output or path
     running = output.with_name(f".{output.stem}.running.ipynb")
+    source = output.with_name(f".{output.stem}.input.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    nbformat.write(nb, source)
+    parameters = {} if (resolve_profile("auto") == profile and seed == 0) else {"PROFILE": profile, "SEED": seed}
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(running),
-            parameters={"PROFILE": profile, "SEED": seed},
-            cwd=str(path.parent),
-            kernel_name="python3",
-            log_output=log_output,
-            progress_bar=False,
-            # stream outputs merged and carriage returns applied: a progress bar leaves its last state only
-            coalesce_streams=True,
-        )
+        with _environ(**{QUIET: "0"}):
+            papermill.execute_notebook(
+                str(source),
+                str(running),
+                parameters=parameters,
+                cwd=str(path.parent),
+                kernel_name="python3",
+                log_output=log_output,
+                progress_bar=False,
+                # stream outputs merged and carriage returns applied: a progress bar leaves its last state only
+                coalesce_streams=True,
+            )
     except BaseException as e:
         failed = output.with_name(f"{output.stem}.failed.ipynb")
         if running.exists():
@@ -106,12 +119,14 @@ def execute_notebook(
                 f"{output.name} keeps its previous outputs; the failed run is in {failed.name}."
             ) from None
         raise
+    finally:
+        source.unlink(missing_ok=True)
     # papermill records the absolute paths of this machine: keep the file names only
     nb = nbformat.read(running, as_version=4)
     meta = nb.metadata.get("papermill", {})
-    for key in ("input_path", "output_path"):
+    for key, name in (("input_path", path.name), ("output_path", output.name)):
         if meta.get(key):
-            meta[key] = Path(meta[key]).name
+            meta[key] = name
     if shown := runs_shown(path.name, get_paths()):  # the runs its outputs show (a training notebook)
         nb.metadata[RECORD] = {"runs": shown}
     nbformat.write(nb, running)
@@ -172,8 +187,9 @@ def export_html(notebook: Path, out_dir: Path, name: str | None = None, code: bo
     """Export an executed notebook to self-contained HTML (images embedded), without the code cells' prompts.
 
     ``code=False`` (the report): no code at all, only prose and outputs; cells tagged as papermill
-    parameters or ``hide-in-report`` are left out entirely. A print style sheet is added, so the PDF
-    printed from it (landscape A4) keeps wide tables and figures inside the page.
+    parameters or ``hide-in-report`` are left out entirely. A print style sheet (:data:`PRINT_CSS`) is added, so
+    the PDF printed from it (A4 portrait) keeps tables and figures inside the page and whole, headings and captions
+    with what they introduce; the page is marked as Russian.
     """
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -186,7 +202,7 @@ def export_html(notebook: Path, out_dir: Path, name: str | None = None, code: bo
     )
     exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
     body, _ = exporter.from_filename(str(notebook))
-    body = body.replace("</head>", PRINT_CSS + "</head>", 1)
+    body = body.replace("</head>", PRINT_CSS + "</head>", 1).replace('<html lang="en">', '<html lang="ru">', 1)
     target = out_dir / f"{name or notebook.stem.split('_', 1)[-1]}.html"
     data = body.encode("utf-8")
     try:
@@ -209,19 +225,43 @@ def _previous(target: Path) -> str:
 
 
 PRINT_CSS = """<style>
-@page { size: A4 landscape; margin: 9mm; }
+/* the exported notebooks and the report, printed on A4 portrait (tinyseg.pipeline.export_html) */
+@page { size: A4 portrait; margin: 12mm 11mm 13mm 11mm; }
 @media print {
-  body { font-size: 11px; }
-  .jp-Cell { break-inside: auto; }
-  /* a caption stays with the table or figure it introduces; a heading is never the last line of a page */
-  .jp-MarkdownCell, h1, h2, h3 { break-after: avoid-page; page-break-after: avoid; }
-  table { break-inside: avoid; page-break-inside: avoid; }
-  /* a figure never taller than the page: Chromium would cut it across two pages */
-  .jp-RenderedImage img, .jp-OutputArea-output img { max-width: 100% !important; max-height: 185mm !important;
-                                                     width: auto !important; height: auto !important;
-                                                     break-inside: avoid; }
-  table { font-size: 9px !important; }
-  pre { white-space: pre-wrap !important; word-break: normal; overflow-wrap: break-word; }
+  body { font-size: 10pt; line-height: 1.35; }
+  .jp-Notebook { padding: 0 !important; }
+  .jp-Cell { padding: 2px 0 !important; break-inside: auto; }
+  .jp-Cell-inputWrapper, .jp-Cell-outputWrapper { margin: 0 !important; }
+  .jp-RenderedHTMLCommon, .jp-MarkdownOutput, .jp-OutputArea-output { padding-left: 0 !important;
+      padding-right: 0 !important; }
+  /* nbconvert lays cells out as CSS tables and keeps every output on one page (break-inside: avoid-page), so a
+     long table or log is pushed whole to the next page: blocks here, and only figures and tables kept whole */
+  .jp-InputArea, .jp-OutputArea-child, .jp-OutputArea-output { display: block !important; }
+  .jp-OutputArea-child { break-inside: auto !important; page-break-inside: auto !important; }
+  /* a heading or a paragraph that introduces the next table or figure stays with it */
+  h1, h2, h3, h4, .jp-MarkdownCell { break-after: avoid-page; page-break-after: avoid; }
+  .jp-OutputArea-child:has(.jp-RenderedMarkdown) { break-after: avoid-page; page-break-after: avoid; }
+  h1 { font-size: 17pt !important; } h2 { font-size: 13.5pt !important; margin-top: 10px !important; }
+  h3 { font-size: 11.5pt !important; }
+  p, li { orphans: 3; widows: 3; }
+  /* figures whole and never taller than what a page leaves beside a caption */
+  .jp-RenderedImage img, .jp-OutputArea-output img { max-width: 100% !important; max-height: 215mm !important;
+      width: auto !important; height: auto !important; break-inside: avoid; page-break-inside: avoid; }
+  .jp-RenderedImage { break-inside: avoid; page-break-inside: avoid; }
+  /* tables: never cut at the page edge, at least 8 pt, their cells wrap at word boundaries */
+  .jp-OutputArea-output, .jp-RenderedHTMLCommon { overflow: visible !important; }
+  .jp-RenderedHTMLCommon table, .jp-OutputArea-output table { font-size: 8.5pt !important; table-layout: auto !important;
+      max-width: 100% !important; margin-left: 0 !important; break-inside: avoid; page-break-inside: avoid; }
+  .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 2px 5px !important; white-space: normal !important;
+      text-align: left !important; vertical-align: top !important;
+      word-break: normal !important; overflow-wrap: break-word; line-height: 1.25 !important; }
+  tr { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
+  /* printed lines wrap at spaces, never inside a word */
+  pre, .jp-OutputArea-output pre { white-space: pre-wrap !important; word-break: normal !important;
+      overflow-wrap: break-word !important; font-size: 7.8pt !important; line-height: 1.3 !important; }
+  .jp-InputArea pre, .jp-Editor pre, .highlight pre { font-size: 7.8pt !important; }
+  code { word-break: normal !important; overflow-wrap: break-word; }
 }
 </style>
 """

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 
 from .callbacks import Callback
+from .words import SPLITS, metric
 
 
 def metric_names(history: Sequence[dict]) -> list[str]:
@@ -16,11 +17,17 @@ def metric_names(history: Sequence[dict]) -> list[str]:
 
 
 def plot_history(history: Sequence[dict], names: Sequence[str] | None = None, title: str | None = None, axes=None):
-    """One panel per metric (train and val per epoch); returns the figure."""
+    """One panel per metric (training batches dashed, validation solid, per epoch), Russian labels on every axis;
+    four metrics in a 2×2 grid (a figure that stays legible on a printed page). Returns the figure."""
     names = list(names or metric_names(history))
     if axes is None:
-        fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
-        axes = axes[0]
+        ncols = 2 if len(names) == 4 else len(names)
+        nrows = -(-len(names) // ncols)
+        fig, axes = plt.subplots(
+            nrows, ncols, figsize=(4.6 * ncols, 3.0 * nrows + (0.4 if title else 0)), squeeze=False
+        )
+        axes = axes.flat
+    axes = list(axes)
     fig = axes[0].figure
     epochs = [r["epoch"] for r in history]
     for ax, name in zip(axes, names):
@@ -29,12 +36,13 @@ def plot_history(history: Sequence[dict], names: Sequence[str] | None = None, ti
             key = f"{split}_{name}"
             points = [(e, r[key]) for e, r in zip(epochs, history) if r.get(key) is not None]
             if points:
-                ax.plot(*zip(*points), style, marker="o", markersize=3, label=split)
-        ax.set_title(name)
+                ax.plot(*zip(*points), style, marker="o", markersize=3, label=SPLITS[split])
+        ax.set_title(metric(name))
         ax.set_xlabel("эпоха")
-        ax.set_ylabel(name)
+        ax.set_ylabel(metric(name))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    if axes and axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -95,6 +103,6 @@ def image_grid(images, titles=None, ncols: int = 8, size: float = 1.6, cmap=None
             img = img.squeeze(-1).numpy() if img.ndim == 3 and img.shape[-1] == 1 else img.numpy()
         ax.imshow(img, cmap=cmap)
         if titles is not None:
-            ax.set_title(str(titles[i])[:22], fontsize=8)
+            ax.set_title(str(titles[i]), fontsize=8)
     fig.tight_layout()
     return fig
