@@ -78,7 +78,7 @@ def test_the_test_set_is_counted_and_recorded_but_is_no_part_of_the_training_ide
     assert segment.overlaps_problem(log.overlaps_path, True, data.test_record(session.paths)) is None
     table = report.data_table(report.load_runs(session.paths), session.paths)  # the report names the test set
     assert table.loc["тестовый набор", "где (относительно репозитория)"] == "test"
-    assert table.loc["тестовый набор", "train / val"] == "— / 4"
+    assert table.loc["тестовый набор", "обучение / валидация"] == "— / 4"
 
 
 def test_counts_of_a_run_logged_before_the_test_set_are_added_from_its_weights(project, capsys):

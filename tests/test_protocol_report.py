@@ -117,7 +117,7 @@ def test_runs_without_test_counts_are_reported_on_validation_labelled_as_such(tm
     note = report.protocol_note(seeds)
     assert "**Тестового набора в журналах нет** (Plain, Tuned, Control" in note
     assert "версии 2" in note and "видел обе половины" in note
-    assert "на валидации сгенерированной замены (теста в журналах нет)" in report.headline({}, seeds)
+    assert "а валидации сгенерированной замены (теста в журналах нет)" in report.headline({}, seeds)
     assert "не независима" in report.headline({}, seeds)
     # one run with test counts is not enough: the headline stays on validation for all
     write(tmp_paths, "plain", 0)

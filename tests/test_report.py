@@ -90,24 +90,32 @@ def test_tables_equal_the_numbers_in_summary_json(logged):
             s.best["val_dice"],
             s.best["val_pixel_acc"],
         )
-        assert row["лучшая эпоха"] == s.best_epoch and row["обучение, мин"] == s.wall_time_min
+        # the one definition of training time: the logged epochs' seconds (3 × 200 s)
+        assert row["обучение, мин"] == RunLog(paths.run_dir(name)).training_minutes() == 10.0
     trivial = seg.loc[report.tables.TRIVIAL]
     assert (trivial["IoU"], trivial["Dice"], trivial["pixel accuracy"]) == (0.0, 0.0, 0.88)
-    overview = report.overview(runs)
-    assert "СГЕНЕРИРОВАННАЯ замена" in overview.loc["unet_base", "данные"]
-    assert "100,000 train / 10,000 val" in overview.loc["classifier", "данные"]
-    assert overview.loc["unet_base", "обучение, мин"] == "10.0"  # 600 s, as in summary.json
-    assert report.tables.devices(runs) == "cpu (test): " + ", ".join(runs)
+    assert report.describe_data(runs["unet_base"]).startswith("сгенерированная замена")
+    assert (
+        report.describe_data(runs["classifier"]) == "Tiny ImageNet-200: 100\u00a0000 обучение / 10\u00a0000 валидация"
+    )
+    overview = report.overview(runs)  # one column per run, statuses in words
+    short = run_table.get("unet_base").short
+    assert overview.loc["обучение, мин", short] == "10.0" and overview.loc["статус", short] == "завершён"
+    assert report.tables.devices(runs) == "CPU test: " + ", ".join(r.spec.short for r in runs.values())
+    assert list(report.runs_table(runs).columns) == [r.spec.short for r in runs.values()]
 
 
 def test_conclusions_state_the_logged_numbers(logged):
     paths, _ = logged
     runs = report.load_runs(paths)
     text = report.conclusions(runs, report.segmentation_seeds(paths), background_share=0.88)
-    assert "top-1 54.5%" in text and "цель" not in text  # no targets the assignment never set
-    assert "10,000 изображениях валидации" in text and "сгенерированной замене" in text
-    assert "доля фона 0.880" in text and "(сид 0; Backbone: random init) имеет IoU 0.433" in text
-    assert "НЕ лучше" not in text and "(+10%)" not in text  # no template verdicts
+    assert "54.49% top-1" in text and "цель" not in text  # no targets the assignment never set
+    assert "сгенерированной замене" in text and "**Ограничения.**" in text
+    assert "«камней нет нигде» получает 0.880 (доля фона)" in text
+    assert "НЕ лучше" not in text and "(+10%)" not in text and "не отличим" not in text  # no template verdicts
+    headline = report.headline(runs, report.segmentation_seeds(paths))
+    assert "10\u00a0000 изображениях валидации" in headline and "top-1 54.49%" in headline
+    assert not set(text.split("\n\n")) & set(headline.split("\n\n"))  # no paragraph of the summary repeated
 
 
 def test_conclusions_on_different_data_say_they_cannot_be_compared(logged):
@@ -128,11 +136,13 @@ def test_figures_and_architecture_tables(logged):
     save_weights(paths.weights("unet_backbone_finetune"), backbone)
     tables = report.architecture_tables(paths, runs)
     assert list(tables) == ["Classifier128", "UNetBase", "UNetBackbone"]
-    counts = tables["UNetBase"][["параметров энкодера", "параметров декодера"]].map(lambda v: int(v.replace(",", "")))
+    counts = tables["UNetBase"][["параметров энкодера", "параметров декодера"]].map(
+        lambda v: int(v.replace("\u00a0", ""))
+    )
     assert counts.to_numpy().sum() == sum(p.numel() for p in create_model("UNetBase").parameters())
     fig = report.plot_segmentation_curves(runs)
     assert len(fig.axes) == 4 and len(fig.axes[1].lines) >= 4 * 2  # train + val per run
-    assert "разморозка Backbone B: fine-tuned" in fig._suptitle.get_text()  # the logged unfreeze epoch is marked
+    assert "разморозка энкодера B (энкодер дообучается)" in fig._suptitle.get_text()  # the logged unfreeze epoch
     assert report.plot_classifier_curves(runs["classifier"]).axes
 
     models = report.load_segmentation_models(paths)

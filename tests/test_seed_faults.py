@@ -238,14 +238,15 @@ def test_the_line_after_an_interrupted_training_says_how_to_go_on(project):
     state = train_segmentation(spec, session, data, callbacks=(InterruptAtFirstEpoch(),))
     assert state.status == "interrupted"
     assert training_line(session.paths, "stopped") == (
-        "stopped: interrupted after epoch 0 of 1; run the cell again to resume"
+        "stopped: прерван после эпохи 0 из 1; выполните ячейку ещё раз, чтобы продолжить"
     )
     # interrupted in epoch 2, with epoch 1 the best so far
     history = [{"epoch": 1, "seconds": 30.0, "val_iou": 0.4}]
     log = write_finished_run(session.paths, "later", history)
     log.write_summary(replace(log.summary(), status="interrupted", epochs_planned=3))
     assert training_line(session.paths, "later") == (
-        "later: interrupted after epoch 1 of 3; best so far epoch 1 (val iou 0.400); run the cell again to resume"
+        "later: прерван после эпохи 1 из 3; лучшая пока эпоха 1 (IoU на валидации 0.400); выполните ячейку ещё раз, чтобы "
+        "продолжить"
     )
 
 

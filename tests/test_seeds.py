@@ -117,10 +117,11 @@ def test_part3_conclusions_quote_the_logged_numbers(tmp_paths, table):
     text = report.part3_conclusions(seeds)
     for which, half in (("val", None), ("check", "test")):  # the headline set and the real test half
         d = seed_report.differences(seeds, which, half=half)["tuned"]
-        assert f"разность {d.value:+.3f} IoU, 95% ДИ по сидам и снимкам [{d.low:+.3f}; {d.high:+.3f}]" in text
-    assert "Tuned 0.833 (1 сид) против Plain 0.467 (1 сид)" in text  # 25/30 and 14/30
+        verdict = "значимо" if d.excludes_zero else "незначимо"
+        assert f"разность {seed_report.signed(d.value)} {seed_report.interval(d)} — {verdict}" in text
+    assert "Tuned выше Plain: 0.833 против 0.467 IoU" in text  # 25/30 and 14/30, one seed each
     assert "На валидации (теста в журналах нет)" in text and "не отличим" not in text
-    assert "Равное время" in text and "2.0 мин" in text and "4.0 мин" in text
+    assert "по сидам и снимкам" in text and "Равное время" in text and "2.0\u00a0мин" in text
 
 
 def test_probe_summary_names_the_probe_whose_design_b_uses():
@@ -142,10 +143,11 @@ def test_probe_summary_names_the_probe_whose_design_b_uses():
         {**probe, "name": "simple", "model_args": {"input_scale": 2, "stem_channels": 0}, "val_iou": 0.6586},
     ]
     text = report.integration_probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 0}))
-    assert "«old») дал IoU 0.624" in text and "«best» — 0.664" in text
-    assert "«simple» (IoU 0.659)" in text and "на 0.005 IoU" in text and "считается равным" in text
+    assert "Прежний способ встраивания (проба 1: вход энкодера ×1" in text and "дал IoU 0.624" in text
+    assert "лучшая проба 2 — 0.664" in text and "old" not in text  # probes by number and design, never by id
+    assert "Выбран способ пробы 3 (IoU 0.659)" in text and "на 0.005 IoU" in text and "считается равной" in text
     text = report.integration_probe_summary(probes, replace(b, model_args={"input_scale": 2, "stem_channels": 16}))
-    assert "Tuned в таблице запусков использует этот способ («best»)" in text
+    assert "Выбран этот способ (проба 2)" in text
     text = report.integration_probe_summary(probes, replace(b, encoder_lr_scale=1.0))  # a design no probe measured
     assert "пробами не измерялся" in text
 
@@ -157,10 +159,10 @@ def test_skip_schema_follows_the_encoder():
     small = dict(num_classes=5, stem=(8, 8), widths=(8, 16, 16, 16), depths=(1, 1, 1, 1))
     model = create_model("UNetBackbone", classifier_config=small, input_scale=2, stem_channels=0)
     schema = skip_schema(model)
-    assert list(schema["разрешение в U-Net"]) == ["128×128", "64×64", "32×32", "16×16", "8×8"]
-    assert list(schema["каналов в декодер"]) == list(UNET_WIDTHS)
-    assert schema["куда идёт"].iloc[-1] == "дно: вход декодера"
-    assert schema["карта источника"].iloc[0].startswith("128×128 (вход классификатора 256×256)")
+    sizes = ["128×128", "64×64", "32×32", "16×16"]
+    assert list(schema["куда идёт"]) == [f"skip-соединение в блок декодера {s}" for s in sizes] + ["дно декодера"]
+    assert [a.split("→ ")[1] for a in schema["адаптер"]] == [f"{c} кан." for c in UNET_WIDTHS]
+    assert schema["карта источника"].iloc[0].endswith("×128×128")  # stem1 of the input upsampled to 256×256
     with_stem = skip_schema(create_model("UNetBackbone", classifier_config=small))
     assert with_stem["адаптер"].iloc[0].startswith("—") and len(with_stem) == 6
 

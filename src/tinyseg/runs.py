@@ -22,8 +22,8 @@ CLASSIFIER = "classifier"  # the part-1 run; its checkpoint is the U-Net backbon
 @dataclass(frozen=True)
 class RunSpec:
     name: str  # runs/<name>/, weights/<name>.pt
-    title: str  # one line for tables and figure titles
-    short: str  # a short label for legends and table rows
+    title: str  # one line for figure titles (Russian: what a reader sees)
+    short: str  # a short label for legends, table rows and sentences (Russian)
     colour: str  # the run's colour in every figure
     notebook: str  # the notebook that trains it
     task: str  # "classification" | "segmentation": the module and recipe family
@@ -36,6 +36,7 @@ class RunSpec:
     encoder_lr_scale: float = 1.0  # the encoder's learning rate relative to the rest, once it trains
     recipe_overrides: dict = field(default_factory=dict)
     seeds: int = 1  # trained with seeds 0 .. seeds-1 (mean ± sd, confidence intervals)
+    word: str = ""  # how prose names it once ``short`` has introduced it ("B"); default: ``short``
 
     def __post_init__(self):
         if self.task not in ("classification", "segmentation"):
@@ -48,6 +49,11 @@ class RunSpec:
             raise ValueError(f"{self.name}: unfreeze_at only makes sense for a frozen encoder")
         if self.seeds < 1:
             raise ValueError(f"{self.name}: seeds must be at least 1, not {self.seeds}")
+
+    @property
+    def said(self) -> str:
+        """The run's name in running text (nominative): ``word``, or ``short`` when it has none."""
+        return self.word or self.short
 
     def ids(self) -> list[str]:
         """The run ids of all its seeds (seed 0 first): the folders under runs/."""
@@ -145,7 +151,7 @@ def dependents(name: str) -> list[RunSpec]:
 register(
     RunSpec(
         CLASSIFIER,
-        "Classifier128 on Tiny ImageNet-200",
+        "Classifier128 на Tiny ImageNet-200",
         "Classifier128",
         "tab:purple",
         "01_classifier.ipynb",
@@ -156,7 +162,7 @@ register(
 register(
     RunSpec(
         "unet_base",
-        "UNetBase (plain encoder)",
+        "UNetBase (обычный энкодер U-Net)",
         "UNetBase",
         "tab:gray",
         "02_unet_base.ipynb",
@@ -172,8 +178,8 @@ BACKBONE_ARGS = {"input_scale": 2, "stem_channels": 0}
 register(
     RunSpec(
         "unet_backbone_frozen",
-        "UNetBackbone A: pretrained encoder, frozen",
-        "Backbone A: frozen",
+        "UNetBackbone A: энкодер из Classifier128 заморожен",
+        "A (энкодер заморожен)",
         "tab:blue",
         "03_unet_backbone.ipynb",
         "segmentation",
@@ -182,13 +188,14 @@ register(
         encoder_from=CLASSIFIER,
         init="pretrained",
         frozen=True,
+        word="A",
     )
 )
 register(
     RunSpec(
         "unet_backbone_finetune",
-        "UNetBackbone B: pretrained encoder, unfrozen later with a lower LR",
-        "Backbone B: fine-tuned",
+        "UNetBackbone B: энкодер из Classifier128 дообучается (разморозка позже, шаг меньше)",
+        "B (энкодер дообучается)",
         "tab:red",
         "03_unet_backbone.ipynb",
         "segmentation",
@@ -200,18 +207,20 @@ register(
         unfreeze_at=0.25,
         encoder_lr_scale=0.3,
         seeds=3,
+        word="B",
     )
 )
 register(
     RunSpec(
         "unet_backbone_scratch",
-        "UNetBackbone control: randomly initialised encoder",
-        "Backbone: random init",
+        "UNetBackbone, контроль: энкодер со случайной инициализацией",
+        "контроль (случайный энкодер)",
         "tab:green",
         "03_unet_backbone.ipynb",
         "segmentation",
         "UNetBackbone",
         model_args=BACKBONE_ARGS,
         encoder_from=CLASSIFIER,
+        word="контроль",
     )
 )

@@ -72,6 +72,7 @@ from .tables import (
     architecture_tables,
     classification_table,
     config_table,
+    data_intro,
     data_table,
     describe_data,
     design_table,
@@ -81,8 +82,10 @@ from .tables import (
     overview,
     parameter_table,
     recheck_table,
+    runs_table,
     segmentation_table,
     skip_schema,
+    source_words,
     stage_table,
 )
 
@@ -114,6 +117,7 @@ __all__ = [
     "architecture_tables",
     "parameter_table",
     "recheck_table",
+    "runs_table",
     "describe_data",
     "per_image_iou_figure",
     "compare_masks",
@@ -147,6 +151,8 @@ __all__ = [
     "skip_schema",
     "real_vs_generated",
     "config_table",
+    "data_intro",
     "data_table",
+    "source_words",
     "devices",
 ]

@@ -15,7 +15,7 @@ from ..data.moon import MoonData
 from ..metrics import per_image_iou, rock_mask
 from .logs import Run
 
-SEG_METRICS = {"loss": "потери (BCE + Dice)", "iou": "IoU", "dice": "Dice", "pixel_acc": "pixel accuracy"}
+SEG_METRICS = {"loss": "функция потерь (BCE + Dice)", "iou": "IoU", "dice": "Dice", "pixel_acc": "pixel accuracy"}
 
 
 ROCK = (255, 40, 40)  # the colour of rock in every mask overlay
@@ -56,10 +56,10 @@ def show_samples(data: MoonData, indices: Sequence[int], ncols: int = 4):
     """Renders with their rock masks overlaid in red, with the rock share of each."""
     n = len(indices)
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 3.5 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.5 * ncols, 2.7 * nrows), squeeze=False)
     for ax, i in zip(axes.flat, indices):
         ax.imshow(_rock_overlay(data.images[i], data.masks[i]))
-        ax.set_title(f"#{data.numbers[i]}: камень {data.masks[i].numpy().astype(bool).mean():.1%}", fontsize=9)
+        ax.set_title(f"пара {data.numbers[i]}: камень {data.masks[i].numpy().astype(bool).mean():.1%}", fontsize=10)
     for ax in axes.flat:
         ax.axis("off")
     fig.tight_layout()
@@ -72,9 +72,9 @@ def real_vs_generated(real: MoonData, generated: MoonData, n: int = 4, seed: int
     from the whole generated set, also when only some of its pairs are in memory (``population`` and
     ``pairs`` of :class:`~tinyseg.report.logs.StandInPairs`: the chosen ones are rendered)."""
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 7.0), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(2.5 * n, 6.3), squeeze=False)
     stand_in = generated.kind != "real"  # runs trained on the real set: its renders, named as such
-    below = "сгенерированная сцена" if stand_in else "обучающий снимок"
+    below = "сцена замены" if stand_in else "снимок обучения"
     for row, (data, name) in enumerate(((real, "реальный рендер"), (generated, below))):
         population = getattr(data, "population", None) or data.numbers
         chosen = sorted(rng.choice(len(population), size=n, replace=False))
@@ -83,14 +83,55 @@ def real_vs_generated(real: MoonData, generated: MoonData, n: int = 4, seed: int
         for ax, i in zip(axes[row], chosen):
             ax.imshow(_rock_overlay(data.images[i], data.masks[i]))
             share = data.masks[i].numpy().astype(bool).mean()
-            ax.set_title(f"{name} #{data.numbers[i]}\nкамень {share:.1%} пикселей", fontsize=10)
+            ax.set_title(f"{name} {data.numbers[i]}\nкамень: {share:.1%} пикселей", fontsize=9)
             ax.axis("off")
     fig.suptitle(
-        "Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет), снизу — "
-        + ("генератор" if stand_in else "настоящий MOON_SEGMENTATION_BINARY, на котором обучены модели")
+        "Сверху — реальные рендеры (очищенная разметка: многих мелких камней в ней нет),\nснизу — "
+        + (
+            "сгенерированные сцены замены"
+            if stand_in
+            else "настоящий MOON_SEGMENTATION_BINARY, на котором обучены модели"
+        )
         + "; камень отмечен красным",
         fontsize=11,
     )
+    fig.tight_layout()
+    return fig
+
+
+def show_augmented_pairs(data: MoonData, indices: Sequence[int], augment, versions: int = 3, seed: int = 0):
+    """What the segmentation models train on: each row a pair as stored, then ``versions`` draws of the training
+    augmentation (``augment``: the recipe's :class:`~tinyseg.data.augment.SegmentAugment`, used with ``train=True``
+    exactly as in training), each image with the outline of its mask in red. The geometric changes move image and
+    mask together; brightness, contrast, gamma, blur and noise touch the image only."""
+    from dataclasses import replace
+
+    from ..data.augment import denormalize
+
+    x, m = data.images[list(indices)], data.masks[list(indices)]
+    train = replace(augment, train=True)
+    shown = [(x.float() / 255, m)]
+    with torch.random.fork_rng():  # the figure leaves the global random state as it found it
+        for v in range(versions):
+            torch.manual_seed(seed + v)
+            xa, ma = train(x, m)
+            shown.append((denormalize(xa), ma))
+    fig, axes = plt.subplots(
+        len(indices), versions + 1, figsize=(2.4 * (versions + 1), 2.5 * len(indices)), squeeze=False
+    )
+    for c, (images, masks) in enumerate(shown):
+        for r in range(len(indices)):
+            ax = axes[r, c]
+            ax.imshow(images[r].permute(1, 2, 0).numpy())
+            if masks[r].any():
+                ax.contour(masks[r, 0].numpy(), levels=[0.5], colors="red", linewidths=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title("как хранится" if c == 0 else f"аугментация {c}", fontsize=10)
+    for r, i in enumerate(indices):
+        axes[r, 0].set_ylabel(f"пара {data.numbers[i]}", fontsize=9)
+    fig.suptitle("Пары изображение–маска до и после аугментации обучения (контур маски — красный)", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -115,15 +156,16 @@ def show_predictions(
     titles: Sequence[str] | None = None,
     threshold: float = 0.5,
 ):
-    """Per row: input, predicted probability, thresholded mask, ground truth, errors (TP green, FP red, FN blue)."""
+    """Per row: input, predicted probability, thresholded mask, ground truth, errors (true positives green, false
+    positives red, false negatives blue)."""
     cols = [
         "вход",
         "вероятность камня",
         f"маска (p ≥ {threshold})",
         "разметка",
-        "ошибки: TP зелёный, FP красный, FN синий",
+        "ошибки: зелёный — найдено,\nкрасный — ложно, синий — пропуск",
     ]
-    fig, axes = plt.subplots(len(indices), 5, figsize=(15, 3.1 * len(indices)), squeeze=False)
+    fig, axes = plt.subplots(len(indices), 5, figsize=(11, 2.3 * len(indices)), squeeze=False)
     for r, i in enumerate(indices):
         pred = rock_mask(probs[i], threshold)
         empty = not (pred | masks[i].bool()).any()
@@ -152,7 +194,7 @@ def show_predictions(
             transform=axes[r, 0].transAxes,
             ha="right",
             va="center",
-            fontsize=9,
+            fontsize=10,
         )
     fig.tight_layout()
     return fig
@@ -189,14 +231,14 @@ def draw_embedding(model) -> plt.Figure:
     scale = enc.input_scale
     stem = enc.stem is not None
     names = ["stem1", "stem2 + stage1"] + [f"stage{k}" for k in range(2, len(enc.backbone.feature_info))]
-    fig, ax = plt.subplots(figsize=(13, 0.95 * n + 1.3))
+    fig, ax = plt.subplots(figsize=(10.5, 0.95 * n + 1.3))
     ax.set_xlim(0, 13)
     ax.set_ylim(-0.5, n + 0.45)
     ax.axis("off")
 
     def box(x, y, w, text, colour):
         ax.add_patch(FancyBboxPatch((x, y - 0.32), w, 0.64, boxstyle="round,pad=0.02", fc=colour, ec="0.3"))
-        ax.text(x + w / 2, y, text, ha="center", va="center", fontsize=8.5)
+        ax.text(x + w / 2, y, text, ha="center", va="center", fontsize=9, linespacing=1.1)
 
     def arrow(x0, y0, x1, y1):
         ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color="0.3"))
@@ -207,29 +249,29 @@ def draw_embedding(model) -> plt.Figure:
         0.2,
         n,
         3.6,
-        f"вход 3×{size}×{size}" + (f" → ×{scale} билинейно → {inner}×{inner}" if scale > 1 else ""),
+        f"вход 3×{size}×{size}" + (f"\n→ ×{scale} билинейно → {inner}×{inner}" if scale > 1 else ""),
         "#eeeeee",
     )
     for i, (r, c, source) in enumerate(zip(enc.reductions, enc.out_channels, enc.sources())):
         y = n - 1 - i
         res = f"{size // r}×{size // r}"
         if source is None:
-            box(0.2, y, 3.6, f"новый лёгкий стем: 2× conv 3×3, {c}×{res}", "#f4d9a6")
+            box(0.2, y, 3.6, f"новый лёгкий стем:\n2× свёртка 3×3, {c}×{res}", "#f4d9a6")
         else:
             j, ch = source[0], source[1]["num_chs"]
-            box(0.2, y, 3.6, f"Classifier128 {names[j]}: {ch}×{res}", "#bcd4ee")
-            box(4.4, y, 2.2, f"адаптер 1×1: {ch}→{c}", "#d5ecc2")
+            box(0.2, y, 3.6, f"Classifier128 {names[j]}:\n{ch}×{res}", "#bcd4ee")
+            box(4.4, y, 2.2, f"адаптер 1×1:\n{ch} → {c}", "#d5ecc2")
             arrow(3.8, y, 4.4, y)
             if j > 0 or not stem:
                 arrow(2.0, y + 1 - 0.32, 2.0, y + 0.32)
         decoder = "дно (без блока декодера)" if i == n - 1 else f"декодер: ↑ ⊕ skip → {c} кан."
         if i == 0:
-            decoder += " → голова 1×1"
-        box(8.2, y, 3.6, f"{decoder}, {res}", "#e8d1ef")
+            decoder += ",\nзатем голова 1×1"
+        box(8.2, y, 3.6, f"{decoder}\n{res}" if i != 0 else f"{decoder} ({res})", "#e8d1ef")
         arrow(6.6 if source is not None else 3.8, y, 8.2, y)
         if i < n - 1:
             arrow(10.0, y - 1 + 0.32, 10.0, y - 0.32)
-    ax.set_title("UNetBackbone: какая карта классификатора питает какой уровень U-Net", fontsize=11)
+    ax.set_title("UNetBackbone: какая карта классификатора питает какой уровень U-Net", fontsize=12)
     fig.tight_layout()
     return fig
 
@@ -238,15 +280,16 @@ def plot_classifier_curves(run: Run):
     """Loss, top-1, top-5 and macro-F1 per epoch, train dashed and val solid."""
     from ..plots import plot_history
 
-    return plot_history(run.history, ["loss", "top1", "top5", "macro_f1"], title="Classifier128 on Tiny ImageNet-200")
+    return plot_history(run.history, ["loss", "top1", "top5", "macro_f1"], title=f"{run.spec.title}: кривые обучения")
 
 
 def plot_segmentation_curves(runs: dict[str, Run]):
-    """The segmentation runs on shared axes: one colour per run, val solid, train dashed; ★ best epoch."""
+    """The segmentation runs on shared axes, 2×2 panels (loss, IoU, Dice, pixel accuracy): one colour per run,
+    validation solid, training batches dashed; ★ best epoch; dotted verticals: the logged unfreeze epochs."""
     names = [n for n, r in runs.items() if r.spec.task == "segmentation"]
     unfrozen = [(runs[n].unfreeze_epoch, runs[n].spec) for n in names if runs[n].unfreeze_epoch is not None]
-    fig, axes = plt.subplots(1, len(SEG_METRICS), figsize=(18, 4.2), squeeze=False)
-    for ax, (key, title) in zip(axes[0], SEG_METRICS.items()):
+    fig, axes = plt.subplots(2, 2, figsize=(10.5, 7.4), squeeze=False)
+    for ax, (key, title) in zip(axes.flat, SEG_METRICS.items()):
         for name in names:
             run, colour = runs[name], runs[name].spec.colour
             epochs = [r["epoch"] for r in run.history]
@@ -257,14 +300,15 @@ def plot_segmentation_curves(runs: dict[str, Run]):
                 ax.plot([best], [run.best[f"val_{key}"]], "*", color=colour, markersize=11, markeredgecolor="k")
         for epoch, spec in unfrozen:
             ax.axvline(epoch - 0.5, color=spec.colour, ls=":", lw=1)
-        ax.set_title(title)
+        ax.set_title(title, fontsize=11)
         ax.set_xlabel("эпоха")
         ax.set_ylabel(title)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(
-        "Сегментация, сид 0: сплошная — валидация, пунктир — обучение, ★ лучшая эпоха по val IoU"
-        + "".join(f"; точки: разморозка {spec.short}" for _, spec in unfrozen)
+        "Сегментация, сид 0: сплошная — валидация, пунктир — обучение, ★ лучшая эпоха по IoU на валидации"
+        + "".join(f";\nточечная вертикаль — разморозка энкодера {spec.short}" for _, spec in unfrozen),
+        fontsize=11,
     )
     fig.tight_layout()
     return fig
@@ -286,30 +330,31 @@ def compare_masks(
     indices: Sequence[int],
     labels: dict[str, str],
     threshold: float = 0.5,
-    title: str = "Одни и те же снимки через все модели: TP зелёный, FP красный, FN синий",
+    title: str = "Одни и те же снимки через все модели: зелёный — найденный камень, красный — ложная тревога, синий — пропуск",
 ):
     """Rows: the chosen images; columns: input, ground truth, then every model's errors
     (TP green, FP red, FN blue) with its IoU on that image; ``labels``: run → column title."""
     names = list(probs)
     ncols = 2 + len(names)
-    fig, axes = plt.subplots(len(indices), ncols, figsize=(2.55 * ncols, 2.7 * len(indices)), squeeze=False)
+    fig, axes = plt.subplots(len(indices), ncols, figsize=(1.85 * ncols, 2.0 * len(indices) + 0.5), squeeze=False)
     for r, i in enumerate(indices):
         truth = masks[i].bool()
         axes[r, 0].imshow(images[i].permute(1, 2, 0).numpy())
         axes[r, 0].set_title(
-            f"вход (камень {truth.float().mean():.1%})" if r == 0 else f"камень {truth.float().mean():.1%}", fontsize=13
+            f"вход (камень {truth.float().mean():.1%})" if r == 0 else f"камень {truth.float().mean():.1%}", fontsize=9
         )
         axes[r, 1].imshow(truth[0].numpy(), cmap="gray", vmin=0, vmax=1)
         for c, name in enumerate(names, start=2):
             pred = rock_mask(probs[name][i], threshold)
             iou = per_image_iou(pred, truth)[0]
             axes[r, c].imshow(error_overlay(images[i], pred, truth))
-            axes[r, c].set_title(f"{labels[name]}\nIoU {iou:.2f}" if r == 0 else f"IoU {iou:.2f}", fontsize=13)
+            label = labels[name].replace(" (", "\n(")
+            axes[r, c].set_title(f"{label}\nIoU {iou:.2f}" if r == 0 else f"IoU {iou:.2f}", fontsize=9)
         if r == 0:
-            axes[r, 1].set_title("разметка", fontsize=13)
+            axes[r, 1].set_title("разметка", fontsize=9)
     for ax in axes.flat:
         ax.axis("off")
-    fig.suptitle(title, y=1.0)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -317,13 +362,14 @@ def compare_masks(
 def per_image_iou_figure(evaluations: dict[str, dict], labels: dict[str, str], title: str):
     """The distribution of per-image IoU of every model (box plot with the images as dots)."""
     names = list(evaluations)
-    fig, ax = plt.subplots(figsize=(1.9 * len(names) + 2.5, 3.4))
+    fig, ax = plt.subplots(figsize=(min(10.5, 1.9 * len(names) + 2.5), 3.4))
     data = [evaluations[n]["per_image_iou"] for n in names]
     ax.boxplot(data, showfliers=False, widths=0.5)
     rng = np.random.default_rng(0)
     for i, values in enumerate(data, start=1):
         ax.plot(i + rng.uniform(-0.15, 0.15, len(values)), values, ".", color="0.3", alpha=0.5, markersize=4)
-    ax.set_xticks(range(1, len(names) + 1), [labels.get(n, n) for n in names], fontsize=9)
+    ax.set_xticks(range(1, len(names) + 1), [labels.get(n, n).replace(" (", "\n(") for n in names], fontsize=9)
+    ax.set_xlabel("модель")
     ax.set_ylabel("IoU снимка")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(axis="y", alpha=0.3)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from .. import runs as run_table
+from .. import words
 from ..data import moon
 from ..data.moon import MoonData
 from ..device import Runtime
@@ -224,5 +225,6 @@ def check_evaluation(paths: Paths, models: dict[str, torch.nn.Module], runtime: 
     if source is None:
         return None
     data = moon.load(source, paths)
-    print(f"{data.where}: {len(data.numbers)} renders, evaluation only")
+    count = words.plural(len(data.numbers), "рендер", "рендера", "рендеров")
+    print(f"реальные рендеры с очищенной разметкой ({paths.relative(source.location)}): {count}, только для оценки")
     return CheckEvaluation(data, evaluate_models(models, data.images, data.masks, runtime))

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from .. import runs as run_table
+from .. import words
 from ..paths import Paths
 from ..recipes import ClassifyRecipe
 from ..runlog import read_jsonl
@@ -27,26 +29,37 @@ def load_probes(paths: Paths, kind: str) -> list[dict]:
     return read_jsonl(paths.root / PROBES[kind])
 
 
-# How the loss weighting was chosen (an earlier round's probe, kept as data: UNetBackbone A with the previous
-# classifier, frozen, 8 epochs, stand-in version 1 with 1,000 pairs, seed 0; best val IoU).
+# How the loss weighting was chosen (an earlier probe, kept as data: UNetBackbone A whose frozen encoder was an
+# earlier, weaker version of Classifier128, 8 epochs, stand-in version 1 with 1,000 pairs, seed 0; best val IoU).
 LOSS_PROBES = (
-    {"потери": "BCE + Dice (веса 1 и 1)", "val IoU": 0.465},
-    {"потери": "BCE + Dice, пиксели камня в BCE с весом 3", "val IoU": 0.452},
-    {"потери": "только BCE", "val IoU": 0.417},
+    {"функция потерь": "BCE + Dice (веса 1 и 1)", "лучший IoU на валидации": 0.465},
+    {"функция потерь": "BCE + Dice, пиксели камня в BCE с весом 3", "лучший IoU на валидации": 0.452},
+    {"функция потерь": "только BCE", "лучший IoU на валидации": 0.417},
 )
 LOSS_PROBE_SETUP = (
-    "UNetBackbone A (энкодер — предыдущий Classifier128, заморожен), 8 эпох, сгенерированная замена "
-    "версии 1 (1 000 пар), сид 0; лучший val IoU"
+    "Проба проводилась раньше основных запусков: UNetBackbone A с замороженным энкодером из более ранней и слабой "
+    "версии Classifier128, 8 эпох, сгенерированная замена версии 1 (1\u00a0000 пар), сид 0; в таблице — лучший IoU на "
+    "валидации. Выбранные веса (1 и 1) остались и в нынешнем рецепте."
 )
+CLASSIFIER_PROBE_NAMES = {  # the classifier probe log's ids in words
+    "baseline": "прежнее расписание",
+    "long_mixed": "удлинённое, три размера",
+    "long_64": "почти всё на 64 px",
+}
+
+
+def _probe_name(p: dict) -> str:
+    return CLASSIFIER_PROBE_NAMES.get(p["probe"], p["probe"])
 
 
 def classifier_probe_table(probes: Sequence[dict]):
-    """The recipe probes as a table: schedule, budget, val metrics at 128 px."""
+    """The recipe probes as a table: what each schedule is (in words), the schedule, epochs and minutes, val
+    metrics at 128 px."""
     rows = [
         {
-            "проба": p["probe"],
+            "проба": _probe_name(p),
             "размер входа по эпохам": schedule_text(p["recipe"]["resolutions"], p["epochs"]),
-            "батчей в эпохе": p["steps_per_epoch"],
+            "эпох": p["epochs"],
             "минут обучения": p["train_minutes"],
             "top-1, %": 100 * p["top1"],
             "top-1 с отражением, %": 100 * p["top1_flip"],
@@ -64,10 +77,10 @@ def classifier_probe_table(probes: Sequence[dict]):
 
 
 def classifier_probe_summary(probes: Sequence[dict], recipe: ClassifyRecipe) -> str:
-    """What the probes say, as Markdown with the numbers read from them: the committed baseline, the
-    best probe at the same scale, and the full-length time each schedule would take, estimated
-    from the probe's per-epoch times (training time × batches of a full epoch / batches of the probe,
-    validation as measured)."""
+    """What the probes say, as Markdown with the numbers read from them: the earlier schedule, the best probe at the
+    same scale, the full-length time each schedule would take, estimated from the probe's per-epoch times
+    (training time × batches of a full epoch / batches of the probe, validation as measured), and whether the full
+    run's schedule is one of the probes or, when it is not, that it was not probed (a shortened variant, say)."""
     if not probes:
         return "*(пробы не найдены: `docs/classifier_probes.jsonl` отсутствует)*"
     rows = []
@@ -77,6 +90,7 @@ def classifier_probe_summary(probes: Sequence[dict], recipe: ClassifyRecipe) -> 
         rows.append((p, est))
     best = max(probes, key=lambda p: p["top1"])
     first = probes[0]
+    schedule = schedule_text(recipe.resolutions, recipe.epochs)
     chosen = next(
         (
             p
@@ -88,63 +102,81 @@ def classifier_probe_summary(probes: Sequence[dict], recipe: ClassifyRecipe) -> 
     )
     lines = [
         (
-            f"**Что показали пробы.** Прежнее расписание ({first['epochs']} эпох, «{first['probe']}») на ⅛ данных "
-            f"за эпоху даёт {100 * first['top1']:.1f}% top-1; лучшее — «{best['probe']}» ({best['epochs']} эпох): "
+            f"**Что показали пробы.** Прежнее расписание ({first['epochs']} эпох) на ⅛ данных за эпоху даёт "
+            f"{100 * first['top1']:.1f}% top-1; лучшее — «{_probe_name(best)}» ({best['epochs']} эпох): "
             f"{100 * best['top1']:.1f}%."
         )
     ]
     if any(est for _, est in rows):
         lines.append(
-            "Оценка полного запуска (время обучения пробы × 781/100 батчей плюс измеренная валидация): "
-            + "; ".join(f"«{p['probe']}» ≈ {est:.0f} мин" for p, est in rows if est)
+            "Оценка времени полного запуска (время обучения пробы × 781/100 батчей плюс измеренная валидация): "
+            + "; ".join(f"«{_probe_name(p)}» ≈ {est:.0f} мин" for p, est in rows if est)
             + "."
         )
     if chosen is not None:
-        lines.append(f"Полный запуск ниже использует расписание пробы «{chosen['probe']}».")
+        lines.append(f"Полный запуск ниже использует расписание пробы «{_probe_name(chosen)}».")
     else:
-        lines.append(f"Полный запуск ниже: {recipe.epochs} эпох ({schedule_text(recipe.resolutions, recipe.epochs)}).")
+        sizes = [s for _, s in sorted(recipe.resolutions)]
+        shortened = sizes == [s for _, s in sorted(best["recipe"]["resolutions"])] and recipe.epochs < best["epochs"]
+        lines.append(
+            f"Полный запуск ниже — {recipe.epochs} эпох ({schedule})"
+            + (
+                f": те же размеры, что у лучшей пробы, но укорочено с {best['epochs']} эпох; сам этот вариант "
+                "пробами не измерялся."
+                if shortened
+                else "; это расписание пробами не измерялось."
+            )
+        )
     flip_gain = [100 * (p["top1_flip"] - p["top1"]) for p, _ in rows]
-    lines.append(f"Отражение при тесте (TTA) меняет top-1 проб на {min(flip_gain):+.1f}…{max(flip_gain):+.1f} п.п.")
+    lines.append(
+        f"Отражение при тесте (TTA) меняет top-1 проб на {min(flip_gain):+.1f}…{max(flip_gain):+.1f} "
+        "процентного пункта."
+    )
     return " ".join(lines)
 
 
 PROBE_NOTES = {  # the probe log's notes (English) as the table shows them
     "timing overlapped a smoke test run on the same 2 cores: minutes too high": "время завышено: шло параллельно с тестом",
 }
-PROBE_LABELS = {  # what each probe changed, in words (tools/seg_probe.py names)
-    "input_scale": "вход энкодера ×{}",
-    "stem_channels": "лёгкий стем {} каналов",
-    "encoder_lr_scale": "шаг энкодера × {}",
-    "unfreeze_at": "разморозка после доли эпох {}",
-}
+
+
+def integration_design(p: dict) -> str:
+    """A backbone probe's design in words, from what it logged: the encoder's input, the light stem, the encoder's
+    learning-rate scale, the unfreeze epoch; a probe of another model (the plain U-Net for reference) by its model."""
+    spec = run_table.RUNS.get(p["run"])
+    if spec is not None and spec.encoder_from is None:
+        return f"{spec.short} (для сравнения, то же число эпох)"
+    args = p["model_args"]
+    stem = args.get("stem_channels", 16)
+    parts = [
+        f"вход энкодера ×{args.get('input_scale', 1)}",
+        f"лёгкий стем {stem} кан." if stem else "без лёгкого стема",
+        f"шаг энкодера × {p['encoder_lr_scale']:g}",
+        f"разморозка с эпохи {p['unfreeze_epoch']}" if p["unfreeze_epoch"] else "без разморозки",
+    ]
+    return ", ".join(parts)
 
 
 def integration_probe_table(probes: Sequence[dict]):
-    """The integration probes as a table: the run they vary, what changed, budget, best val IoU."""
+    """The integration probes as a table, one row per probe in the order they were run: the design in words
+    (:func:`integration_design`), parameters, minutes and the best val IoU; the budget (epochs) is said once above
+    it, and a note column appears only when a probe has a note."""
     rows = []
-    for p in probes:
-        changes = {**p["changes"].get("model_args", {}), **{k: v for k, v in p["changes"].items() if k != "model_args"}}
+    for k, p in enumerate(probes, start=1):
         rows.append(
             {
-                "проба": p["name"],
-                "запуск-основа": p["run"],
-                "изменение": "; ".join(PROBE_LABELS.get(k, k + " {}").format(v) for k, v in changes.items())
-                or "— (как в таблице запусков до проб)",
-                "эпоха разморозки": p["unfreeze_epoch"] or "—",
-                "шаг энкодера": p["encoder_lr_scale"],
-                "параметров": f"{p['params']:,}",
-                "эпох": p["epochs"],
+                "№": k,
+                "способ встраивания": integration_design(p),
+                "параметров": words.thousands(p["params"]),
                 "минут": p["minutes"],
-                "лучший val IoU": p["val_iou"],
-                "эпоха лучшего": p["best_epoch"],
+                "лучший IoU на валидации": p["val_iou"],
                 "примечание": PROBE_NOTES.get(p.get("note"), p.get("note") or ""),
             }
         )
-    return (
-        pd.DataFrame(rows)
-        .set_index("проба")
-        .style.format({"минут": "{:.1f}", "лучший val IoU": "{:.3f}", "шаг энкодера": "{:g}"})
-    )
+    frame = pd.DataFrame(rows).set_index("№")
+    if not frame["примечание"].any():
+        frame = frame.drop(columns="примечание")
+    return frame.style.format({"минут": "{:.1f}", "лучший IoU на валидации": "{:.3f}"})
 
 
 def integration_probe_summary(probes: Sequence[dict], chosen: RunSpec, tie: float = 0.01) -> str:
@@ -154,6 +186,7 @@ def integration_probe_summary(probes: Sequence[dict], chosen: RunSpec, tie: floa
     trials = [p for p in probes if p["run"] == chosen.name]
     if not trials:
         return "Проб для этого запуска в журнале нет."
+    number = {id(p): k for k, p in enumerate(probes, start=1)}
     first, best = trials[0], max(trials, key=lambda p: p["val_iou"])
     mine = next(
         (
@@ -166,31 +199,41 @@ def integration_probe_summary(probes: Sequence[dict], chosen: RunSpec, tie: floa
         None,
     )
     text = (
-        f"Прежний способ встраивания («{first['name']}») дал IoU {first['val_iou']:.3f} за {first['minutes']:.1f} "
-        f"мин, лучшая проба «{best['name']}» — {best['val_iou']:.3f} за {best['minutes']:.1f} мин."
+        f"Все пробы — {first['epochs']} эпох, один сид. Прежний способ встраивания (проба {number[id(first)]}: "
+        f"{integration_design(first)}) дал IoU {first['val_iou']:.3f} за {first['minutes']:.1f} мин, лучшая "
+        f"проба {number[id(best)]} — {best['val_iou']:.3f} за {best['minutes']:.1f} мин."
     )
     reference = [p for p in probes if p["run"] != chosen.name]
     if reference:
         text += (
-            " При том же бюджете "
-            + ", ".join(f"{r['run']} — {r['val_iou']:.3f} за {r['minutes']:.1f} мин" for r in reference)
+            " При том же числе эпох "
+            + ", ".join(f"{_short(r['run'])} — {r['val_iou']:.3f} за {r['minutes']:.1f} мин" for r in reference)
             + "."
         )
     if mine is None:
-        return text + f" Способ, записанный для {chosen.short} в таблице запусков, пробами не измерялся."
+        return text + f" Способ, выбранный для {chosen.short}, пробами не измерялся."
+    shared = [s for s in run_table.of_task(chosen.task) if s is not chosen and s.model_args == chosen.model_args]
+    also = (
+        f" Вход энкодера и стем этой пробы общие для всех вариантов {chosen.model}; шаг энкодера и разморозка "
+        f"относятся только к {chosen.short}."
+        if shared
+        else ""
+    )
     if mine is best:
-        return text + f" {chosen.short} в таблице запусков использует этот способ («{mine['name']}»)."
+        return text + f" Выбран этот способ (проба {number[id(mine)]}).{also}"
     gap = best["val_iou"] - mine["val_iou"]
     verdict = (
         f"отстаёт от лучшей на {gap:.3f} IoU — меньше принятого порога {tie:.2f} для одного сида и короткого "
-        f"бюджета, то есть считается равным ей, а из равных выбирается более простой и быстрый"
+        f"обучения, то есть считается равной ей, а из равных выбирается более простой и быстрый способ"
         if gap < tie
         else f"отстаёт от лучшей на {gap:.3f} IoU"
     )
-    return (
-        text
-        + f" {chosen.short} в таблице запусков использует способ пробы «{mine['name']}» (IoU {mine['val_iou']:.3f}): она {verdict}."
-    )
+    return text + f" Выбран способ пробы {number[id(mine)]} (IoU {mine['val_iou']:.3f}): она {verdict}.{also}"
+
+
+def _short(run: str) -> str:
+    spec = run_table.RUNS.get(run)
+    return spec.short if spec is not None else run
 
 
 GENERATOR_LABELS = {  # what a generator probe changed, in words (lunar_synth.Style and SegmentAugment fields)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from .. import words
 from ..paths import Paths
 from ..recipes import ClassifyRecipe, Recipe, SegmentRecipe
 from ..runlog import RunLog
@@ -34,7 +35,7 @@ SEGMENT_LABELS = {
     "bce_weight": "вес BCE в функции потерь",
     "dice_weight": "вес Dice в функции потерь",
     "pos_weight": "вес пикселей камня в BCE",
-    "patience": "ранняя остановка: эпох без улучшения val IoU",
+    "patience": "ранняя остановка: эпох без улучшения IoU на валидации",
     "max_steps_per_epoch": "батчей в эпохе (— = все)",
 }
 
@@ -84,28 +85,30 @@ def recipe_table(recipe: Recipe, spec: RunSpec | None = None) -> pd.DataFrame:
 
 
 def training_line(paths: Paths, run: str) -> str:
-    """One line after training, with the time from the run's summary.json (the number every table shows).
-    A run that is not finished (Ctrl-C, a stopped process, a divergence) gets a line saying so and what to do."""
+    """One line after training, the same for a run trained now and for one reused from its logs: its status, best
+    epoch and metric, and «обучено <дата> на <машина> за <мин>» (the date and machine from ``summary.json``, the
+    time by the one definition, :func:`~tinyseg.runlog.training_minutes`). A run that is not finished (Ctrl-C, a
+    stopped process, a divergence) gets a line saying so and what to do."""
     log = RunLog(paths.run_dir(run))
     summary = log.summary()
     if summary is None:
-        return f"{run}: not trained yet (no {paths.relative(log.summary_path)}); run the training cell"
+        return f"{run}: ещё не обучен (нет {paths.relative(log.summary_path)}); выполните ячейку обучения"
     metric = summary.monitor.removeprefix("val_")
     value = summary.best.get(summary.monitor)
     shown = "—" if value is None else f"{value:.2%}" if metric.startswith("top") else f"{value:.3f}"
+    what = f"{words.metric(metric)} на валидации"
     if not summary.finished:
-        best = f"; best so far epoch {summary.best_epoch} (val {metric} {shown})" if value is not None else ""
+        best = f"; лучшая пока эпоха {summary.best_epoch} ({what} {shown})" if value is not None else ""
         advice = (
-            "the loss became non-finite: change the recipe, then delete "
-            f"{paths.relative(log.dir)} to start the run over"
+            f"потери стали не конечными: измените рецепт и удалите {paths.relative(log.dir)}, чтобы начать заново"
             if summary.status == "diverged"
-            else "run the cell again to resume"
+            else "выполните ячейку ещё раз, чтобы продолжить"
         )
         return (
-            f"{summary.run}: {summary.status} after epoch {summary.epochs_run} of {summary.epochs_planned}{best}; "
-            f"{advice}"
+            f"{summary.run}: {words.status(summary.status)} после эпохи {summary.epochs_run} из "
+            f"{summary.epochs_planned}{best}; {advice}"
         )
     return (
-        f"{summary.run}: {summary.status}; best epoch {summary.best_epoch} of {summary.epochs_run} "
-        f"(val {metric} {shown}); training with validation {summary.wall_time_min:.1f} min"
+        f"{summary.run}: {words.status(summary.status)}, лучшая эпоха {summary.best_epoch} из {summary.epochs_run} "
+        f"({what} {shown}); {words.trained(summary.finished_at, summary.device, log.training_minutes())}"
     )

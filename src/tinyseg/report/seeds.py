@@ -24,9 +24,10 @@ from .. import runs as run_table
 from ..data import moon
 from ..metrics import ROCK_SIZES, size_label
 from ..paths import Paths
-from ..runlog import OVERLAPS_PROBLEMS, RunLog
+from ..runlog import OVERLAPS_PROBLEMS, RunLog, training_minutes
 from ..runlog import read_overlaps as runlog_read_overlaps
 from ..runs import RunSpec
+from ..words import plural, pm
 from .logs import Run, data_words
 from .stats import Difference, Interval, iou_difference, mean_sd, ratio_interval
 from .tables import TRIVIAL
@@ -88,13 +89,11 @@ class Seeds:
         return o["rocks"][:, at], o["found"][:, at]
 
     def minutes(self) -> list[float]:
-        """Training time of each seed (with validation; summary.json's wall time, as in every other table)."""
-        return [r.summary.wall_time_min for r in self.runs]
+        """Training time of each seed by the one definition (:func:`~tinyseg.runlog.training_minutes`: the summed
+        epoch times, training + validation), as in every other table; the equal-time reading cuts on it too."""
+        return [training_minutes(r.history) for r in self.runs]
 
-    def epoch_minutes(self) -> list[float]:
-        """The summed epoch times (training + validation) of each seed: what the equal-time reading cuts on
-        (it leaves out checkpoint writing and the live plot, which only seed 0 draws)."""
-        return [float(elapsed_minutes(r)[-1]) for r in self.runs]
+    epoch_minutes = minutes  # the same quantity: there is one definition of training time
 
     def logged_iou(self) -> list[float]:
         """The val IoU logged at each seed's best epoch (the engine's metric)."""
@@ -153,21 +152,19 @@ def elapsed_minutes(run: Run) -> np.ndarray:
     return np.cumsum([r["seconds"] for r in run.history]) / 60
 
 
-def plural(n: int, one: str, few: str, many: str) -> str:
-    """``n`` with the Russian noun form for it: plural(3, "сид", "сида", "сидов") → «3 сида»."""
-    if n % 10 == 1 and n % 100 != 11:
-        return f"{n} {one}"
-    return f"{n} {few if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else many}"
-
-
 def seeds_word(n: int) -> str:
     """«1 сид», «3 сида», «5 сидов»."""
     return plural(n, "сид", "сида", "сидов")
 
 
+def signed(x: float) -> str:
+    """A difference at 3 decimals with its sign; one that rounds to zero is ``0.000`` (never ``-0.000``)."""
+    return "0.000" if round(x, 3) == 0 else f"{x:+.3f}"
+
+
 def interval(d: Difference) -> str:
     """``[low; high]`` of a difference's confidence interval, signed, 3 decimals."""
-    return f"[{d.low:+.3f}; {d.high:+.3f}]"
+    return f"[{signed(d.low)}; {signed(d.high)}]"
 
 
 def load_seeds(paths: Paths, spec: RunSpec) -> Seeds | None:
@@ -344,11 +341,12 @@ def _missing(paths: Paths, spec: RunSpec) -> str:
 
 
 def _pm(values: list[float], digits: int = 3) -> str:
+    """Mean ± sd over seeds (:func:`tinyseg.words.pm`: never «± 0.000»); the value alone for one seed."""
     values = [v for v in values if not np.isnan(v)]
     if not values:
         return "—"
     mean, sd = mean_sd(values)
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
+    return pm(mean, sd if len(values) > 1 else None, digits)
 
 
 def seed_table(seeds: dict[str, Seeds]) -> pd.DataFrame:
@@ -448,7 +446,7 @@ COMPARISONS = (("plain", None), ("control", ("frozen", "finetuned")))
 
 def difference(d: Difference | None) -> str:
     """A difference in a table cell: ``+0.041 [+0.033; +0.048] *`` (the mark only when the interval excludes 0)."""
-    return "—" if d is None else f"{d.value:+.3f} {interval(d)}" + (" *" if d.excludes_zero else "")
+    return "—" if d is None else f"{signed(d.value)} {interval(d)}" + (" *" if d.excludes_zero else "")
 
 
 def difference_table(seeds: dict[str, Seeds]) -> pd.DataFrame:
@@ -528,7 +526,7 @@ def iou_over_time(seeds: dict[str, Seeds], minutes: float | None = None):
     import matplotlib.pyplot as plt
 
     minutes = equal_time_budget(seeds) if minutes is None else minutes
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.0))
     for s in seeds.values():
         for k, run in enumerate(s.runs):
             elapsed = elapsed_minutes(run)
@@ -539,11 +537,13 @@ def iou_over_time(seeds: dict[str, Seeds], minutes: float | None = None):
                 ax.plot(x, iou, color=s.spec.colour, lw=1.6 if k == 0 else 1, alpha=1 if k == 0 else 0.55, label=label)
     axes[0].axvline(minutes, color="0.3", ls=":", lw=1)
     axes[0].text(minutes, axes[0].get_ylim()[0], f" {minutes:.1f} мин", va="bottom", fontsize=9, color="0.3")
-    axes[0].set(xlabel="минут эпох (обучение + валидация)", ylabel="IoU на валидации", title="IoU по времени обучения")
-    axes[1].set(xlabel="эпоха", ylabel="IoU на валидации", title="IoU по эпохам")
+    axes[0].set(xlabel="время обучения, мин (сумма эпох с валидацией)", ylabel="IoU на валидации")
+    axes[0].set_title("IoU по времени обучения", fontsize=11)
+    axes[1].set(xlabel="эпоха", ylabel="IoU на валидации")
+    axes[1].set_title("IoU по эпохам", fontsize=11)
     for ax in axes:
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=11, loc="lower right")
+    axes[1].legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig
 
@@ -651,14 +651,17 @@ def recall_table(seeds: dict[str, Seeds], real=None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["модель", "часть"]) if rows else pd.DataFrame()
 
 
+LOGS = "журналы"  # recall_table's "источник" of per-rock counts read from the runs' logs
+
+
 def _rock_source(s: Seeds, real) -> tuple[list[str], np.ndarray, np.ndarray, str] | None:
     """(pairs, rocks, found (seeds × images × classes), where from) of a run's per-rock counts on the check set."""
     if (counts := s.rocks()) is not None:
-        return s.overlaps["check"]["pairs"], *counts, f"журналы, {seeds_word(s.n)}"
+        return s.overlaps["check"]["pairs"], *counts, f"{LOGS}, {seeds_word(s.n)}"
     if real is None or s.spec.name not in real.evaluations or "rock_counts" not in real.evaluations[s.spec.name]:
         return None
     rocks, found = real.evaluations[s.spec.name]["rock_counts"]
-    return list(real.data.numbers), rocks[None], found[None], "веса сида 0 (в журналах нет подсчётов по камням)"
+    return list(real.data.numbers), rocks[None], found[None], "веса сида 0"
 
 
 def _interval_cell(x: Interval) -> str:
