@@ -2,6 +2,45 @@
 segmentation runs trained for tests the way a notebook trains them."""
 
 from tinyseg.runlog import DataRecord, RunConfig, RunInfo, RunLog, RunSummary, TrainConfig
+from tinyseg.runs import RunSpec
+
+
+def tiny_unet(name: str, seeds: int) -> RunSpec:
+    """A tiny plain U-Net trained for one step per seed (a few seconds per seed)."""
+    return RunSpec(
+        name,
+        "A tiny plain U-Net",
+        "Tiny",
+        "tab:gray",
+        "02_unet_base.ipynb",
+        "segmentation",
+        "UNetBase",
+        model_args={"channels": (4, 8, 8, 8, 8)},
+        recipe_overrides={"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 1},
+        seeds=seeds,
+    )
+
+
+# A run table of the tests' own, with names unlike the project's (the code must find runs by their roles):
+# a classifier, a plain U-Net and a fine-tuned backbone U-Net, two seeds each U-Net.
+CLS = RunSpec("cls", "A classifier", "Cls", "tab:purple", "01_classifier.ipynb", "classification", "Classifier128")
+PLAIN = RunSpec(
+    "plain", "A plain U-Net", "Plain", "tab:gray", "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=2
+)
+TUNED = RunSpec(
+    "tuned",
+    "A fine-tuned backbone U-Net",
+    "Tuned",
+    "tab:red",
+    "03_unet_backbone.ipynb",
+    "segmentation",
+    "UNetBackbone",
+    encoder_from="cls",
+    init="pretrained",
+    frozen=True,
+    unfreeze_at=0.25,
+    seeds=2,
+)
 
 
 def write_finished_run(

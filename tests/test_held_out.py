@@ -5,7 +5,7 @@ runs logged before it existed are completed from their weights, or said to lack 
 import shutil
 
 import pytest
-from run_logs import train_segmentation
+from run_logs import tiny_unet, train_segmentation
 
 from tinyseg import report, segment
 from tinyseg import runs as run_table
@@ -15,21 +15,9 @@ from tinyseg.device import select_runtime
 from tinyseg.metrics import ROCK_SIZES
 from tinyseg.paths import get_paths
 from tinyseg.runlog import OVERLAPS, RunLog, read_json, write_json
-from tinyseg.runs import RunSpec
 from tinyseg.session import Session
 
-SPEC = RunSpec(
-    "tiny",
-    "A tiny plain U-Net",
-    "Tiny",
-    "tab:gray",
-    "02_unet_base.ipynb",
-    "segmentation",
-    "UNetBase",
-    model_args={"channels": (4, 8, 8, 8, 8)},
-    recipe_overrides={"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 1},
-    seeds=2,
-)
+SPEC = tiny_unet("tiny", seeds=2)
 
 
 def open_project(root, held_out=True):

@@ -5,7 +5,7 @@ the trivial predictor and recall by rock size on real renders, which half any ch
 import numpy as np
 import pytest
 import torch
-from run_logs import write_finished_run
+from run_logs import CLS, PLAIN, TUNED, write_finished_run
 
 from tinyseg import report
 from tinyseg import runs as run_table
@@ -16,24 +16,6 @@ from tinyseg.report.stats import iou_difference, ratio_interval
 from tinyseg.runlog import OVERLAPS, DataRecord, write_json
 from tinyseg.runs import RunSpec
 
-CLS = RunSpec("cls", "A classifier", "Cls", "tab:purple", "01_classifier.ipynb", "classification", "Classifier128")
-PLAIN = RunSpec(
-    "plain", "A plain U-Net", "Plain", "tab:gray", "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=2
-)
-TUNED = RunSpec(
-    "tuned",
-    "A fine-tuned backbone U-Net",
-    "Tuned",
-    "tab:red",
-    "03_unet_backbone.ipynb",
-    "segmentation",
-    "UNetBackbone",
-    encoder_from="cls",
-    init="pretrained",
-    frozen=True,
-    unfreeze_at=0.25,
-    seeds=2,
-)
 CONTROL = RunSpec(
     "control",
     "A backbone U-Net from random weights",

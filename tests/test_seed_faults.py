@@ -8,7 +8,7 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from run_logs import train_segmentation, write_finished_run
+from run_logs import CLS, PLAIN, TUNED, tiny_unet, train_segmentation, write_finished_run
 
 from tinyseg import runs as run_table
 from tinyseg import segment
@@ -21,22 +21,10 @@ from tinyseg.report import difference_table, headline, seed_table, segmentation_
 from tinyseg.report import seeds as seed_report
 from tinyseg.report.seeds import NOTE, SeedCountsWarning
 from tinyseg.runlog import OVERLAPS, RunLog, read_json, write_json
-from tinyseg.runs import RunSpec
 from tinyseg.session import Session
 
 # A tiny U-Net trained for one step per seed: the whole module trains for a few seconds.
-SPEC = RunSpec(
-    "faulty",
-    "A tiny plain U-Net",
-    "Tiny",
-    "tab:gray",
-    "02_unet_base.ipynb",
-    "segmentation",
-    "UNetBase",
-    model_args={"channels": (4, 8, 8, 8, 8)},
-    recipe_overrides={"epochs": 1, "batch_size": 2, "max_steps_per_epoch": 1},
-    seeds=3,
-)
+SPEC = tiny_unet("faulty", seeds=3)
 
 
 class InterruptAtFirstEpoch(Callback):
@@ -112,24 +100,6 @@ def test_without_weights_the_error_says_to_retrain_that_seed_not_to_check_it_out
 
 # --- 1, 2, 3: the report names the seed and the file whose counts it leaves out; images matched by name
 
-CLS = RunSpec("cls", "A classifier", "Cls", "tab:purple", "01_classifier.ipynb", "classification", "Classifier128")
-PLAIN = RunSpec(
-    "plain", "A plain U-Net", "Plain", "tab:gray", "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=2
-)
-TUNED = RunSpec(
-    "tuned",
-    "A fine-tuned backbone U-Net",
-    "Tuned",
-    "tab:red",
-    "03_unet_backbone.ipynb",
-    "segmentation",
-    "UNetBackbone",
-    encoder_from="cls",
-    init="pretrained",
-    frozen=True,
-    unfreeze_at=0.25,
-    seeds=2,
-)
 VAL, CHECK = ["1", "2", "3", "4"], ["0100", "0101", "0102", "0103", "0104"]
 
 
