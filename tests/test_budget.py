@@ -33,3 +33,25 @@ def test_points_table_and_figure(tmp_path):
     assert table.loc[spec.short, "8 эпох: IoU (валидация (теста нет))"] == "0.500"
     fig = budget.budget_figure(points, [spec])
     assert [ax.get_xlabel() for ax in fig.axes] == ["эпох обучения", "минут обучения"]
+
+
+def _points(base: dict, b: dict) -> list:
+    return [
+        budget.BudgetPoint(run, e, float(e), iou, "test", f"runs/{run}")
+        for run, ious in (("unet_base", base), ("unet_backbone_finetune", b))
+        for e, iou in ious.items()
+    ]
+
+
+def test_the_summary_says_whether_the_gap_survives_shrinks_or_closes():
+    b, base = RUNS["unet_backbone_finetune"], RUNS["unet_base"]
+    survives = budget.budget_summary(_points({8: 0.5, 24: 0.6, 48: 0.615}, {8: 0.6, 24: 0.65, 48: 0.66}), b, base, 24)
+    assert "+0.100 при 8 эпохах, +0.050 при 24 эпохах, +0.045 при 48 эпохах" in survives
+    assert "При 48 эпохах разница сохраняется" in survives
+    shrinks = budget.budget_summary(_points({8: 0.5, 24: 0.6, 48: 0.64}, {8: 0.6, 24: 0.65, 48: 0.66}), b, base, 24)
+    assert "сокращается, но остаётся" in shrinks
+    closes = budget.budget_summary(_points({8: 0.5, 24: 0.6, 48: 0.655}, {8: 0.6, 24: 0.65, 48: 0.66}), b, base, 24)
+    assert "закрывается" in closes
+    flips = budget.budget_summary(_points({24: 0.6, 48: 0.68}, {24: 0.65, 48: 0.66}), b, base, 24)
+    assert "закрывается" in flips and "-0.020 при 48 эпохах" in flips
+    assert "пока нет" in budget.budget_summary(_points({8: 0.5}, {8: 0.6}), b, base, 24)

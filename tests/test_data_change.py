@@ -204,25 +204,26 @@ def test_the_committed_notebooks_record_the_committed_runs(name):
 
 
 def stand_in_logs(paths, split):
-    record = DataRecord("MOON_SEGMENTATION_BINARY", "generated", "data/moon_synth/seed0-n16-v2", 12, 4, "x")
+    location = f"data/moon_synth/seed0-n16-v{lunar_synth.VERSION}"
+    record = DataRecord("MOON_SEGMENTATION_BINARY", "generated", location, 12, 4, "x")
     for spec in run_table.of_task("segmentation"):
         write_finished_run(paths, spec.name, [{"epoch": 1, "seconds": 1.0, "val_iou": 0.5}], data=record)
         split.save(paths.run_dir(spec.name) / "split.json")
 
 
 def test_the_report_renders_only_the_validation_pairs_and_the_shown_scenes(tmp_paths, lunar_stand_in, monkeypatch):
-    assert lunar_stand_in.name == "seed0-n16-v2" and lunar_synth.VERSION == 2
+    assert lunar_stand_in.name == f"seed0-n16-v{lunar_synth.VERSION}"
     full = moon.load(moon.Source(moon.NAME, "generated", lunar_stand_in), tmp_paths)
     split = moon.make_split(full)
     stand_in_logs(tmp_paths, split)
-    assert not moon.stand_in_dir(tmp_paths, 16, 0, 2).exists()  # a fresh clone: no stand-in on disk
+    assert not moon.stand_in_dir(tmp_paths, 16, 0, lunar_synth.VERSION).exists()  # a fresh clone: no stand-in on disk
     rendered = []
     render = lunar_synth.render_index
     monkeypatch.setattr(lunar_synth, "render_index", lambda seed, i, **kw: rendered.append(i) or render(seed, i, **kw))
 
     data, val_idx, note = report.validation_set(tmp_paths, "smoke")
     assert sorted(rendered) == sorted(int(n) for n in split.val)  # the validation pairs, nothing else
-    assert "rendered again" in note and not moon.stand_in_dir(tmp_paths, 16, 0, 2).exists()
+    assert "rendered again" in note and not moon.stand_in_dir(tmp_paths, 16, 0, lunar_synth.VERSION).exists()
     _, full_val = split.indices(full)
     assert torch.equal(data.images[val_idx], full.images[full_val])  # the very pairs the runs were validated on
     assert torch.equal(data.masks[val_idx], full.masks[full_val])

@@ -63,6 +63,17 @@ def test_the_test_set_is_counted_and_recorded_but_is_no_part_of_the_training_ide
     assert counts["test"]["data"]["identity"] == record.test.identity
     assert len(counts["check"]["rocks"]) == 4 and all(len(r) == len(ROCK_SIZES) for r in counts["check"]["found"])
     assert all(f <= r for rr, ff in zip(counts["check"]["rocks"], counts["check"]["found"]) for r, f in zip(rr, ff))
+    images, masks = data.test()  # the masks' and the prediction's rock pixels: Dice and pixel accuracy from logs
+    assert (
+        counts["test"]["truth"] == masks.bool().sum(dim=(1, 2, 3)).tolist()
+        and counts["test"]["pixels"] == masks[0].numel()
+    )
+    for c in (counts[w] for w in ("val", "test", "check")):
+        assert all(
+            i <= min(p, t) and max(p, t) <= u <= p + t - i
+            for i, u, p, t in zip(c["intersection"], c["union"], c["predicted"], c["truth"])
+        )
+    assert len(counts["test"]["rocks"]) == 4
     assert segment.overlaps_problem(log.overlaps_path, True, data.test_record(session.paths)) is None
     table = report.data_table(report.load_runs(session.paths), session.paths)  # the report names the test set
     assert table.loc["тестовый набор", "где (относительно репозитория)"] == "test"

@@ -77,6 +77,16 @@ def test_generation_resumes(lunar_stand_in, tmp_path):
     assert (out / "images" / "render" / "render0000.png").stat().st_mtime_ns == first  # not redone
 
 
+def test_worker_processes_write_the_same_files(tmp_path):
+    """Scenes are rendered in worker processes; each depends only on its index, so the files do not depend on
+    how many workers made them."""
+    made = {}
+    for workers in (1, 2):
+        out = lunar_synth.generate(tmp_path / f"w{workers}", n=16, seed=5, width=60, height=40, workers=workers)
+        made[workers] = {p.relative_to(out): p.read_bytes() for p in sorted(out.glob("images/*/*.png"))}
+    assert len(made[1]) == 32 and made[1] == made[2]
+
+
 def test_versions_are_kept_and_the_report_finds_the_recorded_stand_in(tmp_path, monkeypatch):
     from dataclasses import replace
 

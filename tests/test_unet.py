@@ -33,7 +33,24 @@ def test_unet_base_structure_and_size():
     assert PARAM_LIMITS["UNetBase"].check(model, "UNetBase") <= 2_500_000
     out = model(torch.randn(2, 3, 128, 128))
     assert out.shape == (2, 1, 128, 128)  # one channel of logits (sigmoid at prediction)
-    assert model.config == {"name": "UNetBase", "channels": UNET_WIDTHS, "classes": 1}
+    assert model.config == {"name": "UNetBase", "channels": UNET_WIDTHS, "classes": 1, "input_scale": 1}
+
+
+def test_unet_base_can_run_on_the_image_upsampled_twice():
+    """The probe of UNetBackbone's 2× input for the plain U-Net: same weights, the whole net on the 2× image, the
+    logits averaged back to the input's grid."""
+    torch.manual_seed(0)
+    model = create_model("UNetBase", input_scale=2).eval()
+    plain = create_model("UNetBase").eval()
+    plain.load_state_dict(model.state_dict())  # the same parameters: input_scale adds none
+    x = torch.randn(1, 3, 32, 32)
+    up = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert model.encoder.reductions == (0.5, 1, 2, 4, 8)
+    with torch.no_grad():
+        assert model(x).shape == (1, 1, 32, 32)
+        assert torch.allclose(model(x), torch.nn.functional.avg_pool2d(plain(up), 2), atol=1e-5)
+    with pytest.raises(ValueError, match="input_scale must be 1 or 2"):
+        create_model("UNetBase", input_scale=3)
 
 
 def test_backbone_uses_the_classifier_stages():

@@ -188,6 +188,7 @@ register(
         encoder_from=CLASSIFIER,
         init="pretrained",
         frozen=True,
+        seeds=3,
         word="A",
     )
 )
@@ -221,6 +222,7 @@ register(
         "UNetBackbone",
         model_args=BACKBONE_ARGS,
         encoder_from=CLASSIFIER,
+        seeds=3,
         word="контроль",
     )
 )

@@ -436,11 +436,13 @@ class _Advance(Callback):
 
 
 def record_overlaps(run: str, model: nn.Module, data: SegmentData, session: Session) -> dict:
-    """Per-image rock-pixel intersection and union of the model (threshold 0.5) on the validation pairs, on
-    the test set (set "test", with the record of which test set it is) and on the real check set (with the
-    ground-truth rocks and the rocks found per image and size class, :func:`~tinyseg.metrics.rock_counts`),
-    each when present → ``runs/<run>/overlaps.json``. The report's tables and bootstrap intervals are computed
-    from these counts, so they need no weights (other seeds' are not kept)."""
+    """Per-image rock-pixel intersection and union of the model (threshold 0.5), the rock pixels of the mask
+    (``truth``) and of the prediction (``predicted``) and the image's ``pixels``, on the validation pairs, on
+    the test set (set "test", with the record of which test set it is) and on the real check set, each when
+    present → ``runs/<run>/overlaps.json``; on the test and check sets also the ground-truth rocks and the rocks
+    found per image and size class (:func:`~tinyseg.metrics.rock_counts`). The report's tables and bootstrap
+    intervals are computed from these counts (IoU, Dice, pixel accuracy, the share of background), so they need
+    neither the weights (other seeds' are not kept) nor the images."""
     images, masks = data.val()
     sets = {"val": (images, masks, [data.pairs.numbers[i] for i in data.val_idx.tolist()])}
     if data.has_test:
@@ -451,10 +453,17 @@ def record_overlaps(run: str, model: nn.Module, data: SegmentData, session: Sess
     for name, (images, masks, numbers) in sets.items():
         pred = rock_mask(predict(model, images, session.runtime, activation=torch.sigmoid))
         inter, union = overlap_counts(pred, masks)
-        out[name] = {"pairs": numbers, "intersection": inter.astype(int).tolist(), "union": union.astype(int).tolist()}
+        out[name] = {
+            "pairs": numbers,
+            "intersection": inter.astype(int).tolist(),
+            "union": union.astype(int).tolist(),
+            "truth": masks.bool().sum(dim=(1, 2, 3)).tolist(),
+            "predicted": pred.bool().sum(dim=(1, 2, 3)).tolist(),
+            "pixels": int(masks[0].numel()) if len(masks) else 0,
+        }
         if name == "test":
             out[name]["data"] = asdict(data.test_record(session.paths))
-        if name == "check":
+        if name in ("test", "check"):
             rocks, found = rock_counts(pred, masks)
             out[name].update(rock_sizes=[list(s) for s in ROCK_SIZES], rocks=rocks.tolist(), found=found.tolist())
     write_json(session.paths.run_dir(run) / OVERLAPS, out)

@@ -31,10 +31,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +105,7 @@ STYLES = {
 # 7), chosen by the probes of docs/generator_probes.jsonl, scored on the real check set's tuning half only, by the
 # rule of docs/protocol.md (docs/details.md, "Generator version 3")
 STYLES[3] = replace(STYLES[2], hill_exponent=0.6)
-VERSION = 2  # the generator version the project's stand-in is made with (3 from the final runs on)
+VERSION = 3  # the generator version the project's stand-in is made with (see STYLES and docs/details.md)
 
 
 # ---------------------------------------------------------------- scene parameters
@@ -546,12 +549,15 @@ def generate(
     version: int = VERSION,
     style: Style | None = None,
     wait: float = GENERATE_WAIT_S,
+    workers: int | None = None,
 ) -> Path:
     """Write ``n`` pairs as ``out/images/render/renderNNNN.png`` and ``out/images/ground/groundNNNN.png``.
 
     Deterministic from ``seed``; pairs already on disk are kept (an interrupted run continues). One process
     generates into a folder at a time (a lock on ``out``): a second one waits for it (at most ``wait`` seconds,
-    then a :class:`~tinyseg.locks.LockedError` names the holder) and then finds the pairs already made.
+    then a :class:`~tinyseg.locks.LockedError` names the holder) and then finds the pairs already made. The
+    scenes are rendered in ``workers`` processes with one thread each (default: one per CPU core, at most 8);
+    each scene depends only on its index, so the files are the same for any number of workers.
     """
     out = Path(out)
     render_dir, ground_dir = out / "images" / "render", out / "images" / "ground"
@@ -561,18 +567,38 @@ def generate(
         for folder in (render_dir, ground_dir):  # left by a process killed mid-write (we hold the lock)
             for tmp in (*folder.glob(".*.tmp"), *folder.glob("*.tmp.png")):
                 tmp.unlink(missing_ok=True)
-        for i in progress(range(start, start + n), desc=f"generate lunar scenes (seed {seed})", unit="scene"):
-            r_path, g_path = render_dir / f"render{i:04d}.png", ground_dir / f"ground{i:04d}.png"
-            if r_path.exists() and g_path.exists():
-                continue
-            rgb, mask = render_index(seed, i, width, height, style or STYLES[version])
-            _save_png(Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L"), g_path)
-            _save_png(Image.fromarray(rgb), r_path)  # mask first: a render without its mask is never left behind
+        todo = [
+            i
+            for i in range(start, start + n)
+            if not ((render_dir / f"render{i:04d}.png").exists() and (ground_dir / f"ground{i:04d}.png").exists())
+        ]
+        write = partial(_write_pair, out, seed, width, height, style or STYLES[version])
+        desc = f"generate lunar scenes (seed {seed})"
+        workers = min(os.cpu_count() or 1, 8) if workers is None else workers
+        if workers < 2 or len(todo) < 16:
+            for i in progress(todo, desc=desc, unit="scene"):
+                write(i)
+        else:
+            context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads inherited
+            with ProcessPoolExecutor(
+                workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
+            ) as pool:
+                for _ in progress(pool.map(write, todo, chunksize=4), total=len(todo), desc=desc, unit="scene"):
+                    pass
         (out / "GENERATED.txt").write_text(
             f"Procedural stand-in for MOON_SEGMENTATION_BINARY made by tinyseg.data.lunar_synth version "
             f"{version if style is None else 'custom ' + repr(style)}: {n} pairs, seed {seed}, {width}x{height}.\n"
         )
     return out
+
+
+def _write_pair(out: Path, seed: int, width: int, height: int, style: Style, i: int) -> None:
+    """Render scene ``i`` and write its mask, then its render (a render without its mask is never left behind)."""
+    rgb, mask = render_index(seed, i, width, height, style)
+    _save_png(
+        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L"), out / "images/ground" / f"ground{i:04d}.png"
+    )
+    _save_png(Image.fromarray(rgb), out / "images/render" / f"render{i:04d}.png")
 
 
 def _save_png(image: Image.Image, path: Path) -> None:

@@ -40,16 +40,22 @@ def _stride(module: nn.Module) -> int:
 class PlainEncoder(Encoder):
     """The U-Net contracting path: a double conv at full resolution, then max-pool + double conv per level.
 
-    ``channels[0]`` is the base width (32); ``len(channels) - 1`` levels down.
+    ``channels[0]`` is the base width (32); ``len(channels) - 1`` levels down. ``input_scale=2`` runs the
+    whole U-Net on the image upsampled 2× (bilinear) — the probe of what UNetBackbone's 2× input gives a plain
+    U-Net (4× the compute); :class:`UNet` averages the logits back to the input's size.
     """
 
-    def __init__(self, channels: Sequence[int] = UNET_WIDTHS, in_channels: int = 3):
+    def __init__(self, channels: Sequence[int] = UNET_WIDTHS, in_channels: int = 3, input_scale: int = 1):
         super().__init__()
+        if input_scale not in (1, 2):
+            raise ValueError(f"input_scale must be 1 or 2, not {input_scale}")
+        self.input_scale = input_scale
         self.blocks = nn.ModuleList([DoubleConv(in_channels, channels[0])])
         self.blocks.extend(DoubleConv(a, b) for a, b in zip(channels[:-1], channels[1:]))
         self.pool = nn.MaxPool2d(2)
         self.feature_info = FeatureInfo(
-            {"num_chs": c, "reduction": 2**i, "module": f"blocks.{i}"} for i, c in enumerate(channels)
+            {"num_chs": c, "reduction": 2**i / input_scale if input_scale != 1 else 2**i, "module": f"blocks.{i}"}
+            for i, c in enumerate(channels)
         )
 
     def levels(self) -> list[dict]:
@@ -67,6 +73,8 @@ class PlainEncoder(Encoder):
         ]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if self.input_scale == 2:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         features = [self.blocks[0](x)]
         for block in self.blocks[1:]:
             features.append(block(self.pool(features[-1])))
@@ -205,7 +213,10 @@ class UNet(Model):
         return getattr(self.encoder, "backbone", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.decoder(self.encoder(x)))
+        logits = self.head(self.decoder(self.encoder(x)))
+        if logits.shape[-2:] != x.shape[-2:]:  # an encoder that ran on an upsampled input: back to the input's grid
+            logits = F.adaptive_avg_pool2d(logits, x.shape[-2:])
+        return logits
 
     def levels(self) -> list[dict]:
         """Per level, fine to coarse: ``level``, ``reduction``, ``encoder`` (the encoder's facts of the level,
@@ -238,12 +249,13 @@ class UNet(Model):
         }
 
 
-def UNetBase(channels: Sequence[int] = UNET_WIDTHS, classes: int = 1) -> UNet:
+def UNetBase(channels: Sequence[int] = UNET_WIDTHS, classes: int = 1, input_scale: int = 1) -> UNet:
     """The plain U-Net: 4 levels down (max-pool), 4 up with skips, 32 base channels.
 
     The widths double up to 128 and then grow slowly (144, 176) to stay within 2.5M parameters.
+    ``input_scale``: see :class:`PlainEncoder`.
     """
-    return UNet(PlainEncoder(channels), classes)
+    return UNet(PlainEncoder(channels, input_scale=input_scale), classes)
 
 
 def UNetBackbone(

@@ -7,6 +7,8 @@ Every number comes from ``runs/<run>/{config.json,metrics.jsonl,summary.json}`` 
 checkpoints in ``weights/``, and what a run *is* comes from the run table (:mod:`tinyseg.runs`):
 
 * :mod:`.logs` — reading the runs (:class:`Run`), rows of summaries, the validation set they used;
+* :mod:`.validation` — the validation pairs the report holds (only those it shows or re-checks the weights on,
+  when the logged per-image counts give the rest), metrics from the logged counts, the check of the weights;
 * :mod:`.tables` — overview, parameters against the limits, architectures, metric tables;
 * :mod:`.figures` — curves, masks with their errors, the same images through every model, the encoder schema;
 * :mod:`.seeds` — part 3 over seeds: mean ± sd, hierarchical bootstrap intervals (seeds and images), the
@@ -26,6 +28,7 @@ from .figures import (
     error_overlay,
     example_picks,
     per_image_iou_figure,
+    pick_by_share,
     pick_examples,
     plot_classifier_curves,
     plot_segmentation_curves,
@@ -51,6 +54,10 @@ from .probes import (
     integration_probe_summary,
     integration_probe_table,
     load_probes,
+    tuning_decisions,
+    tuning_probe_table,
+    tuning_probes,
+    tuning_summary,
 )
 from .recipes import recipe_table, schedule_text, training_line
 from .seeds import (
@@ -81,12 +88,20 @@ from .tables import (
     level_table,
     overview,
     parameter_table,
-    recheck_table,
     runs_table,
     segmentation_table,
     skip_schema,
     source_words,
     stage_table,
+)
+from .validation import (
+    RECHECK_PAIRS,
+    ValidationSample,
+    image_counts,
+    logged_validation_counts,
+    metrics_from_counts,
+    recheck_table,
+    validation_sample,
 )
 
 __all__ = [
@@ -98,6 +113,10 @@ __all__ = [
     "integration_probe_summary",
     "integration_probe_table",
     "load_probes",
+    "tuning_decisions",
+    "tuning_probe_table",
+    "tuning_probes",
+    "tuning_summary",
     "recipe_table",
     "schedule_text",
     "training_line",
@@ -111,6 +130,12 @@ __all__ = [
     "data_words",
     "load_segmentation_models",
     "validation_set",
+    "RECHECK_PAIRS",
+    "ValidationSample",
+    "image_counts",
+    "logged_validation_counts",
+    "metrics_from_counts",
+    "validation_sample",
     "overview",
     "classification_table",
     "segmentation_table",
@@ -124,6 +149,7 @@ __all__ = [
     "draw_embedding",
     "error_overlay",
     "pick_examples",
+    "pick_by_share",
     "plot_classifier_curves",
     "plot_segmentation_curves",
     "conclusions",

@@ -100,3 +100,44 @@ def budget_figure(points: list[BudgetPoint], specs: list[RunSpec]):
     fig.suptitle("Качество в зависимости от бюджета обучения (сид 0)")
     fig.tight_layout()
     return fig
+
+
+NOISE = 0.01  # about the seed spread of a model's test IoU: a gap within it is not told apart from none
+
+
+def budget_gaps(points: list[BudgetPoint], model: RunSpec, reference: RunSpec) -> list[tuple[int, float]]:
+    """``(epochs, IoU of model − IoU of reference)`` at every budget both have, fewest epochs first."""
+    mine = {p.epochs: p.iou for p in points if p.run == model.name}
+    theirs = {p.epochs: p.iou for p in points if p.run == reference.name}
+    return [(e, mine[e] - theirs[e]) for e in sorted(mine.keys() & theirs.keys())]
+
+
+def budget_summary(points: list[BudgetPoint], model: RunSpec, reference: RunSpec, recipe_epochs: int) -> str:
+    """Whether ``model``'s lead over ``reference`` survives, shrinks or closes with more training (Markdown,
+    Russian): the gap at each budget, then the verdict comparing the longest budget with the recipe's —
+    closes (the longest budget's gap within ``NOISE`` or of the other sign), shrinks (smaller by more than
+    ``NOISE``), else survives. One seed per point: said."""
+    gaps = budget_gaps(points, model, reference)
+    if len(gaps) < 2 or recipe_epochs not in dict(gaps):
+        return (
+            f"Кривой бюджета для {model.said} и {reference.said} пока нет (нужны точки при {recipe_epochs} эпохах "
+            "и хотя бы ещё одном бюджете: `tools/budget_curve.py`)."
+        )
+    which = {p.which for p in points if p.run in (model.name, reference.name)}
+    on = "тесте" if which == {"test"} else "тесте или валидации (см. таблицу)"
+    text = f"Разница {model.said} − {reference.said} (IoU на {on}, сид 0): " + ", ".join(
+        f"{d:+.3f} при {e} эпохах" for e, d in gaps
+    )
+    at_recipe, (longest, last) = dict(gaps)[recipe_epochs], gaps[-1]
+    if longest == recipe_epochs:
+        return text + "."
+    if abs(last) < NOISE or (last > 0) != (at_recipe > 0):
+        verdict = f"к {longest} эпохам разница закрывается (в пределах ±{NOISE:.2f} — разброса между сидами — или меняет знак)"
+    elif abs(last) < abs(at_recipe) - NOISE:
+        verdict = f"к {longest} эпохам разница сокращается, но остаётся"
+    else:
+        verdict = f"при {longest} эпохах разница сохраняется"
+    return (
+        text
+        + f". {verdict[0].upper() + verdict[1:]}. Каждая точка — один сид, поэтому разницы меньше ≈{NOISE:.2f} от шума не отличить."
+    )

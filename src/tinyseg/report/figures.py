@@ -317,7 +317,13 @@ def plot_segmentation_curves(runs: dict[str, Run]):
 def pick_examples(masks: torch.Tensor, n: int = 5) -> list[int]:
     """``n`` images chosen without looking at any model: evenly spread over the rock-share quantiles of the
     images that show rock (from few rocks to many), so every model is shown on the same, representative images."""
-    share = masks.float().mean(dim=(1, 2, 3)).numpy()
+    return pick_by_share(masks.float().mean(dim=(1, 2, 3)).numpy(), n)
+
+
+def pick_by_share(share: Sequence[float], n: int = 5) -> list[int]:
+    """The rule of :func:`pick_examples` on the images' rock shares themselves (positions in ``share``): from the
+    masks, or from the rock pixels a run's ``overlaps.json`` logged per image without the images in memory."""
+    share = np.asarray(share, dtype=float)
     order = [int(i) for i in np.argsort(share, kind="stable") if share[i] > 0] or list(range(len(share)))
     positions = np.linspace(0.1, 0.9, n) * (len(order) - 1)
     return [order[round(p)] for p in positions]

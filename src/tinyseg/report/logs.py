@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -172,15 +173,10 @@ class StandInPairs(MoonData):
         return moon.stand_in_pairs(self.paths, self.record, numbers)
 
 
-def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, str]:
-    """The moon data and validation indices the segmentation runs used: the data their logs name and
-    their saved ``split.json``. A generated stand-in that is not on disk is not generated again in full:
-    only the validation pairs of ``split.json`` are rendered (:class:`StandInPairs`, identical to the
-    pairs the runs were validated on), so every number the report computes on them is the same.
-
-    Returns ``(data, val_indices, note)``; the note says which data it is. Runs trained on different
-    data are an error: they cannot share one validation table.
-    """
+def recorded_validation(paths: Paths) -> tuple[dict | None, Path | None]:
+    """The data record (as a dict) the segmentation runs' logs name and the ``split.json`` they saved (None for
+    either when no run logged it). Runs trained on different data are an error: they cannot share one
+    validation table."""
     logs = {s.name: RunLog(paths.run_dir(s.name)) for s in run_table.of_task("segmentation")}
     records = {n: log.summary().data for n, log in logs.items() if log.summary() is not None}
     locations = {(r.kind, r.location) for r in records.values() if r}
@@ -191,6 +187,19 @@ def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, 
         )
     record = next((asdict(r) for r in records.values() if r), None)
     split_file = next((log.dir / "split.json" for log in logs.values() if (log.dir / "split.json").exists()), None)
+    return record, split_file
+
+
+def validation_set(paths: Paths, profile: str) -> tuple[MoonData, torch.Tensor, str]:
+    """The moon data and validation indices the segmentation runs used: the data their logs name and
+    their saved ``split.json``. A generated stand-in that is not on disk is not generated again in full:
+    only the validation pairs of ``split.json`` are rendered (:class:`StandInPairs`, identical to the
+    pairs the runs were validated on), so every number the report computes on them is the same.
+
+    Returns ``(data, val_indices, note)``; the note says which data it is. Runs trained on different
+    data are an error: they cannot share one validation table.
+    """
+    record, split_file = recorded_validation(paths)
     stand_in = moon.recorded_stand_in(paths, record) if record else None
     if stand_in is not None and split_file is not None and not (stand_in[0] / "GENERATED.txt").exists():
         split = moon.Split.read(split_file)

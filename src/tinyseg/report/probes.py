@@ -286,3 +286,127 @@ def generator_probe_table(probes: Sequence[dict]):
         )
     numbers = ["доля камня в заменителе", "IoU, своя валидация", "IoU, настроечная половина", "найдено камней ≥ 10 px"]
     return pd.DataFrame(rows).set_index("проба").style.format(dict.fromkeys(numbers, "{:.3f}"))
+
+
+# ---------------------------------------------------------------- the equal search of issue 25 (docs/protocol.md)
+
+TUNING_TIE = 0.01  # docs/protocol.md: a setting replaces the default only when it beats it by this much
+TUNING_COST = 2.0  # ... and does not more than double the time per epoch (else a finding, not carried over)
+
+
+def tuning_probes(probes: Sequence[dict], run: str, data_location: str) -> list[dict]:
+    """The probes of ``run`` on the data the final runs use (``data_location``, as the probe log names it): the
+    equal search of docs/protocol.md. Probes on other data (an earlier stand-in) are history."""
+    return [p for p in probes if p["run"] == run and p.get("data_location") == data_location]
+
+
+def tuning_knob(p: dict, default_lr: float) -> str:
+    """What one tuning probe changed, in words (Russian); ``по умолчанию`` for the default itself."""
+    changes = p.get("changes") or {}
+    parts = []
+    if lr := changes.get("recipe_overrides", {}).get("lr"):
+        parts.append(f"пиковый шаг ×{lr / default_lr:g} ({lr:g})")
+    args = changes.get("model_args", {})
+    widths = args.get("channels") or args.get("adapter_channels")
+    if widths:
+        parts.append(("ширины " if "channels" in args else "ширины адаптеров ") + "-".join(map(str, widths)))
+    if "input_scale" in args and args["input_scale"] != run_table.get(p["run"]).model_args.get("input_scale", 1):
+        scale = args["input_scale"]
+        parts.append(f"вход ×{scale}" + (" с лёгким стемом" if args.get("stem_channels") else ""))
+    if "unfreeze_at" in changes:
+        parts.append(f"разморозка после {100 * changes['unfreeze_at']:.0f}% эпох (с эпохи {p['unfreeze_epoch']})")
+    if "encoder_lr_scale" in changes:
+        parts.append(f"шаг энкодера ×{changes['encoder_lr_scale']:g}")
+    return ", ".join(parts) or "по умолчанию"
+
+
+def _simpler(p: dict, default: dict) -> bool:
+    """Is the probe's setting the simpler one (one learning rate for the whole model instead of a scaled one)?"""
+    return p.get("encoder_lr_scale", 1.0) == 1.0 != default.get("encoder_lr_scale", 1.0)
+
+
+def tuning_decisions(trials: Sequence[dict], tie: float = TUNING_TIE, cost: float = TUNING_COST) -> list[dict]:
+    """The rule of docs/protocol.md applied to each probe against the default (the probe without changes): ``delta``
+    (val IoU − the default's), ``time`` (minutes per epoch relative to the default's) and ``verdict``: ``default``,
+    ``adopted`` (beats it by ≥ ``tie``; a simpler setting: not beaten by ≥ ``tie``), ``finding`` (would be
+    adopted but costs more than ``cost``× the time per epoch) or ``kept`` (the default stays)."""
+    default = next((p for p in trials if not p.get("changes")), None)
+    if default is None:
+        raise ValueError("no probe of the default settings (changes {}) among the tuning probes")
+    out = []
+    for p in trials:
+        delta = p["val_iou"] - default["val_iou"]
+        time = (p["minutes"] / p["epochs"]) / (default["minutes"] / default["epochs"])
+        if p is default:
+            verdict = "default"
+        else:
+            wins = delta > -tie if _simpler(p, default) else delta >= tie
+            verdict = "kept" if not wins else "finding" if time > cost else "adopted"
+        out.append({"probe": p, "delta": delta, "time": time, "verdict": verdict})
+    return out
+
+
+VERDICTS = {
+    "default": "исходная настройка",
+    "adopted": "принята",
+    "finding": "лучше, но дороже вдвое и более: не переносится",
+    "kept": "не принята (разница меньше порога)",
+}
+
+
+def tuning_probe_table(trials: Sequence[dict], default_lr: float):
+    """One model's tuning probes as a table: the knob in words, best val IoU, the difference from the default,
+    minutes and the time per epoch relative to the default, and the rule's verdict."""
+    rows = [
+        {
+            "изменение": tuning_knob(d["probe"], default_lr),
+            "лучший IoU на валидации": d["probe"]["val_iou"],
+            "разница с исходной": d["delta"],
+            "минут": d["probe"]["minutes"],
+            "время эпохи, × исходной": d["time"],
+            "решение по правилу": VERDICTS[d["verdict"]],
+        }
+        for d in tuning_decisions(trials)
+    ]
+    return (
+        pd.DataFrame(rows)
+        .set_index("изменение")
+        .style.format(
+            {
+                "лучший IoU на валидации": "{:.3f}",
+                "разница с исходной": lambda v: f"{v:+.3f}".replace("-0.000", "+0.000"),
+                "минут": "{:.1f}",
+                "время эпохи, × исходной": "{:.1f}",
+            }
+        )
+    )
+
+
+def tuning_summary(trials: Sequence[dict], spec: RunSpec, default_lr: float) -> str:
+    """The search's outcome for one model in a sentence or two (Markdown, Russian): the default's score, what the
+    rule adopted (or that nothing beat the default by the threshold), findings not carried over."""
+    if not trials:
+        return (
+            f"Проб настройки {spec.short} на этих данных нет (`tools/seg_probe.py` их не запускал): рецепт — "
+            "исходный, без поиска."
+        )
+    decisions = tuning_decisions(trials)
+    default = next(d["probe"] for d in decisions if d["verdict"] == "default")
+    adopted = [tuning_knob(d["probe"], default_lr) for d in decisions if d["verdict"] == "adopted"]
+    findings = [d for d in decisions if d["verdict"] == "finding"]
+    text = (
+        f"{spec.short}: {len(decisions)} проб по {default['epochs']} эпох, исходная настройка — IoU "
+        f"{default['val_iou']:.3f} на валидации. "
+    )
+    text += (
+        "Правило приняло: " + "; ".join(adopted) + "."
+        if adopted
+        else f"Ни одно изменение не улучшило IoU на {TUNING_TIE:.2f} и больше: исходная настройка остаётся."
+    )
+    for d in findings:
+        text += (
+            f" Находка: «{tuning_knob(d['probe'], default_lr)}» даёт {d['delta']:+.3f} IoU, но эпоха идёт в "
+            f"{d['time']:.1f} раза дольше — в финальные запуски не переносится (сравнение вариантов — при близкой "
+            "цене эпохи)."
+        )
+    return text

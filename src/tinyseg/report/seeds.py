@@ -204,7 +204,7 @@ def load_seeds(paths: Paths, spec: RunSpec) -> Seeds | None:
     return Seeds(spec, found, merged, notes)
 
 
-PER_IMAGE = ("intersection", "union", "rocks", "found")  # the per-image entries of a set in overlaps.json
+PER_IMAGE = ("intersection", "union", "truth", "predicted", "rocks", "found")  # per-image entries in overlaps.json
 
 
 def read_overlaps(file: Path) -> tuple[dict | None, tuple[str, str] | None]:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import words
+from ..data import moon
 from ..models import PARAM_LIMITS, count_parameters, load_model
 from ..paths import Paths
 from ..runlog import RunLog, read_overlaps, training_minutes
@@ -184,22 +185,6 @@ def parameter_table(runs: dict[str, Run]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("модель")
 
 
-def recheck_table(runs: dict[str, Run], evaluations: dict[str, dict]) -> pd.DataFrame:
-    """IoU logged at the best epoch against IoU recomputed now from ``weights/<run>.pt``: they agree when
-    the checkpoints are the ones the logs describe."""
-    rows = []
-    for name, ev in evaluations.items():
-        rows.append(
-            {
-                "модель": runs[name].spec.short if name in runs else name,
-                "IoU из журнала": runs[name].best.get("val_iou") if name in runs else None,
-                "IoU по весам сейчас": ev["metrics"]["iou"],
-                "медиана IoU по снимкам": float(np.median(ev["per_image_iou"])),
-            }
-        )
-    return pd.DataFrame(rows).set_index("модель")
-
-
 def design_table(paths: Paths, runs: dict[str, Run]) -> pd.DataFrame:
     """What differs between the plain U-Net and the backbone U-Net, read from the checkpoints and logs:
     parameters (total, trained at the end), downsamplings, what the encoder sees, skip levels, decoder
@@ -346,14 +331,41 @@ def data_intro(data, paths: Paths) -> str:
     source, n = pairs.source, words.thousands(len(pairs.numbers))
     where = paths.relative(source.location)
     if source.kind != "generated":
-        return f"**Данные этой работы — {source_words(source)}**: {n} пар, папка `{where}`."
+        return f"**Данные этой работы — {source_words(source)}**: {n} пар, папка `{where}`." + _test_words(data, paths)
     return (
         f"**Данные этой работы — {source_words(source)}**: {n} пар, папка `{where}`. Настоящего набора на машине "
         "проекта нет, поэтому его заменяет процедурный генератор `tinyseg.data.lunar_synth`, который пишет ту же "
         "структуру папок (`images/render/renderNNNN.png`, `images/ground/groundNNNN.png`, маски 0/255): рельеф с "
         "холмами и кратерами, камни со степенным распределением размеров, жёсткие тени, чёрное небо; маска отмечает "
         "все видимые камни. Насколько его сцены похожи на настоящие, показывает рисунок ниже."
+        + _test_words(data, paths)
     )
+
+
+def _test_words(data, paths: Paths) -> str:
+    """The three parts of the data in a sentence: training and validation (what validation is for) and the test
+    set no choice sees — the separately generated one, or the split's test part; empty for bare pairs."""
+    if not hasattr(data, "pairs"):
+        return ""
+    parts = (
+        f" Обучение — {words.thousands(len(data.train_idx))} пар, валидация — {words.thousands(len(data.val_idx))} "
+        "(ранняя остановка, пробы, любой выбор)"
+    )
+    if data.held_out is not None:
+        test = data.held_out.source
+        made = moon.generated_set(test.location)
+        how = f", сид {made[1]}, та же версия генератора" if made and test.kind == "generated" else ""
+        return (
+            parts + f"; **тест** — отдельно сгенерированные {words.thousands(len(data.held_out.numbers))} пар "
+            f"(`{paths.relative(test.location)}`{how}): его не видела ни одна проба и ни один выбор, на нём — "
+            "главные таблицы."
+        )
+    if len(data.test_idx):
+        return (
+            parts
+            + f"; **тест** — отложенная часть разбиения, {words.thousands(len(data.test_idx))} пар: его не видел ни один выбор."
+        )
+    return parts + "; отдельного теста нет."
 
 
 def skip_schema(model, size: int = 128) -> pd.DataFrame:
