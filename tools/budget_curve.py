@@ -13,7 +13,6 @@ resumes. The report reads the logs (:mod:`tinyseg.report.budget`).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import replace
 
@@ -22,20 +21,6 @@ from tinyseg.device import select_runtime
 from tinyseg.paths import get_paths
 from tinyseg.report.budget import BUDGET_DIR, budget_name
 from tinyseg.session import Session
-
-
-def _link_encoder(paths, base, spec: runs.RunSpec) -> None:
-    """A backbone run finds its classifier through the budget folders: links to the project's own (not copies,
-    so the checkpoint's sha256 and logs are the committed ones)."""
-    if spec.encoder_from is None:
-        return
-    for link, target in (
-        (paths.run_dir(spec.encoder_from), base.run_dir(spec.encoder_from)),
-        (paths.weights(spec.encoder_from), base.weights(spec.encoder_from)),
-    ):
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if not link.exists():
-            os.symlink(os.path.relpath(target, link.parent), link)
 
 
 def main() -> None:
@@ -58,7 +43,7 @@ def main() -> None:
                 seeds=1,
             )
             runs.RUNS[variant.name] = variant  # this process only: the run table itself is unchanged
-            _link_encoder(paths, base, variant)
+            segment.link_encoder(paths, base, variant)
             t0 = time.time()
             state = segment.train(
                 variant, segment.build_model(variant, session, data, seed=0), data, session, live=False

@@ -50,6 +50,7 @@ def main() -> None:
         recipe_overrides={**template.recipe_overrides, **overrides, "epochs": args.epochs, "patience": None},
     )
     changes = {**changes, **({"recipe_overrides": overrides} if overrides else {})}  # as logged
+    segment.link_encoder(paths, base, spec)  # the run signature hashes the encoder's checkpoint through ``paths``
     session = Session("cpu", 0, select_runtime(verbose=False), paths)
     data = segment.load_data(replace(session, paths=base))
     # the encoder's weights come from the project's weights/

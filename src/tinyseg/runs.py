@@ -188,7 +188,6 @@ register(
         encoder_from=CLASSIFIER,
         init="pretrained",
         frozen=True,
-        seeds=3,
         word="A",
     )
 )
@@ -222,7 +221,6 @@ register(
         "UNetBackbone",
         model_args=BACKBONE_ARGS,
         encoder_from=CLASSIFIER,
-        seeds=3,
         word="контроль",
     )
 )

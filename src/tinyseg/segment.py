@@ -29,6 +29,7 @@ from .freeze import UnfreezeAt, set_trainable
 from .inference import predict
 from .metrics import ROCK_SIZES, overlap_counts, rock_counts, rock_mask, segmentation_metrics
 from .models import UNet, create_model
+from .paths import Paths
 from .plots import LivePlot
 from .progress import progress, write
 from .recipes import RECIPES as _ALL_RECIPES
@@ -433,6 +434,21 @@ class _Advance(Callback):
 
     def on_epoch_end(self, state, record) -> None:
         self.bar.update(1)
+
+
+def link_encoder(paths: Paths, base: Paths, spec: RunSpec) -> None:
+    """Let a run logged under other folders (``paths``: a probe's or the budget curve's) find the classifier its
+    encoder comes from: links to the project's own run folder and checkpoint in ``base`` (not copies, so the
+    checkpoint's sha256 and logs are the committed ones). Nothing for a run without a borrowed encoder."""
+    if spec.encoder_from is None:
+        return
+    for link, target in (
+        (paths.run_dir(spec.encoder_from), base.run_dir(spec.encoder_from)),
+        (paths.weights(spec.encoder_from), base.weights(spec.encoder_from)),
+    ):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            os.symlink(os.path.relpath(target, link.parent), link)
 
 
 def record_overlaps(run: str, model: nn.Module, data: SegmentData, session: Session) -> dict:
