@@ -79,5 +79,8 @@ def test_the_tuning_rule_of_the_protocol():
     assert table.loc["вход ×1 с лёгким стемом", "время эпохи, × исходной"] == 2.25
     text = probes.tuning_summary(mine, run_table.get("unet_backbone_finetune"), 2e-3)
     assert "пиковый шаг ×0.5 (0.001); шаг энкодера ×1" in text and "+0.040 IoU" in text
+    elsewhere = tuning_probe("x1_elsewhere", 0.640, minutes=9.0, model_args={"input_scale": 1}) | {"device": "other"}
+    decided = probes.tuning_decisions([*mine, elsewhere])[-1]  # no default timed on that machine: no time ratio
+    assert decided["time"] is None and decided["verdict"] == "adopted"
     with pytest.raises(ValueError, match="default"):
         probes.tuning_decisions(mine[1:])

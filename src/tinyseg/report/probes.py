@@ -137,6 +137,8 @@ def classifier_probe_summary(probes: Sequence[dict], recipe: ClassifyRecipe) -> 
 
 PROBE_NOTES = {  # the probe log's notes (English) as the table shows them
     "timing overlapped a smoke test run on the same 2 cores: minutes too high": "время завышено: шло параллельно с тестом",
+    "timing of epochs 3–4 overlapped the test suite on the same 2 cores: minutes too high": "время завышено: эпохи 3–4 шли параллельно с тестами",
+    "timing of epoch 5 overlapped a short test run on the same 2 cores: minutes a little high": "время чуть завышено: эпоха 5 шла параллельно с тестом",
 }
 
 
@@ -327,21 +329,25 @@ def _simpler(p: dict, default: dict) -> bool:
 
 def tuning_decisions(trials: Sequence[dict], tie: float = TUNING_TIE, cost: float = TUNING_COST) -> list[dict]:
     """The rule of docs/protocol.md applied to each probe against the default (the probe without changes): ``delta``
-    (val IoU − the default's), ``time`` (minutes per epoch relative to the default's) and ``verdict``: ``default``,
-    ``adopted`` (beats it by ≥ ``tie``; a simpler setting: not beaten by ≥ ``tie``), ``finding`` (would be
-    adopted but costs more than ``cost``× the time per epoch) or ``kept`` (the default stays)."""
-    default = next((p for p in trials if not p.get("changes")), None)
-    if default is None:
+    (val IoU − the default's), ``time`` (minutes per epoch relative to a default probe timed on the same machine,
+    the probe log's ``device``; None when there is none) and ``verdict``: ``default``, ``adopted`` (beats it by ≥
+    ``tie``; a simpler setting: not beaten by ≥ ``tie``), ``finding`` (would be adopted but costs more than
+    ``cost``× the time per epoch) or ``kept`` (the default stays)."""
+    defaults = [p for p in trials if not p.get("changes")]
+    if not defaults:
         raise ValueError("no probe of the default settings (changes {}) among the tuning probes")
+    default = defaults[0]
+    per_epoch = {p.get("device"): p["minutes"] / p["epochs"] for p in reversed(defaults)}  # the first per machine
     out = []
     for p in trials:
         delta = p["val_iou"] - default["val_iou"]
-        time = (p["minutes"] / p["epochs"]) / (default["minutes"] / default["epochs"])
+        reference = per_epoch.get(p.get("device"))
+        time = (p["minutes"] / p["epochs"]) / reference if reference else None
         if p is default:
             verdict = "default"
         else:
             wins = delta > -tie if _simpler(p, default) else delta >= tie
-            verdict = "kept" if not wins else "finding" if time > cost else "adopted"
+            verdict = "kept" if not wins else "finding" if time is not None and time > cost else "adopted"
         out.append({"probe": p, "delta": delta, "time": time, "verdict": verdict})
     return out
 
@@ -365,20 +371,20 @@ def tuning_probe_table(trials: Sequence[dict], default_lr: float):
             "минут": d["probe"]["minutes"],
             "время эпохи, × исходной": d["time"],
             "решение по правилу": VERDICTS[d["verdict"]],
+            "примечание": PROBE_NOTES.get(d["probe"].get("note"), d["probe"].get("note") or ""),
         }
         for d in tuning_decisions(trials)
     ]
-    return (
-        pd.DataFrame(rows)
-        .set_index("изменение")
-        .style.format(
-            {
-                "лучший IoU на валидации": "{:.3f}",
-                "разница с исходной": lambda v: f"{v:+.3f}".replace("-0.000", "+0.000"),
-                "минут": "{:.1f}",
-                "время эпохи, × исходной": "{:.1f}",
-            }
-        )
+    frame = pd.DataFrame(rows).set_index("изменение")
+    if not frame["примечание"].any():
+        frame = frame.drop(columns="примечание")
+    return frame.style.format(
+        {
+            "лучший IoU на валидации": "{:.3f}",
+            "разница с исходной": lambda v: f"{v:+.3f}".replace("-0.000", "+0.000"),
+            "минут": "{:.1f}",
+            "время эпохи, × исходной": lambda v: "—" if v is None or v != v else f"{v:.1f}",
+        }
     )
 
 
@@ -395,7 +401,8 @@ def tuning_summary(trials: Sequence[dict], spec: RunSpec, default_lr: float) -> 
     adopted = [tuning_knob(d["probe"], default_lr) for d in decisions if d["verdict"] == "adopted"]
     findings = [d for d in decisions if d["verdict"] == "finding"]
     text = (
-        f"{spec.short}: {len(decisions)} проб по {default['epochs']} эпох, исходная настройка — IoU "
+        f"{spec.short}: {words.plural(len(decisions), 'проба', 'пробы', 'проб')} по {default['epochs']} эпох, "
+        "исходная настройка — IoU "
         f"{default['val_iou']:.3f} на валидации. "
     )
     text += (
