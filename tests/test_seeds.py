@@ -1,38 +1,23 @@
 """Part 3 over seeds: the run ids of seeds, mean ± sd, paired differences and equal-time reading, all from logs."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import run_logs
 from run_logs import write_finished_run
 
 from tinyseg import runs as run_table
 from tinyseg.report import seeds as seed_report
 from tinyseg.report.stats import iou_difference
-from tinyseg.runs import RunSpec
 from tinyseg.segment import OVERLAPS
 
 # A run table of the test's own (patched in for tinyseg.runs.RUNS by the ``table`` fixture), so that the
 # expectations are fixed numbers whatever the project's table says. Names unlike the project's: the code
 # must find the runs by their roles.
-CLS = RunSpec("cls", "A classifier", "Cls", "tab:purple", "01_classifier.ipynb", "classification", "Classifier128")
-BASE = RunSpec("plain", "A plain U-Net", "Plain", "tab:gray", "02_unet_base.ipynb", "segmentation", "UNetBase", seeds=2)
-TUNED = RunSpec(
-    "tuned",
-    "A fine-tuned backbone U-Net",
-    "Tuned",
-    "tab:red",
-    "03_unet_backbone.ipynb",
-    "segmentation",
-    "UNetBackbone",
-    model_args={"input_scale": 2, "stem_channels": 0},
-    encoder_from="cls",
-    init="pretrained",
-    frozen=True,
-    unfreeze_at=0.25,
-    encoder_lr_scale=0.3,
-    seeds=3,
-)
+CLS, BASE = run_logs.CLS, run_logs.PLAIN
+TUNED = replace(run_logs.TUNED, model_args={"input_scale": 2, "stem_channels": 0}, encoder_lr_scale=0.3, seeds=3)
 
 
 @pytest.fixture
