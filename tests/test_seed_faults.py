@@ -5,6 +5,7 @@ Each case says what is wrong, naming the seed and the file, and what to do."""
 import json
 import re
 import shutil
+import warnings
 from dataclasses import replace
 
 import pytest
@@ -181,6 +182,17 @@ def test_counts_on_other_images_are_left_out_with_a_note(logs):
     assert seeds["tuned"].counts("check") is None and seeds["tuned"].counts("val") is not None
     note = difference_table(seeds).loc["Tuned − Plain", NOTE]
     assert "сид 1 оценён на других снимках набора «реальные рендеры» (4 общих из 5 и 5" in note
+
+
+def test_the_seeds_of_named_runs_only_read_and_warn_about_those_runs(logs):
+    file = logs.run_dir("tuned-seed1") / OVERLAPS
+    file.write_text("{}")  # a fault in another run's seed: notebook 02 reads only its own run and says nothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        seeds = segmentation_seeds(logs, ["plain"])
+    assert list(seeds) == ["plain"] and seeds["plain"].n == 2
+    with pytest.warns(SeedCountsWarning, match="tuned-seed1"):  # read with the others, the fault is said
+        segmentation_seeds(logs)
 
 
 # --- 4: a finished seed made with another recipe is not reused

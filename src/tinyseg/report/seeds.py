@@ -14,6 +14,7 @@ half and all of it (:func:`views`).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -316,10 +317,13 @@ class SeedSet(dict):
         raise KeyError(f"{name!r} is not a segmentation run of the run table ({', '.join(self) or 'none found'})")
 
 
-def segmentation_seeds(paths: Paths) -> SeedSet:
-    """Every segmentation run of the table with at least seed 0 finished (the others in ``.missing``)."""
+def segmentation_seeds(paths: Paths, names: Sequence[str] | None = None) -> SeedSet:
+    """Every segmentation run of the table with at least seed 0 finished (the others in ``.missing``); with
+    ``names``, only those runs (a notebook about one model reads, and warns about, no other run's seeds)."""
     found, missing = {}, {}
     for spec in run_table.of_task("segmentation"):
+        if names is not None and spec.name not in names:
+            continue
         seeds = load_seeds(paths, spec)
         if seeds is not None:
             found[spec.name] = seeds
