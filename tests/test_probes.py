@@ -77,6 +77,9 @@ def test_the_tuning_rule_of_the_protocol():
         "вход ×1 с лёгким стемом",
     ]
     assert table.loc["вход ×1 с лёгким стемом", "время эпохи, × исходной"] == 2.25
+    assert table.loc["пиковый шаг ×2 (0.004)", "решение по правилу"] == "не принята (выигрыш меньше 0.01)"
+    worse = [mine[0], tuning_probe("lr_low", 0.55, recipe_overrides={"lr": 0.001})]
+    assert probes.tuning_probe_table(worse, 2e-3).data["решение по правилу"].iloc[1] == "не принята (хуже исходной)"
     text = probes.tuning_summary(mine, run_table.get("unet_backbone_finetune"), 2e-3)
     assert "пиковый шаг ×0.5 (0.001); шаг энкодера ×1" in text and "+0.040 IoU" in text
     elsewhere = tuning_probe("x1_elsewhere", 0.640, minutes=9.0, model_args={"input_scale": 1}) | {"device": "other"}

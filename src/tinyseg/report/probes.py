@@ -356,8 +356,16 @@ VERDICTS = {
     "default": "исходная настройка",
     "adopted": "принята",
     "finding": "лучше, но дороже вдвое и более: не переносится",
-    "kept": "не принята (разница меньше порога)",
+    "kept": "не принята",
 }
+
+
+def _verdict_words(decision: dict, tie: float = TUNING_TIE) -> str:
+    """The rule's verdict in words; a probe that was not adopted says whether it lost or gained too little."""
+    words = VERDICTS[decision["verdict"]]
+    if decision["verdict"] == "kept":
+        words += " (хуже исходной)" if decision["delta"] < 0 else f" (выигрыш меньше {tie:g})"
+    return words
 
 
 def tuning_probe_table(trials: Sequence[dict], default_lr: float):
@@ -370,7 +378,7 @@ def tuning_probe_table(trials: Sequence[dict], default_lr: float):
             "разница с исходной": d["delta"],
             "минут": d["probe"]["minutes"],
             "время эпохи, × исходной": d["time"],
-            "решение по правилу": VERDICTS[d["verdict"]],
+            "решение по правилу": _verdict_words(d),
             "примечание": PROBE_NOTES.get(d["probe"].get("note"), d["probe"].get("note") or ""),
         }
         for d in tuning_decisions(trials)
